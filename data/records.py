@@ -1,0 +1,138 @@
+"""The one record every track, reader and writer shares: a protein with optional labels.
+
+Labels follow the field's convention: ``1`` disordered, ``0`` ordered, ``-`` not assessed.
+A protein keeps them as two arrays of its sequence's length:
+
+    labels  (L,) uint8  0 or 1; 0 where not assessed
+    mask    (L,) bool   True where assessed (the label is 0 or 1), False for ``-``
+
+Losses and scores look at ``labels[mask]`` only, so an unassessed residue never counts as 0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+STANDARD_RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
+# X unknown, U selenocysteine, B Asx, Z Glx, O pyrrolysine: real sequences carry them; each
+# track maps them onto what its model knows.
+EXTRA_RESIDUES = "XUBZO"
+ALPHABET = STANDARD_RESIDUES + EXTRA_RESIDUES
+NOT_ASSESSED = "-"
+
+_ALLOWED = np.zeros(256, dtype=bool)
+_ALLOWED[np.frombuffer(ALPHABET.encode(), dtype=np.uint8)] = True
+
+
+class InputError(ValueError):
+    """Bad input, described by file, protein and 1-based position, for a person to fix."""
+
+    def __init__(self, message: str, *, source: str | None = None,
+                 protein: str | None = None, position: int | None = None):
+        self.source, self.protein, self.position = source, protein, position
+        where = []
+        if source is not None:
+            where.append(str(source))
+        if protein is not None:
+            where.append(f"protein {protein}")
+        if position is not None:
+            where.append(f"position {position}")
+        super().__init__(": ".join(where + [message]))
+
+
+@dataclass(frozen=True, eq=False)
+class Protein:
+    id: str
+    seq: str
+    labels: np.ndarray | None = None  # (L,) uint8
+    mask: np.ndarray | None = None  # (L,) bool, True where assessed
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    @property
+    def has_labels(self) -> bool:
+        return self.labels is not None
+
+    def label_string(self) -> str:
+        """The labels as CAID writes them: ``0``, ``1`` and ``-``."""
+        if self.labels is None:
+            raise ValueError(f"protein {self.id} has no labels")
+        chars = np.where(self.mask, self.labels + ord("0"), ord(NOT_ASSESSED)).astype(np.uint8)
+        return chars.tobytes().decode()
+
+
+def clean_sequence(raw: str, *, protein: str, source: str | None = None) -> str:
+    """Uppercase, drop one trailing stop ``*``, and reject anything outside ``ALPHABET``."""
+    if not isinstance(raw, str):
+        raise InputError(f"sequence is a {type(raw).__name__}, not text", source=source,
+                         protein=protein)
+    seq = raw.strip().upper()
+    if seq.endswith("*"):
+        seq = seq[:-1]
+    if not seq:
+        raise InputError("empty sequence", source=source, protein=protein)
+    codes = np.frombuffer(seq.encode("utf-8", errors="replace"), dtype=np.uint8)
+    bad = np.flatnonzero(~_ALLOWED[codes]) if seq.isascii() else _first_non_ascii(seq)
+    if len(bad):
+        pos = int(bad[0])
+        raise InputError(f"invalid residue {seq[pos]!r} (allowed: {ALPHABET})",
+                         source=source, protein=protein, position=pos + 1)
+    return seq
+
+
+def _first_non_ascii(seq: str) -> np.ndarray:
+    return np.array([i for i, c in enumerate(seq) if not (c.isascii() and c in ALPHABET)][:1])
+
+
+def parse_labels(raw: str | Sequence[int] | np.ndarray, *, length: int, protein: str,
+                 source: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Labels from text (``0``/``1``/``-``) or integers (0, 1, and -1 for not assessed).
+
+    Returns ``(labels (L,) uint8, mask (L,) bool)``.
+    """
+    if isinstance(raw, str):
+        text = raw.strip()
+        codes = np.frombuffer(text.encode("utf-8", errors="replace"), dtype=np.uint8)
+        values = np.full(len(codes), -2, dtype=np.int64)
+        values[codes == ord("0")] = 0
+        values[codes == ord("1")] = 1
+        values[codes == ord(NOT_ASSESSED)] = -1
+    else:
+        values = np.asarray(raw)
+        if values.ndim != 1 or not (values.size == 0 or np.issubdtype(values.dtype, np.number)):
+            raise InputError("labels must be a flat sequence of 0/1", source=source,
+                             protein=protein)
+        values = np.where(np.isin(values, (0, 1, -1)), values, -2).astype(np.int64)
+    if len(values) != length:
+        raise InputError(f"labels have length {len(values)} but the sequence has {length}",
+                         source=source, protein=protein)
+    bad = np.flatnonzero(values == -2)
+    if len(bad):
+        shown = raw[bad[0]] if isinstance(raw, str) else np.asarray(raw)[bad[0]]
+        raise InputError(f"invalid label {shown!r} (allowed: 0, 1, {NOT_ASSESSED})",
+                         source=source, protein=protein, position=int(bad[0]) + 1)
+    mask = values >= 0
+    return np.where(mask, values, 0).astype(np.uint8), mask
+
+
+def make_protein(pid: str, seq: str, labels=None, *, source: str | None = None) -> Protein:
+    """A validated protein; ``labels`` is anything ``parse_labels`` takes, or None."""
+    pid = str(pid).strip()
+    if not pid:
+        raise InputError("empty protein id", source=source)
+    seq = clean_sequence(seq, protein=pid, source=source)
+    if labels is None:
+        return Protein(pid, seq)
+    lab, mask = parse_labels(labels, length=len(seq), protein=pid, source=source)
+    return Protein(pid, seq, lab, mask)
+
+
+def check_unique_ids(proteins: Iterable[Protein], *, source: str | None = None) -> None:
+    seen: set[str] = set()
+    for p in proteins:
+        if p.id in seen:
+            raise InputError("duplicate protein id", source=source, protein=p.id)
+        seen.add(p.id)
