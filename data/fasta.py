@@ -1,0 +1,231 @@
+"""FASTA in, CAID predictions out.
+
+Two inputs share the ``>`` header and are told apart per record:
+
+    CAID 3-line   >DP01234            plain   >sp|P12345|NAME some description
+                  MKTFFVLLL                   MKTFF
+                  111000---                   VLLL
+
+A CAID record has exactly two lines after its header and the second one is a label line
+(mostly ``0``/``1``/``-``; residues never use those characters). All records of one file must
+agree. The CAID prediction format has one line per residue:
+``position<TAB>residue<TAB>score<TAB>binary``.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from data.atomic import atomic_write
+from data.probs import in_id_order, validate_binary, validate_probs
+from data.records import InputError, Protein, check_unique_ids, clean_sequence, make_protein
+
+LABEL_CHARS = "01-"
+SCORE_DECIMALS = 3  # what CAID's own files carry; finer digits only change ties in AUC
+
+Block = tuple[str, list[str]]  # (header without '>', the non-blank lines after it)
+
+
+def read_fasta(path: str | os.PathLike) -> list[Protein]:
+    """Proteins from a CAID 3-line FASTA (with labels) or a plain FASTA (without)."""
+    source = str(path)
+    blocks = _blocks(_read_text(path), source, kind="FASTA")
+    caid = [_looks_caid(body) for _, body in blocks]
+    _check_layouts_agree(blocks, caid, source)
+    proteins = [_protein(header, body, is_caid, source)
+                for (header, body), is_caid in zip(blocks, caid)]
+    check_unique_ids(proteins, source=source)
+    return proteins
+
+
+def _read_text(path: str | os.PathLike) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"not a text file ({err.reason} at byte {err.start})", source=str(path))
+
+
+def _blocks(text: str, source: str, *, kind: str) -> list[Block]:
+    """Split into (header, lines) records; blank lines and surrounding spaces are dropped."""
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if not any(line.startswith(">") for line in lines):
+        raise InputError(f"not a {kind} file: no '>' header line", source=source)
+    if not lines[0].startswith(">"):
+        raise InputError(f"not a {kind} file: {lines[0][:40]!r} comes before the first '>' "
+                         "header", source=source)
+    blocks: list[Block] = []
+    for line in lines:
+        if line.startswith(">"):
+            blocks.append((line[1:].strip(), []))
+        else:
+            blocks[-1][1].append(line)
+    return blocks
+
+
+def _header_id(header: str) -> str:
+    """``sp|P12345|NAME desc`` -> ``sp|P12345|NAME``: the id is the first whitespace token."""
+    parts = header.split(maxsplit=1)
+    return parts[0] if parts else ""
+
+
+def _looks_caid(body: list[str]) -> bool:
+    if len(body) != 2:
+        return False
+    line = body[1]
+    n_label_chars = sum(line.count(c) for c in LABEL_CHARS)
+    # "Mostly" rather than "only", so a label line with a stray character is reported as a bad
+    # label at its position instead of as a bad residue.
+    return 2 * n_label_chars >= len(line)
+
+
+def _check_layouts_agree(blocks: list[Block], caid: list[bool], source: str) -> None:
+    for (header, _), is_caid in zip(blocks, caid):
+        if is_caid != caid[0]:
+            pid = _header_id(header)
+            if caid[0]:
+                why = ("is not a CAID 3-line record (>id, sequence line, label line) like "
+                       "the records before it: a label line is missing or has the wrong layout")
+            else:
+                why = ("looks like a CAID 3-line record (its second line is a label line) "
+                       "but the records before it are plain FASTA")
+            raise InputError(why, source=source, protein=pid)
+
+
+def _protein(header: str, body: list[str], is_caid: bool, source: str) -> Protein:
+    pid = _header_id(header)
+    if is_caid:
+        return make_protein(pid, body[0], body[1], source=source)
+    return make_protein(pid, "".join(body), source=source)
+
+
+# --- CAID prediction files -----------------------------------------------------------------
+
+def write_caid(path: str | os.PathLike, ids: Sequence[str], seqs: Sequence[str], probs,
+               binary) -> None:
+    """Write ``>id`` then ``position, residue, score, binary`` per residue (tab-separated).
+
+    probs: per protein an (L,) array in [0, 1]; binary: per protein an (L,) array of 0/1;
+    either may be a list in the order of ``ids`` or an id -> array map.
+    """
+    ids = list(ids)
+    validate_probs(ids, seqs, probs)
+    validate_binary(ids, seqs, binary)
+    _check_bare_ids(ids)
+    probs, binary = in_id_order(ids, probs), in_id_order(ids, binary)
+    with atomic_write(path) as handle:
+        for pid, seq, prob, call in zip(ids, seqs, probs, binary):
+            handle.write(_caid_record(pid, seq, np.asarray(prob), np.asarray(call)))
+
+
+def _check_bare_ids(ids: list[str]) -> None:
+    for pid in ids:
+        if pid != _header_id(pid) or pid.startswith(">"):
+            raise ValueError(f"protein id {pid!r} cannot be a CAID header: it must be one "
+                             "word without spaces or a leading '>'")
+
+
+def _caid_record(pid: str, seq: str, prob: np.ndarray, call: np.ndarray) -> str:
+    rows = [f"{i}\t{res}\t{score:.{SCORE_DECIMALS}f}\t{b}\n" for i, (res, score, b)
+            in enumerate(zip(seq, prob.astype(float).tolist(), call.astype(int).tolist()), 1)]
+    return f">{pid}\n" + "".join(rows)
+
+
+def read_caid(path: str | os.PathLike
+              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str]]:
+    """Scores (L,) float32, binary (L,) uint8 and sequences per id from a CAID prediction file.
+
+    CAID lets a predictor leave the score or the binary column empty; an id whose column is
+    empty for every residue is left out of that dict. Scores are not forced into [0, 1]:
+    CAID predictors report their own scales.
+    """
+    source = str(path)
+    scores, binary, seqs = {}, {}, {}
+    for header, rows in _blocks(_read_text(path), source, kind="CAID prediction"):
+        pid = _header_id(header)
+        if pid in seqs:
+            raise InputError("duplicate protein id", source=source, protein=pid)
+        seqs[pid], score, call = _caid_columns(pid, rows, source)
+        if score is not None:
+            scores[pid] = score
+        if call is not None:
+            binary[pid] = call
+    return scores, binary, seqs
+
+
+def _caid_columns(pid: str, rows: list[str], source: str
+                  ) -> tuple[str, np.ndarray | None, np.ndarray | None]:
+    if not rows:
+        raise InputError("no residue lines after the header", source=source, protein=pid)
+    fields = [_split_row(row) for row in rows]
+    for pos, row in enumerate(fields, 1):
+        _check_row(row, pos, pid, source)
+    seq = clean_sequence("".join(row[1] for row in fields), protein=pid, source=source)
+    if len(seq) != len(fields):
+        raise InputError("a residue column entry is not one residue", source=source,
+                         protein=pid)
+    column = [row[2] if len(row) > 2 else "" for row in fields]
+    score = _numbers(column, "score", pid, source)
+    column = [row[3] if len(row) > 3 else "" for row in fields]
+    return seq, score, _binary_column(column, pid, source)
+
+
+def _split_row(row: str) -> list[str]:
+    # Tabs keep empty columns ("1\tM\t\t1"); predictors that use spaces cannot leave one empty.
+    if "\t" in row:
+        return [field.strip() for field in row.split("\t")]
+    return row.split()
+
+
+def _check_row(row: list[str], pos: int, pid: str, source: str) -> None:
+    if not 2 <= len(row) <= 4 or len(row[1]) != 1:
+        raise InputError(f"expected 'position, residue[, score[, binary]]', got {row!r}",
+                         source=source, protein=pid, position=pos)
+    if row[0] != str(pos):
+        raise InputError(f"position column says {row[0]!r}; positions must run 1, 2, 3, ...",
+                         source=source, protein=pid, position=pos)
+
+
+def _present(column: list[str], name: str, pid: str, source: str) -> bool:
+    """False if the column is empty for every residue; an error if only for some."""
+    empty = [value == "" for value in column]
+    if all(empty):
+        return False
+    if any(empty):
+        raise InputError(f"{name} column is empty here but not elsewhere in this protein",
+                         source=source, protein=pid, position=empty.index(True) + 1)
+    return True
+
+
+def _numbers(column: list[str], name: str, pid: str, source: str) -> np.ndarray | None:
+    if not _present(column, name, pid, source):
+        return None
+    try:
+        values = np.asarray(column, dtype=np.float64)
+    except ValueError:
+        values = np.array([_float_or_nan(value) for value in column])
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        raise InputError(f"{name} {column[bad[0]]!r} is not a finite number", source=source,
+                         protein=pid, position=int(bad[0]) + 1)
+    return values.astype(np.float32)
+
+
+def _float_or_nan(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return float("nan")
+
+
+def _binary_column(column: list[str], pid: str, source: str) -> np.ndarray | None:
+    if not _present(column, "binary", pid, source):
+        return None
+    bad = [i for i, value in enumerate(column) if value not in ("0", "1")]
+    if bad:
+        raise InputError(f"binary {column[bad[0]]!r} is not 0 or 1", source=source,
+                         protein=pid, position=bad[0] + 1)
+    return np.asarray(column, dtype=np.uint8)

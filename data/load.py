@@ -1,0 +1,89 @@
+"""The one place that picks a reader by a file's format; scripts call only these two."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from data.competition import read_pickle, read_submission
+from data.disprot import read_disprot_json
+from data.fasta import read_caid, read_fasta
+from data.probs import read_npz
+from data.records import InputError, Protein
+
+PICKLE_SUFFIXES = (".pkl", ".pickle")
+JSON_SUFFIXES = (".json",)
+FASTA_SUFFIXES = (".fasta", ".fa", ".faa", ".caid3")
+PROTEIN_FORMATS = ("competition pickle (.pkl, .pickle), DisProt JSON (.json), "
+                   "FASTA or CAID 3-line FASTA (.fasta, .fa, .faa, .caid3, or text "
+                   "starting with '>')")
+PREDICTION_FORMATS = "CAID predictions (.caid), probabilities (.npz), submission CSV (.csv)"
+SNIFF_BYTES = 64
+PICKLE_PROTOCOL_2_PLUS = b"\x80"  # every pickle written by Python 3 starts with this byte
+
+
+def read_proteins(path: str | os.PathLike) -> list[Protein]:
+    """Proteins from any input format, chosen by extension, else by the file's first bytes."""
+    path = _existing(path)
+    reader = _reader_by_suffix(path.suffix.lower()) or _reader_by_content(_head(path))
+    if reader is None:
+        raise InputError(f"unknown protein file format; accepted: {PROTEIN_FORMATS}",
+                         source=str(path))
+    return reader(path)
+
+
+def _reader_by_suffix(suffix: str) -> Callable[[Path], list[Protein]] | None:
+    if suffix in PICKLE_SUFFIXES:
+        return read_pickle
+    if suffix in JSON_SUFFIXES:
+        return read_disprot_json
+    return read_fasta if suffix in FASTA_SUFFIXES else None
+
+
+def _reader_by_content(head: bytes) -> Callable[[Path], list[Protein]] | None:
+    if head.startswith(PICKLE_PROTOCOL_2_PLUS):
+        return read_pickle
+    if head[:1] in (b"{", b"["):
+        return read_disprot_json
+    return read_fasta if head.startswith(b">") else None
+
+
+def _existing(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found" if not path.exists() else "not a file",
+                         source=str(path))
+    return path
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes that are not white space (a BOM counts as white space)."""
+    with open(path, "rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")
+
+
+@dataclass(frozen=True)
+class PredictionSet:
+    """What one prediction file holds: id -> (L,) float32 scores and/or id -> (L,) uint8 calls."""
+    scores: dict[str, np.ndarray] | None
+    binary: dict[str, np.ndarray] | None
+
+
+def read_predictions(path: str | os.PathLike) -> PredictionSet:
+    """Scores and/or binary calls: .caid -> both (either None if absent), .npz -> scores,
+    .csv -> binary."""
+    path = _existing(path)
+    suffix = path.suffix.lower()
+    if suffix == ".caid":
+        scores, binary, _ = read_caid(path)
+        return PredictionSet(scores or None, binary or None)
+    if suffix == ".npz":
+        return PredictionSet(read_npz(path), None)
+    if suffix == ".csv":
+        return PredictionSet(None, read_submission(path)[0])
+    raise InputError(f"unknown prediction file format; accepted: {PREDICTION_FORMATS}",
+                     source=str(path))

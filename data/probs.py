@@ -1,0 +1,121 @@
+"""The one prediction format: id -> (L,) float32 array of P(disordered), saved as ``.npz``.
+
+Every writer calls ``validate_probs`` (or ``validate_binary`` for 0/1 calls) first, so a file
+on disk always holds one finite array in [0, 1] per protein, exactly as long as its sequence.
+"""
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from data.atomic import atomic_write
+from data.records import InputError
+
+Lengths = Sequence["str | int"]
+# bool, signed and unsigned integers and floats; a bool array is a fair way to hand over 0/1 calls.
+NUMERIC_KINDS = "biuf"
+
+
+def validate_probs(ids: Sequence[str], seqs_or_lengths: Lengths, probs, *,
+                   what: str = "predictions") -> None:
+    """Check one finite (L,) array in [0, 1] per id; ``probs`` is a list or an id -> array map.
+
+    Raises ValueError naming the protein (and the 1-based position of a bad value).
+    """
+    for pid, values in _pair_up(ids, seqs_or_lengths, probs, what):
+        bad = np.flatnonzero(~np.isfinite(values) | (values < 0) | (values > 1))
+        if len(bad):
+            raise ValueError(f"{what}: protein {pid}: position {bad[0] + 1}: value "
+                             f"{values[bad[0]].item()!r} is not a probability in [0, 1]")
+
+
+def validate_binary(ids: Sequence[str], seqs_or_lengths: Lengths, binary, *,
+                    what: str = "binary predictions") -> None:
+    """Like ``validate_probs`` but every value must be exactly 0 or 1."""
+    for pid, values in _pair_up(ids, seqs_or_lengths, binary, what):
+        bad = np.flatnonzero((values != 0) & (values != 1))
+        if len(bad):
+            raise ValueError(f"{what}: protein {pid}: position {bad[0] + 1}: value "
+                             f"{values[bad[0]].item()!r} is not 0 or 1")
+
+
+def _pair_up(ids, seqs_or_lengths, arrays, what: str) -> list[tuple[str, np.ndarray]]:
+    """Check ids, counts, dimensions and lengths; return (id, 1-D array) pairs."""
+    ids = list(ids)
+    _check_ids(ids, what)
+    if isinstance(arrays, Mapping):
+        arrays = [_lookup(arrays, pid, what) for pid in ids]
+    lengths = [_length(x) for x in seqs_or_lengths]
+    if not len(ids) == len(lengths) == len(arrays):
+        raise ValueError(f"{what}: counts differ: {len(ids)} ids, {len(lengths)} sequences, "
+                         f"{len(arrays)} arrays")
+    return [(pid, _flat(pid, raw, length, what))
+            for pid, length, raw in zip(ids, lengths, arrays)]
+
+
+def _flat(pid: str, raw, length: int, what: str) -> np.ndarray:
+    """``raw`` as a 1-D numeric array of ``length`` values."""
+    values = np.asarray(raw)
+    if values.ndim != 1 or values.dtype.kind not in NUMERIC_KINDS:
+        raise ValueError(f"{what}: protein {pid}: expected a flat array of numbers, got "
+                         f"shape {values.shape} of {values.dtype}")
+    if len(values) != length:
+        raise ValueError(f"{what}: protein {pid}: {len(values)} values for a sequence "
+                         f"of length {length}")
+    return values
+
+
+def in_id_order(ids: Sequence[str], arrays) -> list:
+    """``arrays`` (a list, or an id -> array map) as a list in the order of ``ids``."""
+    if isinstance(arrays, Mapping):
+        return [arrays[pid] for pid in ids]
+    return list(arrays)
+
+
+def _check_ids(ids: list, what: str) -> None:
+    seen: set[str] = set()
+    for pid in ids:
+        if not isinstance(pid, str) or not pid:
+            raise ValueError(f"{what}: protein id {pid!r} is not a non-empty string")
+        if pid in seen:
+            raise ValueError(f"{what}: protein {pid}: duplicate id")
+        seen.add(pid)
+
+
+def _lookup(arrays: Mapping, pid: str, what: str):
+    if pid not in arrays:
+        raise ValueError(f"{what}: protein {pid}: no prediction")
+    return arrays[pid]
+
+
+def _length(seq_or_length) -> int:
+    if isinstance(seq_or_length, (int, np.integer)):
+        return int(seq_or_length)
+    return len(seq_or_length)
+
+
+def write_npz(path: str | os.PathLike, probs: Mapping[str, np.ndarray]) -> None:
+    """Save id -> (L,) float32 probabilities as ``path`` (the name is kept as given)."""
+    ids = list(probs)
+    validate_probs(ids, [np.size(probs[pid]) for pid in ids], probs)
+    # Written member by member rather than with np.savez: savez appends ".npz" to a name
+    # without it and takes keyword names, so an id such as "file" would clash with its own.
+    with atomic_write(path, "wb") as handle, zipfile.ZipFile(handle, "w") as archive:
+        for pid in ids:
+            with archive.open(f"{pid}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asarray(probs[pid], dtype=np.float32))
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """id -> (L,) float32 probabilities, validated like every written prediction."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            probs = {pid: archive[pid].astype(np.float32) for pid in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise InputError(f"not a readable .npz of predictions ({err})", source=str(path))
+    validate_probs(list(probs), [np.size(p) for p in probs.values()], probs,
+                   what=str(path))
+    return probs
