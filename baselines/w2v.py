@@ -1,0 +1,95 @@
+"""The challenge's official baseline: Word2Vec residue vectors, a 4-residue mean, naive Bayes.
+
+Each residue is described by the mean Word2Vec vector of residues ``i-2 .. i+1`` (the
+baseline's ``seq[max(0, i-2):i+2]``, clipped at the termini); scikit-learn's GaussianNB,
+fitted on every assessed residue, gives P(disordered). It is weak by design (valid AUC near
+0.7) and is kept as the reference point every other track must beat.
+
+Saved state is two ``.npz`` files: the residue vector table and GaussianNB's fitted arrays,
+so prediction needs neither gensim nor pickle.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from sklearn.naive_bayes import GaussianNB
+
+from baselines.embedding import embed, train_table
+from baselines.rows import (assessed_labels, predict_in_chunks, require_both_classes,
+                            require_labels, training_rows)
+from baselines.windows import window_mean
+from data.atomic import atomic_write
+from data.records import Protein
+
+# The baseline's slice seq[i-2:i+2]: two residues before i, i itself, one after.
+CONTEXT_LEFT, CONTEXT_RIGHT = 2, 1
+TABLE_FILE = "residue_vectors.npz"
+NB_FILE = "gaussian_nb.npz"
+# GaussianNB's fitted attributes; predict_proba reads theta_, var_, class_prior_, classes_.
+NB_FIELDS = ("theta_", "var_", "class_prior_", "classes_", "epsilon_", "class_count_")
+
+
+@dataclass(frozen=True)
+class W2VConfig:
+    seed: int = 0
+    vector_size: int = 100  # the baseline's; everything else is gensim's default
+
+
+class W2VTrack:
+    Config = W2VConfig
+
+    def __init__(self, config: W2VConfig | None = None):
+        self.config = config if config is not None else W2VConfig()
+
+    def fit(self, proteins: Sequence[Protein]) -> "W2VTrack":
+        require_labels(proteins)
+        labels = assessed_labels(proteins)
+        require_both_classes(labels)
+        self.table_ = train_table([p.seq for p in proteins],
+                                  vector_size=self.config.vector_size, seed=self.config.seed)
+        self.nb_ = GaussianNB().fit(training_rows(proteins, self.features), labels)
+        return self
+
+    def features(self, protein: Protein) -> np.ndarray:
+        """Mean residue vector over the baseline's window -> (L, vector_size) float32."""
+        vectors = embed(protein.seq, self.table_, protein.id)  # (L, D)
+        return window_mean(vectors, CONTEXT_LEFT, CONTEXT_RIGHT)
+
+    def predict_proba(self, proteins: Sequence[Protein]) -> list[np.ndarray]:
+        if not hasattr(self, "nb_"):
+            raise RuntimeError("W2VTrack is not fitted: call fit() or load() first")
+        disordered = int(np.flatnonzero(self.nb_.classes_ == 1)[0])
+        return predict_in_chunks(proteins, self.features,
+                                 lambda rows: self.nb_.predict_proba(rows)[:, disordered])
+
+    def save(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        with atomic_write(directory / TABLE_FILE, "wb") as handle:
+            np.savez(handle, table=self.table_)
+        with atomic_write(directory / NB_FILE, "wb") as handle:
+            np.savez(handle, **{name: getattr(self.nb_, name) for name in NB_FIELDS})
+
+    @classmethod
+    def load(cls, directory: str | Path, config: W2VConfig) -> "W2VTrack":
+        directory = Path(directory)
+        track = cls(config)
+        with np.load(directory / TABLE_FILE) as saved:
+            track.table_ = saved["table"]
+        with np.load(directory / NB_FILE) as saved:
+            track.nb_ = _gaussian_nb(saved)
+        if track.table_.shape[1] != config.vector_size:
+            raise ValueError(f"{directory}: saved vectors have size {track.table_.shape[1]}, "
+                             f"config says vector_size={config.vector_size}")
+        return track
+
+
+def _gaussian_nb(saved) -> GaussianNB:
+    """A GaussianNB carrying saved fitted arrays, so sklearn's own predict_proba runs."""
+    nb = GaussianNB()
+    for name in NB_FIELDS:
+        setattr(nb, name, saved[name])
+    nb.n_features_in_ = nb.theta_.shape[1]
+    return nb

@@ -1,0 +1,249 @@
+"""The track contract, run over both CPU baselines, on real DisProt and CAID proteins.
+
+Training uses about 150 proteins of train.pkl with small configs, so the whole file stays
+well under a minute on two cores.
+"""
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from baselines.embedding import train_table
+from baselines.features import FeatureSpec, feature_names, residue_features
+from baselines.lgbm import LGBMTrack, validation_proteins
+from baselines.scales import SCALE_NAMES, SCALE_TABLE
+from baselines.w2v import W2VTrack
+from data.competition import read_pickle
+from data.fasta import read_fasta
+from data.metrics import roc_auc
+from data.records import ALPHABET, InputError, Protein, make_protein
+from tracks import load_track, make_track, save_track
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TRACKS = ["w2v", "lgbm"]
+SMALL = {  # configs of a few seconds' training
+    "w2v": {},
+    "lgbm": {"vector_size": 8, "num_rounds": 40, "early_stopping_rounds": 10,
+             "num_threads": 1},
+}
+# Unassessed stretch planted in every training protein: residues [10, 40).
+HIDDEN = slice(10, 40)
+
+
+def hide(p: Protein, value: int) -> Protein:
+    """The protein with residues HIDDEN unassessed and their labels overwritten by ``value``."""
+    labels, mask = p.labels.copy(), p.mask.copy()
+    labels[HIDDEN], mask[HIDDEN] = value, False
+    return Protein(p.id, p.seq, labels, mask)
+
+
+@pytest.fixture(scope="module")
+def train() -> list[Protein]:
+    """About 150 proteins spread over train.pkl, with an unassessed stretch in each."""
+    proteins = read_pickle(DATA / "train.pkl")[::13][:150]
+    return [hide(p, 1) for p in proteins]
+
+
+@pytest.fixture(scope="module")
+def probe() -> list[Protein]:
+    """Proteins to predict: CAID ones, rare letters, and a single residue."""
+    odd = [make_protein("rare_letters", "MXUBZOKXAAU"), make_protein("one", "M"),
+           make_protein("two", "KE")]
+    return read_fasta(DATA / "valid.fasta")[:12] + odd
+
+
+@pytest.fixture(scope="module")
+def fitted(train):
+    return {name: make_track(name, **SMALL[name]).fit(train) for name in TRACKS}
+
+
+def same_predictions(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+# ---- the contract -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", TRACKS)
+def test_one_float32_array_per_protein_in_range(name, fitted, probe):
+    probs = fitted[name].predict_proba(probe)
+    assert len(probs) == len(probe)
+    for p, prob in zip(probe, probs):
+        assert prob.dtype == np.float32 and prob.shape == (len(p),), p.id
+        assert np.isfinite(prob).all() and (prob >= 0).all() and (prob <= 1).all(), p.id
+
+
+@pytest.mark.parametrize("name", TRACKS)
+def test_batch_equals_one_by_one(name, fitted, probe):
+    batch = fitted[name].predict_proba(probe)
+    single = [fitted[name].predict_proba([p])[0] for p in probe]
+    assert same_predictions(batch, single)
+
+
+@pytest.mark.parametrize("name", TRACKS)
+def test_order_of_proteins_changes_nothing(name, fitted, probe):
+    forward = fitted[name].predict_proba(probe)
+    backward = fitted[name].predict_proba(probe[::-1])[::-1]
+    assert same_predictions(forward, backward)
+
+
+@pytest.mark.parametrize("name", TRACKS)
+def test_save_and_load_give_identical_predictions(name, fitted, probe, tmp_path):
+    save_track(fitted[name], tmp_path / name)
+    loaded = load_track(tmp_path / name)
+    assert type(loaded) is type(fitted[name]) and loaded.config == fitted[name].config
+    assert same_predictions(loaded.predict_proba(probe), fitted[name].predict_proba(probe))
+
+
+@pytest.mark.parametrize("name", TRACKS)
+def test_same_seed_same_model(name, fitted, train, probe):
+    again = make_track(name, **SMALL[name]).fit(train)
+    assert same_predictions(again.predict_proba(probe), fitted[name].predict_proba(probe))
+
+
+@pytest.mark.parametrize("name", TRACKS)
+def test_labels_under_the_mask_are_ignored(name, fitted, train, probe):
+    flipped = make_track(name, **SMALL[name]).fit([hide(p, 0) for p in train])
+    assert same_predictions(flipped.predict_proba(probe), fitted[name].predict_proba(probe))
+
+
+@pytest.mark.parametrize("name", TRACKS)
+def test_unmasking_the_stretch_does_change_the_model(name, fitted, train, probe):
+    # The counterpart of the test above: the same labels, now assessed, must matter.
+    shown = [Protein(p.id, p.seq, p.labels, np.ones(len(p), dtype=bool)) for p in train]
+    other = make_track(name, **SMALL[name]).fit(shown)
+    assert not same_predictions(other.predict_proba(probe), fitted[name].predict_proba(probe))
+
+
+@pytest.mark.parametrize("name", TRACKS)
+def test_learns_disorder_on_held_out_caid_proteins(name, fitted):
+    held_out = read_fasta(DATA / "valid.fasta")[100:160]
+    probs = fitted[name].predict_proba(held_out)
+    y_true = np.concatenate([p.labels[p.mask] for p in held_out])
+    y_score = np.concatenate([prob[p.mask] for p, prob in zip(held_out, probs)])
+    # Measured with seeds 0-3: w2v 0.56-0.61, lgbm 0.88-0.91; chance is 0.5.
+    assert roc_auc(y_true, y_score) > {"w2v": 0.54, "lgbm": 0.75}[name]
+
+
+@pytest.mark.parametrize("name", TRACKS)
+def test_training_needs_labels_and_both_classes(name, train):
+    unlabelled = [train[0], Protein("bare", train[1].seq)]
+    with pytest.raises(InputError, match="protein bare"):
+        make_track(name, **SMALL[name]).fit(unlabelled)
+    ordered = [Protein(p.id, p.seq, np.zeros(len(p), np.uint8), p.mask) for p in train[:5]]
+    with pytest.raises(ValueError, match="both classes"):
+        make_track(name, **SMALL[name]).fit(ordered)
+
+
+@pytest.mark.parametrize("name", TRACKS)
+def test_bad_residue_is_named_with_protein_and_position(name, fitted):
+    with pytest.raises(InputError, match="protein odd: position 3"):
+        fitted[name].predict_proba([Protein("odd", "MKJL")])
+
+
+@pytest.mark.parametrize("name", TRACKS)
+def test_predicting_before_fitting_is_refused(name):
+    with pytest.raises(RuntimeError, match="not fitted"):
+        make_track(name).predict_proba([make_protein("p", "MKV")])
+
+
+# ---- the w2v baseline -------------------------------------------------------------------------
+
+def test_w2v_feature_is_the_mean_over_the_baseline_slice():
+    track = W2VTrack()
+    track.table_ = np.zeros((len(ALPHABET), 2), dtype=np.float32)
+    track.table_[ALPHABET.index("A")] = [1, 0]
+    track.table_[ALPHABET.index("C")] = [0, 1]
+    # seq[max(0, i-2):i+2] of "AACCA": AA, AAC, AACC, ACCA, CCA
+    expected = [[1, 0], [2 / 3, 1 / 3], [1 / 2, 1 / 2], [1 / 2, 1 / 2], [1 / 3, 2 / 3]]
+    np.testing.assert_allclose(track.features(make_protein("t", "AACCA")), expected, rtol=1e-6)
+
+
+def test_w2v_feature_matches_the_literal_baseline_loop(fitted):
+    track, seq = fitted["w2v"], "MKVLAAGIDEXPPS"
+    vectors = {c: track.table_[ALPHABET.index(c)] for c in set(seq)}
+    literal = [np.mean([vectors[c] for c in seq[max(0, i - 2):i + 2]], axis=0)
+               for i in range(len(seq))]
+    np.testing.assert_allclose(track.features(make_protein("t", seq)), literal, atol=1e-6)
+
+
+def test_unseen_letters_get_zero_vectors(train):
+    table = train_table([p.seq for p in train[:20]] + ["MKX"], vector_size=10, seed=0)
+    for letter in "UBZO":  # absent from these sequences
+        assert not table[ALPHABET.index(letter)].any()
+    assert table[ALPHABET.index("X")].any()
+
+
+def test_w2v_seed_changes_the_vectors(train):
+    seqs = [p.seq for p in train[:20]]
+    assert not np.array_equal(train_table(seqs, vector_size=10, seed=0),
+                              train_table(seqs, vector_size=10, seed=1))
+
+
+# ---- the LightGBM track's features and fold ---------------------------------------------------
+
+def test_feature_columns_and_names_agree():
+    table = np.ones((len(ALPHABET), 4), dtype=np.float32)
+    for spec in (FeatureSpec(), FeatureSpec(use_length=True, use_protein_means=True)):
+        features = residue_features("MKVLAAGIDEKPPS", table, spec)
+        assert features.shape == (14, len(feature_names(spec, 4)))
+        assert features.dtype == np.float32
+
+
+def test_features_by_hand():
+    spec = FeatureSpec(w2v_widths=(), composition_widths=(3,), scale_widths=(1,),
+                       terminus_cap=2, use_length=True)
+    names = feature_names(spec, 0)
+    features = residue_features("KKEX", np.zeros((len(ALPHABET), 0), np.float32), spec)
+    col = {n: features[:, names.index(n)] for n in names}
+    np.testing.assert_allclose(col["aa3_K"], [1, 2 / 3, 1 / 3, 0], rtol=1e-6)
+    np.testing.assert_allclose(col["aa3_E"], [0, 1 / 3, 1 / 3, 1 / 2], rtol=1e-6)
+    np.testing.assert_allclose(col["charge1"], [1, 1, -1, 0])
+    np.testing.assert_allclose(col["hydropathy1"], [-3.9, -3.9, -3.5, -0.49], rtol=1e-6)
+    np.testing.assert_array_equal(col["to_n_terminus"], [0, 1, 2, 2])
+    np.testing.assert_array_equal(col["to_c_terminus"], [2, 2, 1, 0])
+    np.testing.assert_allclose(col["relative_position"], [1 / 8, 3 / 8, 5 / 8, 7 / 8])
+    np.testing.assert_allclose(col["log_length"], np.log(4), rtol=1e-6)
+
+
+def test_rare_letters_take_their_documented_scale_values():
+    row = {letter: SCALE_TABLE[ALPHABET.index(letter)] for letter in ALPHABET}
+    np.testing.assert_allclose(row["B"], (row["D"] + row["N"]) / 2)
+    np.testing.assert_allclose(row["Z"], (row["E"] + row["Q"]) / 2)
+    np.testing.assert_array_equal(row["U"], row["C"])
+    np.testing.assert_array_equal(row["O"], row["K"])
+    standard = np.mean([row[a] for a in ALPHABET[:20]], axis=0)
+    np.testing.assert_allclose(row["X"], standard)
+    assert row["X"][SCALE_NAMES.index("charged")] == pytest.approx(0.2)  # 4 of 20 charged
+
+
+def test_validation_fold_follows_the_sequence_not_the_order(train):
+    held = validation_proteins(train, 0.1, seed=0)
+    assert 0 < held.sum() < len(train) // 4
+    assert (validation_proteins(train[::-1], 0.1, seed=0)[::-1] == held).all()
+    assert not (validation_proteins(train, 0.1, seed=1) == held).all()
+
+
+def test_loading_with_other_features_is_refused(fitted, tmp_path):
+    fitted["lgbm"].save(tmp_path)
+    other = replace(fitted["lgbm"].config, use_length=not fitted["lgbm"].config.use_length)
+    with pytest.raises(ValueError, match="use_length"):
+        LGBMTrack.load(tmp_path, other)
+
+
+def test_w2v_vectors_do_not_depend_on_python_hash_seed(train, tmp_path):
+    # gensim seeds each vector from the word's hash in some versions; ours must not vary.
+    seqs = [p.seq for p in train[:30]]
+    (tmp_path / "seqs.txt").write_text("\n".join(seqs))
+    script = ("import sys, numpy as np; from baselines.embedding import train_table; "
+              "seqs = open(sys.argv[1]).read().split(); "
+              "np.save(sys.argv[2], train_table(seqs, vector_size=10, seed=0))")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(root)}
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "seqs.txt"),
+                    str(tmp_path / "table.npy")], check=True, env=env, cwd=root)
+    np.testing.assert_array_equal(np.load(tmp_path / "table.npy"),
+                                  train_table(seqs, vector_size=10, seed=0))
