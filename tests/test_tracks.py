@@ -1,0 +1,124 @@
+"""The registry, config overrides, out-of-fold predictions and threshold tuning."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import crossval
+from data.records import make_protein
+from tracks import (TRACKS, load_track, make_track, parse_overrides, read_track_meta, save_track,
+                    track_class)
+
+
+@dataclasses.dataclass(frozen=True)
+class Example:
+    size: int = 100
+    rate: float = 0.1
+    flag: bool = True
+    widths: tuple = (5, 11)
+    name: str = "x"
+
+
+def test_overrides_are_typed_by_the_defaults():
+    got = parse_overrides(Example, ["size=3", "rate=0.5", "flag=false", "widths=3,7,9",
+                                    "name=abc"])
+    assert got == {"size": 3, "rate": 0.5, "flag": False, "widths": (3, 7, 9), "name": "abc"}
+
+
+@pytest.mark.parametrize("pair, words", [("nope=1", "nope"), ("size", "KEY=VALUE"),
+                                         ("size=big", "size"), ("flag=maybe", "flag")])
+def test_bad_overrides_name_the_problem(pair, words):
+    with pytest.raises(ValueError, match=words):
+        parse_overrides(Example, [pair])
+
+
+def test_unknown_track_lists_the_known_ones():
+    with pytest.raises(KeyError, match="w2v"):
+        track_class("nonexistent")
+
+
+@pytest.mark.parametrize("name", sorted(TRACKS))
+def test_every_track_has_a_frozen_config_with_a_seed(name):
+    cls = track_class(name)
+    config = cls.Config()
+    assert dataclasses.is_dataclass(config) and "seed" in {f.name for f in
+                                                           dataclasses.fields(config)}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.seed = 1
+
+
+@pytest.fixture(scope="module")
+def small_train(shared_data):
+    from data.competition import read_pickle
+    return read_pickle(shared_data / "train.pkl")[:60]
+
+
+def test_saved_track_records_name_config_and_version(small_train, tmp_path):
+    track = make_track("w2v", seed=3).fit(small_train)
+    save_track(track, tmp_path, threshold=0.42)
+    meta = read_track_meta(tmp_path)
+    assert meta["track"] == "w2v" and meta["config"]["seed"] == 3 and meta["threshold"] == 0.42
+    assert meta["code_version"]
+    again = load_track(tmp_path)
+    for a, b in zip(track.predict_proba(small_train[:5]), again.predict_proba(small_train[:5])):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_loading_a_folder_without_a_model_says_what_to_pass(tmp_path):
+    with pytest.raises(FileNotFoundError, match="model/"):
+        load_track(tmp_path)
+
+
+def test_threshold_is_the_f1_max_of_pooled_assessed_residues():
+    # Pooled assessed residues: scores .9 .8 .3 .2 with truth 1 1 0 1; the '-' (score .95) is out.
+    # t=.9: P=1 R=1/3 F1=.5; t=.8: P=1 R=2/3 F1=.8; t=.3: P=2/3 R=2/3 F1=.667;
+    # t=.2: P=.75 R=1 F1=.857 -> best is 0.2.
+    a = make_protein("a", "MKV", "1-1")
+    b = make_protein("b", "MK", "01")
+    probs = [np.array([0.9, 0.95, 0.8], np.float32), np.array([0.3, 0.2], np.float32)]
+    assert crossval.tune_threshold([a, b], probs) == pytest.approx(0.2)
+
+
+def test_one_class_training_labels_cannot_tune_a_threshold():
+    a = make_protein("a", "MKV", "000")
+    with pytest.raises(ValueError, match="one class"):
+        crossval.tune_threshold([a], [np.zeros(3, np.float32)])
+
+
+def test_out_of_fold_never_predicts_a_protein_with_a_model_that_saw_it(small_train, tmp_path):
+    folds = [i % 3 for i in range(len(small_train))]
+    seen = []
+
+    def make():
+        track = make_track("w2v", seed=0)
+        fit = track.fit
+        track.fit = lambda proteins: (seen.append({p.id for p in proteins}), fit(proteins))[1]
+        return track
+
+    oof = crossval.out_of_fold(make, small_train, folds, checkpoint_dir=tmp_path)
+    assert len(seen) == 3 and len(oof) == len(small_train)
+    for k, trained_on in enumerate(seen):
+        held = {p.id for p, f in zip(small_train, folds) if f == k}
+        assert not held & trained_on
+    assert all(len(s) == len(p) for s, p in zip(oof, small_train))
+    # A rerun resumes: every fold comes from its checkpoint, no training at all.
+    seen.clear()
+    again = crossval.out_of_fold(make, small_train, folds, checkpoint_dir=tmp_path)
+    assert seen == []
+    for x, y in zip(oof, again):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_a_changed_config_does_not_reuse_checkpoints(small_train, tmp_path):
+    folds = [i % 2 for i in range(len(small_train))]
+    calls = []
+
+    def make():
+        calls.append(1)
+        return make_track("w2v", seed=0)
+
+    crossval.out_of_fold(make, small_train, folds, checkpoint_dir=tmp_path, config={"seed": 0})
+    crossval.out_of_fold(make, small_train, folds, checkpoint_dir=tmp_path, config={"seed": 1})
+    assert len(calls) == 4
