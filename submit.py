@@ -1,0 +1,258 @@
+"""Train a track, or load a saved one, predict a test set and write a competition submission.
+
+    python submit.py --track w2v --train TRAIN --test TEST --out DIR
+    python submit.py --model DIR/model --test TEST --out DIR2
+
+Writes DIR/submit.csv (the competition's proteinID,sequence,IDRs), DIR/probs.npz (id -> float32
+probabilities), DIR/predictions.caid (CAID's format), DIR/config.json (everything that made them)
+and, when training, DIR/model/ (the trained track), DIR/folds.json and DIR/oof/ (out-of-fold
+predictions on the training set, which the threshold is tuned on).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import os
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+
+DATA_ENV = "IDR_DATA"
+# The competition ships its files under these names; our own data folder uses the short ones.
+TRAIN_NAMES = ("WSAA_data_public.pkl", "train.pkl")
+TEST_NAMES = ("WSAA_data_test.pkl", "test.pkl")
+
+DESCRIPTION = __doc__.split("\n\n")[0]
+EPILOG = f"""\
+Files (TRAIN and TEST): a competition pickle (.pkl), a CAID 3-line FASTA or a plain FASTA,
+or a DisProt release (.json). Several --train files are pooled; unassessed '-' residues are
+ignored. When TEST has labels, its scores are printed and saved to DIR/scores.json.
+
+Without --train/--test, the files are looked up in --data-dir (default: ${DATA_ENV}, else the
+current folder) under the competition's names: {' or '.join(TRAIN_NAMES)} and
+{' or '.join(TEST_NAMES)}.
+
+The threshold that turns probabilities into 0/1 is the one that maximises F1 on out-of-fold
+predictions of the training set (--folds), unless --threshold is given.
+
+Examples:
+  python submit.py --track w2v                       # the official baseline, competition files
+  python submit.py --track lgbm --train train.pkl --test my.fasta --out runs/lgbm
+  python submit.py --model runs/lgbm/model --test more.fasta --out runs/more
+  python submit.py --track lgbm --set num_leaves=63 --set use_length=false
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tracks import TRACKS
+    parser = argparse.ArgumentParser(prog="submit.py", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--track", choices=sorted(TRACKS), default="w2v",
+                      help="train this track (default: %(default)s, the official baseline)")
+    what.add_argument("--model", type=Path, help="predict with a saved model/ folder, no training")
+    parser.add_argument("--train", type=Path, action="append",
+                        help="labelled training file; repeat to pool several")
+    parser.add_argument("--test", type=Path, help="proteins to predict")
+    parser.add_argument("--out", type=Path, help="output folder (default: runs/TRACK)")
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(DATA_ENV, ".")),
+                        help=f"where to look for the competition's files (default: ${DATA_ENV} or .)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for folds and the track")
+    parser.add_argument("--folds", type=int, default=5,
+                        help="folds for out-of-fold threshold tuning; 0 skips them (default: 5)")
+    parser.add_argument("--threshold", type=float, help="fixed 0/1 threshold instead of the tuned one")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a track setting (repeatable)")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    return parser
+
+
+def find_default(data_dir: Path, names: tuple[str, ...], role: str) -> Path:
+    for name in names:
+        if (data_dir / name).is_file():
+            return data_dir / name
+    raise FileNotFoundError(
+        f"no {role} file given and none of {', '.join(names)} is in {data_dir.resolve()}: "
+        f"pass --{role} FILE, or --data-dir / ${DATA_ENV} pointing at the competition's files")
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def describe_inputs(paths: list[Path]) -> list[dict]:
+    return [{"path": str(p), "sha256_16": file_digest(p)} for p in paths]
+
+
+def read_labelled(paths: list[Path]) -> tuple[list, list[int]]:
+    """The proteins of all ``paths`` in order, and how many came from each file."""
+    from data.load import read_proteins
+    from data.records import InputError
+    proteins, sizes = [], []
+    for path in paths:
+        batch = read_proteins(path)
+        if not all(p.has_labels for p in batch):
+            raise InputError("training file has proteins without labels", source=str(path))
+        proteins.extend(batch)
+        sizes.append(len(batch))
+    return proteins, sizes
+
+
+def binarize(probs, threshold: float):
+    """0/1 as CAID reads it: the score rounded to 3 decimals, then compared to the threshold."""
+    import numpy as np
+    return [(np.round(p, 3) >= threshold).astype(np.uint8) for p in probs]
+
+
+def write_predictions(out: Path, proteins, probs, threshold: float) -> None:
+    from data.competition import write_submission
+    from data.fasta import write_caid
+    from data.probs import write_npz
+    ids, seqs = [p.id for p in proteins], [p.seq for p in proteins]
+    binary = binarize(probs, threshold)
+    write_npz(out / "probs.npz", dict(zip(ids, probs)))
+    write_caid(out / "predictions.caid", ids, seqs, probs, binary)
+    write_submission(out / "submit.csv", ids, seqs, binary)
+
+
+def score_test(out: Path, proteins, probs, threshold: float) -> dict | None:
+    from data.atomic import write_json
+    from data.metrics import evaluate, format_report
+    labelled = [(p, s) for p, s in zip(proteins, probs) if p.has_labels]
+    if not labelled:
+        return None
+    ref = [p for p, _ in labelled]
+    scores = {p.id: s for p, s in labelled}
+    result = evaluate(ref, scores, threshold=threshold)
+    print(f"\nScores on {len(ref)} labelled test proteins (threshold {threshold:.3f}):")
+    print(format_report(result))
+    write_json(out / "scores.json", result)
+    return result
+
+
+def oof_threshold(args, make, train, out: Path, record: dict) -> float | None:
+    """Out-of-fold predictions on the training set; returns the F1-max threshold over them."""
+    import crossval
+    from data.metrics import evaluate
+    from data.probs import write_npz
+    from data.splits import make_folds, save_folds
+    # Grouped by sequence too: train.pkl and train_pdb_style.fasta hold the same proteins
+    # under different ids, and one protein in two folds would leak into its own prediction.
+    fold_of = make_folds([p.id for p in train], k=args.folds, seed=args.seed,
+                         groups=[p.seq for p in train])
+    save_folds(out / "folds.json", fold_of, k=args.folds, seed=args.seed,
+               source=[str(p) for p in args.train])
+    folds = [fold_of[p.id] for p in train]
+    oof = crossval.out_of_fold(make, train, folds, checkpoint_dir=out / "oof",
+                               config=record["track_config"])
+    record["oof"] = {}
+    start = 0
+    stems = [path.stem for path in args.train]
+    for i, (path, n) in enumerate(zip(args.train, record["train_sizes"])):
+        part, probs = train[start:start + n], oof[start:start + n]
+        start += n
+        name = path.stem if stems.count(path.stem) == 1 else f"{i}-{path.stem}"
+        write_npz(out / "oof" / f"{name}.npz", {p.id: s for p, s in zip(part, probs)})
+        record["oof"][str(path)] = evaluate(part, {p.id: s for p, s in zip(part, probs)})
+        print(f"out-of-fold on {path.name}: AUC {record['oof'][str(path)]['auc']}, "
+              f"F1-max {record['oof'][str(path)]['f1_max']}")
+    return crossval.tune_threshold(train, oof)
+
+
+def run_train(args, record: dict) -> tuple[object, float]:
+    from tracks import make_track, parse_overrides, save_track, track_class
+    cls = track_class(args.track)
+    overrides = parse_overrides(cls.Config, args.overrides)
+    if "seed" in {f.name for f in dataclasses.fields(cls.Config)}:
+        overrides.setdefault("seed", args.seed)
+    args.train = args.train or [find_default(args.data_dir, TRAIN_NAMES, "train")]
+    train, sizes = read_labelled(args.train)
+    record.update(track=args.track, train=describe_inputs(args.train), train_sizes=sizes,
+                  track_config=dataclasses.asdict(cls.Config(**overrides)))
+    make = lambda: make_track(args.track, **overrides)  # noqa: E731 (a factory per fold)
+    tuned = oof_threshold(args, make, train, args.out, record) if args.folds else None
+    threshold, source = _pick_threshold(args.threshold, tuned)
+    start = time.perf_counter()
+    track = make().fit(train)
+    record["seconds"]["train"] = round(time.perf_counter() - start, 2)
+    save_track(track, args.out / "model", threshold=threshold, threshold_source=source,
+               train=record["train"])
+    record.update(threshold=threshold, threshold_source=source)
+    return track, threshold
+
+
+def _pick_threshold(given: float | None, tuned: float | None) -> tuple[float, str]:
+    from crossval import DEFAULT_THRESHOLD
+    if given is not None:
+        return given, "--threshold"
+    if tuned is not None:
+        return tuned, "F1-max on out-of-fold predictions of the training set"
+    print("warning: no out-of-fold predictions (--folds 0): using threshold "
+          f"{DEFAULT_THRESHOLD}; pass --threshold to choose", file=sys.stderr)
+    return DEFAULT_THRESHOLD, "default"
+
+
+def run_load(args, record: dict) -> tuple[object, float]:
+    from tracks import load_track, read_track_meta
+    meta = read_track_meta(args.model)
+    track = load_track(args.model)
+    given = args.threshold
+    threshold = given if given is not None else float(meta.get("threshold", 0.5))
+    record.update(track=meta["track"], model=str(args.model), track_config=meta["config"],
+                  model_code_version=meta.get("code_version"), threshold=threshold,
+                  threshold_source="--threshold" if given is not None else "saved with the model")
+    return track, threshold
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("submit.py: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, KeyError, OSError) as err:  # InputError is a ValueError
+        if args.debug:
+            traceback.print_exc()
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"submit.py: error: {message}", file=sys.stderr)
+        return 2
+
+
+def run(args) -> int:
+    from data.atomic import write_json
+    from data.load import read_proteins
+    from tracks import code_version
+    if args.folds == 1 or args.folds < 0:
+        raise ValueError("--folds must be 0 (no tuning) or at least 2")
+    name = args.track if args.model is None else "predict"
+    args.out = args.out or Path("runs") / name
+    args.test = args.test or find_default(args.data_dir, TEST_NAMES, "test")
+    test = read_proteins(args.test)  # read first: a bad test file fails before training
+    record = {"command": ["submit.py", *sys.argv[1:]], "code_version": code_version(),
+              "seed": args.seed, "folds": args.folds, "test": describe_inputs([args.test]),
+              "python": platform.python_version(), "seconds": {}}
+    if args.model is None:
+        track, threshold = run_train(args, record)
+    else:
+        track, threshold = run_load(args, record)
+    start = time.perf_counter()
+    probs = track.predict_proba(test)
+    record["seconds"]["predict"] = round(time.perf_counter() - start, 2)
+    write_predictions(args.out, test, probs, threshold)
+    record["test_scores"] = score_test(args.out, test, probs, threshold)
+    write_json(args.out / "config.json", record)
+    print(f"wrote {args.out / 'submit.csv'} ({len(test)} proteins, threshold {threshold:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
