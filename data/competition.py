@@ -28,7 +28,10 @@ def read_pickle(path: str | os.PathLike) -> list[Protein]:
     try:
         with open(path, "rb") as handle:
             items = pickle.load(handle)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError) as err:
+    # A damaged or foreign file can fail inside the unpickler in many ways (a text file read
+    # as protocol 0 raises ValueError, for one); each means the same to the user.
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError,
+            ValueError, TypeError, KeyError, UnicodeDecodeError) as err:
         raise InputError(f"not a readable pickle ({type(err).__name__}: {err})", source=source)
     if not isinstance(items, list):
         raise InputError(f"expected a list of dicts with 'id' and 'sequence', got a "

@@ -178,9 +178,11 @@ def test_pickle_errors_say_what_is_wrong(tmp_path, case):
         assert part in str(err.value)
 
 
-def test_text_file_is_not_a_pickle(tmp_path):
-    with pytest.raises(InputError, match="not a readable pickle"):
-        read_pickle(write(tmp_path, "x.pkl", "just text\n"))
+@pytest.mark.parametrize("text", ["just text\n", "garbage\n"])
+def test_text_file_is_not_a_pickle(tmp_path, text):
+    # "garbage" starts with the protocol-0 opcode 'g' and fails with a ValueError inside pickle.
+    with pytest.raises(InputError, match="x.pkl: not a readable pickle"):
+        read_pickle(write(tmp_path, "x.pkl", text))
 
 
 def test_submission_round_trip(tmp_path):
