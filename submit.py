@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed for folds and the track")
     parser.add_argument("--folds", type=int, default=5,
                         help="folds for out-of-fold threshold tuning; 0 skips them (default: 5)")
+    parser.add_argument("--groups", type=Path, metavar="CLUSTERS",
+                        help="cluster table (id,cluster columns, or MMseqs2's rep<TAB>member): "
+                             "proteins of one cluster share a fold")
     parser.add_argument("--threshold", type=float, help="fixed 0/1 threshold instead of the tuned one")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a track setting (repeatable)")
@@ -137,16 +140,33 @@ def score_test(out: Path, proteins, probs, threshold: float) -> dict | None:
     return result
 
 
+def fold_groups(train, groups_file: Path | None) -> list[str]:
+    """The group of each training protein: its cluster in ``groups_file``, else its sequence.
+
+    Grouping by sequence matters even without clusters: train.pkl and train_pdb_style.fasta
+    hold the same proteins under different ids, and one protein in two folds would leak into
+    its own out-of-fold prediction.
+    """
+    from data.splits import read_groups
+    clusters = read_groups(groups_file) if groups_file else {}
+    by_seq = {p.seq: clusters[p.id] for p in train if p.id in clusters}
+
+    def group(p) -> str:
+        if p.id in clusters:
+            return "cluster:" + clusters[p.id]
+        return "cluster:" + by_seq[p.seq] if p.seq in by_seq else "sequence:" + p.seq
+
+    return [group(p) for p in train]
+
+
 def oof_threshold(args, make, train, out: Path, record: dict) -> float | None:
     """Out-of-fold predictions on the training set; returns the F1-max threshold over them."""
     import crossval
     from data.metrics import evaluate
     from data.probs import write_npz
     from data.splits import make_folds, save_folds
-    # Grouped by sequence too: train.pkl and train_pdb_style.fasta hold the same proteins
-    # under different ids, and one protein in two folds would leak into its own prediction.
     fold_of = make_folds([p.id for p in train], k=args.folds, seed=args.seed,
-                         groups=[p.seq for p in train])
+                         groups=fold_groups(train, args.groups))
     save_folds(out / "folds.json", fold_of, k=args.folds, seed=args.seed,
                source=[str(p) for p in args.train])
     folds = [fold_of[p.id] for p in train]
@@ -175,6 +195,7 @@ def run_train(args, record: dict) -> tuple[object, float]:
     args.train = args.train or [find_default(args.data_dir, TRAIN_NAMES, "train")]
     train, sizes = read_labelled(args.train)
     record.update(track=args.track, train=describe_inputs(args.train), train_sizes=sizes,
+                  groups=str(args.groups) if args.groups else None,
                   track_config=dataclasses.asdict(cls.Config(**overrides)))
     make = lambda: make_track(args.track, **overrides)  # noqa: E731 (a factory per fold)
     tuned = oof_threshold(args, make, train, args.out, record) if args.folds else None

@@ -18,11 +18,12 @@ from typing import Sequence
 
 import lightgbm as lgb
 import numpy as np
+from tqdm.auto import tqdm
 
 from baselines.embedding import train_table
 from baselines.features import FeatureSpec, feature_names, residue_features
-from baselines.rows import (assessed_labels, predict_in_chunks, require_both_classes,
-                            require_labels, training_rows)
+from baselines.rows import (PROGRESS_DELAY, assessed_labels, predict_in_chunks,
+                            require_both_classes, require_labels, training_rows)
 from data.atomic import atomic_write
 from data.records import Protein
 
@@ -112,12 +113,16 @@ class LGBMTrack:
         require_both_classes(labels)
         params = self._params(labels)
         dtrain = self._dataset(train)
-        if not _can_validate(valid):
-            return lgb.train(params, dtrain, num_boost_round=self.config.num_rounds)
-        dvalid = self._dataset(valid, reference=dtrain)
-        stop = lgb.early_stopping(self.config.early_stopping_rounds, verbose=False)
-        return lgb.train(params, dtrain, num_boost_round=self.config.num_rounds,
-                         valid_sets=[dvalid], callbacks=[stop])
+        with tqdm(total=self.config.num_rounds, desc="boosting", unit="round",
+                  delay=PROGRESS_DELAY, leave=False) as bar:
+            callbacks = [lambda env: bar.update(1)]
+            if not _can_validate(valid):
+                return lgb.train(params, dtrain, num_boost_round=self.config.num_rounds,
+                                 callbacks=callbacks)
+            dvalid = self._dataset(valid, reference=dtrain)
+            callbacks.append(lgb.early_stopping(self.config.early_stopping_rounds, verbose=False))
+            return lgb.train(params, dtrain, num_boost_round=self.config.num_rounds,
+                             valid_sets=[dvalid], callbacks=callbacks)
 
     def _params(self, labels: np.ndarray) -> dict:
         c = self.config

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from data.records import InputError, Protein
 
@@ -18,6 +19,8 @@ PredictRows = Callable[[np.ndarray], np.ndarray]  # (N, F) -> (N,) P(disordered)
 # Residues stacked per classifier call: large enough that per-call overhead vanishes,
 # small enough that a chunk of 150 float32 features stays near 150 MB.
 CHUNK_ROWS = 1 << 18
+# Progress bars appear only for steps that last longer than this (seconds): quiet for small jobs.
+PROGRESS_DELAY = 2.0
 
 
 def require_labels(proteins: Sequence[Protein]) -> None:
@@ -49,7 +52,7 @@ def training_rows(proteins: Sequence[Protein], featurize: Featurize) -> np.ndarr
     """
     total = int(sum(p.mask.sum() for p in proteins))
     rows, start = None, 0
-    for p in proteins:
+    for p in tqdm(proteins, desc="features", unit="protein", delay=PROGRESS_DELAY, leave=False):
         features = featurize(p)[p.mask]
         if rows is None:
             rows = np.empty((total, features.shape[1]), dtype=np.float32)
@@ -75,8 +78,11 @@ def predict_in_chunks(proteins: Sequence[Protein], featurize: Featurize,
                       predict: PredictRows) -> list[np.ndarray]:
     """One (L,) float32 probability array per protein, in order."""
     out: list[np.ndarray] = []
-    for group in chunks(proteins):
-        probs = predict(np.concatenate([featurize(p) for p in group]))
-        probs = np.clip(probs, 0.0, 1.0).astype(np.float32)
-        out.extend(np.split(probs, np.cumsum([len(p) for p in group])[:-1]))
+    with tqdm(total=len(proteins), desc="predict", unit="protein", delay=PROGRESS_DELAY,
+              leave=False) as bar:
+        for group in chunks(proteins):
+            probs = predict(np.concatenate([featurize(p) for p in group]))
+            probs = np.clip(probs, 0.0, 1.0).astype(np.float32)
+            out.extend(np.split(probs, np.cumsum([len(p) for p in group])[:-1]))
+            bar.update(len(group))
     return out

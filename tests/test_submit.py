@@ -163,3 +163,16 @@ def test_one_protein_under_two_ids_in_two_files_shares_a_fold(small_data, tmp_pa
     folds = json.loads((tmp_path / "out" / "folds.json").read_text())["folds"]
     assert all(folds[d["id"]] == folds["copy_" + d["id"]] for d in train)
     assert {p.name for p in (tmp_path / "out" / "oof").glob("[ab].npz")} == {"a.npz", "b.npz"}
+
+
+def test_fold_groups_follow_clusters_then_sequences(tmp_path):
+    from data.records import make_protein
+    from submit import fold_groups
+    train = [make_protein("a", "MKV", "010"), make_protein("b", "MKV", "011"),
+             make_protein("c", "GGG", "000"), make_protein("d", "PPP", "111")]
+    table = tmp_path / "clusters.tsv"
+    table.write_text("id\tcluster\na\tC1\nc\tC1\n")
+    assert fold_groups(train, table) == ["cluster:C1", "cluster:C1", "cluster:C1",
+                                         "sequence:PPP"]
+    assert fold_groups(train, None) == ["sequence:MKV", "sequence:MKV", "sequence:GGG",
+                                        "sequence:PPP"]
