@@ -20,6 +20,20 @@ import time
 import traceback
 from pathlib import Path
 
+import numpy as np
+
+import crossval
+from data.atomic import write_json
+from data.competition import write_submission
+from data.fasta import write_caid
+from data.load import read_proteins
+from data.metrics import DECIMALS, evaluate, format_report
+from data.probs import write_npz
+from data.records import InputError
+from data.splits import make_folds, read_groups, save_folds
+from tracks import (TRACKS, code_version, load_track, make_track, parse_overrides,
+                    read_track_meta, save_track, track_class)
+
 DATA_ENV = "IDR_DATA"
 # The competition ships its files under these names; our own data folder uses the short ones.
 TRAIN_NAMES = ("WSAA_data_public.pkl", "train.pkl")
@@ -47,7 +61,6 @@ Examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tracks import TRACKS
     parser = argparse.ArgumentParser(prog="submit.py", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     what = parser.add_mutually_exclusive_group()
@@ -96,8 +109,6 @@ def describe_inputs(paths: list[Path]) -> list[dict]:
 
 def read_labelled(paths: list[Path]) -> tuple[list, list[int]]:
     """The proteins of all ``paths`` in order, and how many came from each file."""
-    from data.load import read_proteins
-    from data.records import InputError
     proteins, sizes = [], []
     for path in paths:
         batch = read_proteins(path)
@@ -110,14 +121,10 @@ def read_labelled(paths: list[Path]) -> tuple[list, list[int]]:
 
 def binarize(probs, threshold: float):
     """0/1 as CAID reads it: the score rounded to 3 decimals, then compared to the threshold."""
-    import numpy as np
-    return [(np.round(p, 3) >= threshold).astype(np.uint8) for p in probs]
+    return [(np.round(p, DECIMALS) >= threshold).astype(np.uint8) for p in probs]
 
 
 def write_predictions(out: Path, proteins, probs, threshold: float) -> None:
-    from data.competition import write_submission
-    from data.fasta import write_caid
-    from data.probs import write_npz
     ids, seqs = [p.id for p in proteins], [p.seq for p in proteins]
     binary = binarize(probs, threshold)
     write_npz(out / "probs.npz", dict(zip(ids, probs)))
@@ -126,8 +133,6 @@ def write_predictions(out: Path, proteins, probs, threshold: float) -> None:
 
 
 def score_test(out: Path, proteins, probs, threshold: float) -> dict | None:
-    from data.atomic import write_json
-    from data.metrics import evaluate, format_report
     labelled = [(p, s) for p, s in zip(proteins, probs) if p.has_labels]
     if not labelled:
         return None
@@ -147,7 +152,6 @@ def fold_groups(train, groups_file: Path | None) -> list[str]:
     hold the same proteins under different ids, and one protein in two folds would leak into
     its own out-of-fold prediction.
     """
-    from data.splits import read_groups
     clusters = read_groups(groups_file) if groups_file else {}
     by_seq = {p.seq: clusters[p.id] for p in train if p.id in clusters}
 
@@ -161,10 +165,6 @@ def fold_groups(train, groups_file: Path | None) -> list[str]:
 
 def oof_threshold(args, make, train, out: Path, record: dict) -> float | None:
     """Out-of-fold predictions on the training set; returns the F1-max threshold over them."""
-    import crossval
-    from data.metrics import evaluate
-    from data.probs import write_npz
-    from data.splits import make_folds, save_folds
     fold_of = make_folds([p.id for p in train], k=args.folds, seed=args.seed,
                          groups=fold_groups(train, args.groups))
     save_folds(out / "folds.json", fold_of, k=args.folds, seed=args.seed,
@@ -187,7 +187,6 @@ def oof_threshold(args, make, train, out: Path, record: dict) -> float | None:
 
 
 def run_train(args, record: dict) -> tuple[object, float]:
-    from tracks import make_track, parse_overrides, save_track, track_class
     cls = track_class(args.track)
     overrides = parse_overrides(cls.Config, args.overrides)
     if "seed" in {f.name for f in dataclasses.fields(cls.Config)}:
@@ -210,18 +209,16 @@ def run_train(args, record: dict) -> tuple[object, float]:
 
 
 def _pick_threshold(given: float | None, tuned: float | None) -> tuple[float, str]:
-    from crossval import DEFAULT_THRESHOLD
     if given is not None:
         return given, "--threshold"
     if tuned is not None:
         return tuned, "F1-max on out-of-fold predictions of the training set"
     print("warning: no out-of-fold predictions (--folds 0): using threshold "
-          f"{DEFAULT_THRESHOLD}; pass --threshold to choose", file=sys.stderr)
-    return DEFAULT_THRESHOLD, "default"
+          f"{crossval.DEFAULT_THRESHOLD}; pass --threshold to choose", file=sys.stderr)
+    return crossval.DEFAULT_THRESHOLD, "default"
 
 
 def run_load(args, record: dict) -> tuple[object, float]:
-    from tracks import load_track, read_track_meta
     meta = read_track_meta(args.model)
     track = load_track(args.model)
     given = args.threshold
@@ -249,9 +246,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args) -> int:
-    from data.atomic import write_json
-    from data.load import read_proteins
-    from tracks import code_version
     if args.folds == 1 or args.folds < 0:
         raise ValueError("--folds must be 0 (no tuning) or at least 2")
     name = args.track if args.model is None else "predict"
