@@ -232,6 +232,7 @@ def run_load(args, record: dict) -> tuple[object, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
     try:
         return run(args)
     except KeyboardInterrupt:
@@ -252,7 +253,7 @@ def run(args) -> int:
     args.out = args.out or Path("runs") / name
     args.test = args.test or find_default(args.data_dir, TEST_NAMES, "test")
     test = read_proteins(args.test)  # read first: a bad test file fails before training
-    record = {"command": ["submit.py", *sys.argv[1:]], "code_version": code_version(),
+    record = {"command": ["submit.py", *args.argv], "code_version": code_version(),
               "seed": args.seed, "folds": args.folds, "test": describe_inputs([args.test]),
               "python": platform.python_version(), "seconds": {}}
     if args.model is None:

@@ -69,6 +69,7 @@ def test_config_records_what_made_the_outputs(trained):
     assert config["track"] == "w2v" and config["seed"] == 7 and config["folds"] == 3
     assert config["track_config"]["seed"] == 7
     assert config["code_version"] and config["train"][0]["sha256_16"]
+    assert config["command"][:3] == ["submit.py", "--track", "w2v"]
     assert 0 <= config["threshold"] <= 1
     assert config["threshold_source"].startswith("F1-max on out-of-fold")
     assert set(config["oof"][next(iter(config["oof"]))]) >= {"auc", "f1_max"}

@@ -122,3 +122,19 @@ def test_a_changed_config_does_not_reuse_checkpoints(small_train, tmp_path):
     crossval.out_of_fold(make, small_train, folds, checkpoint_dir=tmp_path, config={"seed": 0})
     crossval.out_of_fold(make, small_train, folds, checkpoint_dir=tmp_path, config={"seed": 1})
     assert len(calls) == 4
+
+
+def test_changed_training_labels_do_not_reuse_checkpoints(small_train, tmp_path):
+    from data.records import Protein
+    folds = [i % 2 for i in range(len(small_train))]
+    calls = []
+
+    def make():
+        calls.append(1)
+        return make_track("w2v", seed=0)
+
+    crossval.out_of_fold(make, small_train, folds, checkpoint_dir=tmp_path)
+    first = small_train[0]
+    flipped = Protein(first.id, first.seq, 1 - first.labels, first.mask)
+    crossval.out_of_fold(make, [flipped, *small_train[1:]], folds, checkpoint_dir=tmp_path)
+    assert len(calls) == 4
