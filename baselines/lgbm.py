@@ -10,7 +10,6 @@ Saved state: LightGBM's text model, the Word2Vec table (``.npz``) and the config
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from baselines.rows import (PROGRESS_DELAY, assessed_labels, predict_in_chunks,
                             require_both_classes, require_labels, training_rows)
 from data.atomic import atomic_write
 from data.records import Protein
+from data.splits import validation_proteins
 
 MODEL_FILE = "lgbm_model.txt"
 TABLE_FILE = "residue_vectors.npz"
@@ -67,19 +67,6 @@ class LGBMConfig:
     def feature_spec(self) -> FeatureSpec:
         names = {f.name for f in dataclasses.fields(FeatureSpec)}
         return FeatureSpec(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
-
-
-def validation_proteins(proteins: Sequence[Protein], fraction: float, seed: int) -> np.ndarray:
-    """Which proteins form the early-stopping fold -> (P,) bool.
-
-    A protein's side depends only on its sequence and the seed: duplicated sequences (the
-    same protein labelled two ways) fall on one side, and input order changes nothing.
-    """
-    def unit(seq: str) -> float:
-        digest = hashlib.blake2b(f"{seed}:{seq}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "little") / 2.0 ** 64
-
-    return np.array([unit(p.seq) < fraction for p in proteins], dtype=bool)
 
 
 class LGBMTrack:

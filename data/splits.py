@@ -3,6 +3,7 @@ same folds and no protein (or homologue in its cluster) sits on both sides of a 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 from collections import defaultdict
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from data.atomic import atomic_write
-from data.records import InputError
+from data.records import InputError, Protein
 
 ID_COLUMN, CLUSTER_COLUMN = "id", "cluster"
 
@@ -142,3 +143,16 @@ def _groups(body: list[list[str]], columns: tuple[int, int], first_line: int,
             raise InputError(f"line {line}: in two clusters ({groups[pid]!r} and {group!r})",
                              source=source, protein=pid)
     return groups
+
+
+def validation_proteins(proteins: Sequence[Protein], fraction: float, seed: int) -> np.ndarray:
+    """Which proteins form the early-stopping fold -> (P,) bool.
+
+    A protein's side depends only on its sequence and the seed: duplicated sequences (the
+    same protein labelled two ways) fall on one side, and input order changes nothing.
+    """
+    def unit(seq: str) -> float:
+        digest = hashlib.blake2b(f"{seed}:{seq}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "little") / 2.0 ** 64
+
+    return np.array([unit(p.seq) < fraction for p in proteins], dtype=bool)

@@ -14,7 +14,8 @@ import pytest
 
 from baselines.embedding import train_table
 from baselines.features import FeatureSpec, feature_names, residue_features
-from baselines.lgbm import LGBMTrack, validation_proteins
+from baselines.lgbm import LGBMTrack
+from data.splits import validation_proteins
 from baselines.scales import SCALE_NAMES, SCALE_TABLE
 from baselines.w2v import W2VTrack
 from data.competition import read_pickle
