@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float, help="fixed 0/1 threshold instead of the tuned one")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a track setting (repeatable)")
+    plm = parser.add_argument_group("protein language model tracks (esm, bert)")
+    plm.add_argument("--backbone", help="fair-esm name (esm2_t33_650M_UR50D ...), a transformers "
+                                        "model directory or hub id, or 'antiberty'")
+    plm.add_argument("--weights", help="local fair-esm checkpoint (.pt) for the --backbone named")
+    plm.add_argument("--from-scratch", action="store_true",
+                     help="train the backbone from random weights (never done unless asked)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return parser
 
@@ -186,11 +192,27 @@ def oof_threshold(args, make, train, out: Path, record: dict) -> float | None:
     return crossval.tune_threshold(train, oof)
 
 
+def track_overrides(args, config_cls: type) -> dict:
+    """--set pairs, the backbone flags and the run's seed and checkpoint folder, as config values."""
+    overrides = parse_overrides(config_cls, args.overrides)
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    flags = {"backbone": args.backbone, "weights": args.weights,
+             "from_scratch": args.from_scratch or None}
+    for name, value in flags.items():
+        if value is not None and name not in fields:
+            raise ValueError(f"--{name.replace('_', '-')} does not apply to track {args.track!r}")
+        if value is not None:
+            overrides[name] = value
+    if "seed" in fields:
+        overrides.setdefault("seed", args.seed)
+    if "checkpoint_dir" in fields:
+        overrides.setdefault("checkpoint_dir", str(args.out / "checkpoints"))
+    return overrides
+
+
 def run_train(args, record: dict) -> tuple[object, float]:
     cls = track_class(args.track)
-    overrides = parse_overrides(cls.Config, args.overrides)
-    if "seed" in {f.name for f in dataclasses.fields(cls.Config)}:
-        overrides.setdefault("seed", args.seed)
+    overrides = track_overrides(args, cls.Config)
     args.train = args.train or [find_default(args.data_dir, TRAIN_NAMES, "train")]
     train, sizes = read_labelled(args.train)
     record.update(track=args.track, train=describe_inputs(args.train), train_sizes=sizes,

@@ -31,9 +31,21 @@ def _lgbm():
     return LGBMTrack
 
 
+def _esm():
+    from token_clf.track import EsmTrack
+    return EsmTrack
+
+
+def _bert():
+    from token_clf.track import BertTrack
+    return BertTrack
+
+
 TRACKS: dict[str, Callable[[], type]] = {
     "w2v": _w2v,
     "lgbm": _lgbm,
+    "esm": _esm,
+    "bert": _bert,
 }
 
 TRACK_FILE = "track.json"

@@ -1,0 +1,89 @@
+"""Frozen-backbone embeddings, computed once per piece and reused by every epoch, fold and rerun.
+
+With the backbone frozen, a piece's hidden states never change, so the expensive forward pass
+runs once: epochs train only the head on stored arrays, the out-of-fold folds of one run share
+them (one process, one memory cache), and with a ``directory`` a rerun finds them on disk.
+
+Arrays are (n + 2, E) float16, the start and end tokens included: half the memory of float32,
+and the head sees the same values at training and prediction time. Keys are the backbone's
+identity (``key``) and the piece's sequence, so identical windows are embedded once.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from data.atomic import atomic_write
+from token_clf.batching import token_budget_batches
+from token_clf.pieces import SPECIAL_TOKENS, Piece, token_batch
+from token_clf.runtime import autocast
+
+# Shared by every cache object in this process, so folds trained one after another reuse it.
+_MEMORY: dict[tuple[str, str], np.ndarray] = {}
+_MEMORY_BYTES = [0]  # running total of _MEMORY's arrays
+PROGRESS_DELAY = 2  # seconds before a progress bar appears: short runs stay quiet
+
+
+class EmbeddingCache:
+    def __init__(self, key: str, directory: str | Path | None = None, max_gb: float = 8.0):
+        self.key = key
+        self.directory = Path(directory) / key if directory else None
+        self.max_bytes = int(max_gb * 2 ** 30)
+
+    def _path(self, seq: str) -> Path:
+        name = hashlib.sha1(seq.encode()).hexdigest()
+        return self.directory / name[:2] / f"{name}.npy"
+
+    def get(self, seq: str) -> np.ndarray | None:
+        found = _MEMORY.get((self.key, seq))
+        if found is None and self.directory is not None and self._path(seq).is_file():
+            found = np.load(self._path(seq))
+            self._remember(seq, found)
+        return found
+
+    def put(self, seq: str, hidden: np.ndarray) -> np.ndarray:
+        """Stores ``hidden`` as float16 (memory while under ``max_gb``, disk if a directory)."""
+        hidden = hidden.astype(np.float16)
+        self._remember(seq, hidden)
+        if self.directory is not None:
+            with atomic_write(self._path(seq), "wb") as handle:
+                np.save(handle, hidden)
+        return hidden
+
+    def _remember(self, seq: str, hidden: np.ndarray) -> None:
+        if (self.key, seq) not in _MEMORY and _MEMORY_BYTES[0] + hidden.nbytes <= self.max_bytes:
+            _MEMORY[(self.key, seq)] = hidden
+            _MEMORY_BYTES[0] += hidden.nbytes
+
+
+def backbone_key(source: dict, seed: int) -> str:
+    """Names a frozen backbone: where its weights came from (random ones: the seed too)."""
+    text = repr(sorted(source.items())) + (f"seed={seed}" if source.get("from_scratch") else "")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@torch.no_grad()
+def embed(encoder, pieces: Sequence[Piece], cache: EmbeddingCache, *, budget: int,
+          device: torch.device, precision: str) -> list[np.ndarray]:
+    """Each piece's hidden states (n + 2, E), from the cache or from one forward pass."""
+    found = {p.seq: cache.get(p.seq) for p in pieces}
+    todo_pieces = list({p.seq: p for p in pieces if found[p.seq] is None}.values())  # distinct
+    encoder.eval()
+    batches = token_budget_batches([len(p) for p in todo_pieces], budget)
+    with tqdm(total=sum(len(p) for p in todo_pieces), desc="embedding", unit="res",
+              unit_scale=True, delay=PROGRESS_DELAY, leave=False) as bar:
+        for index in batches:
+            chunk = [todo_pieces[i] for i in index]
+            batch = token_batch(chunk, encoder.vocab)
+            with autocast(device, precision):
+                hidden = encoder(batch["tokens"].to(device), batch["attention"].to(device))
+            hidden = hidden.float().cpu().numpy()  # (B, T, E)
+            for row, piece in enumerate(chunk):
+                found[piece.seq] = cache.put(piece.seq, hidden[row, :len(piece) + SPECIAL_TOKENS])
+            bar.update(sum(len(p) for p in chunk))
+    return [found[p.seq] for p in pieces]

@@ -1,0 +1,70 @@
+"""Where the work runs: device, precision, and the process group under ``torchrun``.
+
+One process per GPU under ``torchrun`` (DistributedDataParallel); a plain ``python`` run is a
+world of one. On CPU the same code runs with the gloo backend, which is how the tests check it.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def world() -> World:
+    """This process's place in a ``torchrun`` launch, from the variables torchrun sets."""
+    return World(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+                 int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def start_group(device: torch.device) -> World:
+    """Join the process group when launched by torchrun (nccl on GPU, gloo on CPU)."""
+    here = world()
+    if here.size > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return here
+
+
+def pick_device(name: str) -> torch.device:
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {name!r}; expected one of {', '.join(DEVICES)}")
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for, but torch sees no GPU")
+    return torch.device("cuda", world().local_rank)
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast on GPU ('auto' or 'bf16'); full fp32 on CPU, where bf16 is slower here."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    use_bf16 = device.type == "cuda" and precision in ("auto", "bf16")
+    if not use_bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+
+
+def all_sum(values: list[float], device: torch.device) -> list[float]:
+    """Element-wise sum over every process (the identity in a world of one)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return values
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor)
+    return tensor.tolist()

@@ -1,0 +1,199 @@
+"""The training loop: AdamW, warmup, clipping, accumulation, early stopping, resumable epochs.
+
+It trains a ``step`` module (``forward(batch) -> logits (B, T)``) on batches that
+``batches_for(epoch)`` gives, and knows nothing of backbones or modes. Under ``torchrun`` the
+step is wrapped in DistributedDataParallel and each process takes every ``size``-th batch.
+
+After each epoch the loss on the held-out proteins decides early stopping, and a checkpoint
+(trainable weights, optimiser, schedule, best weights so far) is written atomically; a rerun
+with the same checkpoint path resumes after the last finished epoch.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from data.atomic import atomic_write
+from token_clf.model import masked_bce
+from token_clf.runtime import World, all_sum, autocast
+
+PROGRESS_DELAY = 2
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    epochs: int
+    lr: float
+    weight_decay: float
+    warmup: float  # fraction of all optimiser steps spent ramping the learning rate up
+    grad_clip: float  # max gradient norm; 0 turns clipping off
+    accumulate: int  # batches per optimiser step
+    patience: int  # epochs without a better held-out loss before stopping
+    pos_weight: float  # weight of disordered residues in the loss; 1 is unweighted
+    seed: int
+    max_steps: int = 0  # stop after this many optimiser steps (0: no cap)
+    precision: str = "auto"
+
+
+@dataclass
+class History:
+    epoch: int = -1  # last finished epoch
+    steps: int = 0
+    best_loss: float = math.inf
+    best_epoch: int = -1
+    train_loss: list = field(default_factory=list)
+    valid_loss: list = field(default_factory=list)
+
+
+def trainable_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of the parameters that train, by name (on CPU)."""
+    return {n: p.detach().cpu().clone() for n, p in module.named_parameters() if p.requires_grad}
+
+
+def train(step: nn.Module, batches_for: Callable[[int], list], valid: list, s: LoopSettings, *,
+          device: torch.device, here: World, checkpoint: Path | None = None) -> History:
+    """Trains ``step`` in place and leaves it holding its best held-out weights."""
+    runner = _wrap(step, device, here)
+    params = [p for p in step.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+    total = _total_steps(len(_my_share(batches_for(0), here)), s)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, _warmup_then_linear(total, s.warmup))
+    history, best = _resume(checkpoint, step, optimiser, schedule)
+    for epoch in range(history.epoch + 1, s.epochs):
+        if s.max_steps and history.steps >= s.max_steps:
+            break
+        torch.manual_seed(s.seed * 1000 + epoch)  # dropout: a resumed epoch repeats exactly
+        loss = _epoch(runner, _my_share(batches_for(epoch), here), optimiser, schedule, params,
+                      s, device, history)
+        _end_epoch(history, epoch, loss, evaluate(runner, valid, s, device))
+        if history.best_epoch == epoch or best is None:
+            best = trainable_state(step)
+        _save(checkpoint, here, step, optimiser, schedule, history, best)
+        if epoch - history.best_epoch >= s.patience:
+            break
+    load_trainable(step, best)
+    return history
+
+
+def load_trainable(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Loads a ``trainable_state``: the other parameters stay as they are, no name may be unknown."""
+    unexpected = module.load_state_dict(state, strict=False).unexpected_keys
+    if unexpected:
+        raise KeyError(f"saved weights do not fit this model: unknown {', '.join(unexpected[:5])}")
+
+
+def _wrap(step: nn.Module, device: torch.device, here: World) -> nn.Module:
+    step.to(device)
+    if here.size == 1:
+        return step
+    from torch.nn.parallel import DistributedDataParallel
+    return DistributedDataParallel(step, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def _my_share(batches: list, here: World) -> list:
+    """Every process gets the same number of batches (DDP steps in lockstep)."""
+    if here.size == 1:
+        return batches
+    batches = batches * here.size if len(batches) < here.size else batches
+    usable = len(batches) - len(batches) % here.size
+    return batches[here.rank:usable:here.size]
+
+
+def _total_steps(n_batches: int, s: LoopSettings) -> int:
+    total = s.epochs * math.ceil(n_batches / s.accumulate)
+    return min(total, s.max_steps) if s.max_steps else total
+
+
+def _warmup_then_linear(total: int, warmup: float) -> Callable[[int], float]:
+    ramp = max(1, int(total * warmup))
+    return lambda step: min((step + 1) / ramp, max(0.0, (total - step) / max(1, total - ramp)))
+
+
+def _epoch(runner, batches, optimiser, schedule, params, s, device, history) -> float:
+    runner.train()
+    total, count = 0.0, 0
+    bar = tqdm(batches, desc="training", unit="batch", delay=PROGRESS_DELAY, leave=False)
+    for i, batch in enumerate(bar):
+        last = (i + 1) % s.accumulate == 0 or i + 1 == len(batches)
+        with _maybe_no_sync(runner, not last):
+            loss = _loss(runner, batch, s, device)
+            (loss / s.accumulate).backward()
+        total, count = total + loss.item(), count + 1
+        if last:
+            _optimiser_step(optimiser, schedule, params, s.grad_clip)
+            history.steps += 1
+            if s.max_steps and history.steps >= s.max_steps:
+                break
+    return total / max(count, 1)
+
+
+def _maybe_no_sync(runner, skip_sync: bool):
+    return runner.no_sync() if skip_sync and hasattr(runner, "no_sync") else contextlib.nullcontext()
+
+
+def _loss(runner, batch: dict, s: LoopSettings, device) -> torch.Tensor:
+    batch = {k: v.to(device) for k, v in batch.items()}
+    with autocast(device, s.precision):
+        logits = runner(batch)  # (B, T)
+    weight = None if s.pos_weight == 1 else s.pos_weight
+    return masked_bce(logits, batch["labels"], batch["mask"], weight)
+
+
+def _optimiser_step(optimiser, schedule, params, grad_clip: float) -> None:
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    optimiser.step()
+    schedule.step()
+    optimiser.zero_grad(set_to_none=True)
+
+
+@torch.no_grad()
+def evaluate(runner, batches: list, s: LoopSettings, device) -> float:
+    """Mean masked BCE (unweighted) over the held-out batches, pooled over every process."""
+    runner.eval()
+    total, residues = 0.0, 0.0
+    for batch in batches:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        with autocast(device, s.precision):
+            logits = runner(batch)
+        n = float(batch["mask"].sum())
+        total += float(masked_bce(logits, batch["labels"], batch["mask"])) * n
+        residues += n
+    total, residues = all_sum([total, residues], device)
+    return total / residues if residues else math.nan
+
+
+def _end_epoch(history: History, epoch: int, train_loss: float, valid_loss: float) -> None:
+    history.epoch = epoch
+    history.train_loss.append(round(train_loss, 5))
+    history.valid_loss.append(round(valid_loss, 5))
+    # No held-out residues (valid_fraction 0): every epoch counts as the best, so training runs on.
+    if math.isnan(valid_loss) or valid_loss < history.best_loss:
+        history.best_loss, history.best_epoch = valid_loss, epoch
+
+
+def _save(path, here, step, optimiser, schedule, history, best) -> None:
+    if path is None or not here.main:
+        return
+    state = {"model": trainable_state(step), "optimiser": optimiser.state_dict(),
+             "schedule": schedule.state_dict(), "history": vars(history), "best": best}
+    with atomic_write(path, "wb") as handle:
+        torch.save(state, handle)
+
+
+def _resume(path, step, optimiser, schedule) -> tuple[History, dict | None]:
+    if path is None or not Path(path).is_file():
+        return History(), None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    load_trainable(step, state["model"])
+    optimiser.load_state_dict(state["optimiser"])
+    schedule.load_state_dict(state["schedule"])
+    print(f"resuming from {path} after epoch {state['history']['epoch'] + 1}")
+    return History(**state["history"]), state["best"]
