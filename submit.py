@@ -32,7 +32,7 @@ from data.probs import write_npz
 from data.records import InputError
 from data.splits import make_folds, read_groups, save_folds
 from tracks import (TRACKS, code_version, load_track, make_track, parse_overrides,
-                    read_track_meta, save_track, track_class)
+                    read_recipe, read_track_meta, save_track, track_class)
 
 DATA_ENV = "IDR_DATA"
 # The competition ships its files under these names; our own data folder uses the short ones.
@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="cluster table (id,cluster columns, or MMseqs2's rep<TAB>member): "
                              "proteins of one cluster share a fold")
     parser.add_argument("--threshold", type=float, help="fixed 0/1 threshold instead of the tuned one")
+    parser.add_argument("--recipe", type=Path, metavar="JSON",
+                        help="track settings from a recipe file (see recipes/); --set overrides it")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a track setting (repeatable)")
     plm = parser.add_argument_group("protein language model tracks (esm, bert)")
@@ -194,7 +196,8 @@ def oof_threshold(args, make, train, out: Path, record: dict) -> float | None:
 
 def track_overrides(args, config_cls: type) -> dict:
     """--set pairs, the backbone flags and the run's seed and checkpoint folder, as config values."""
-    overrides = parse_overrides(config_cls, args.overrides)
+    overrides = read_recipe(config_cls, args.recipe) if args.recipe else {}
+    overrides.update(parse_overrides(config_cls, args.overrides))
     fields = {f.name for f in dataclasses.fields(config_cls)}
     flags = {"backbone": args.backbone, "weights": args.weights,
              "from_scratch": args.from_scratch or None}

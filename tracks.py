@@ -130,6 +130,26 @@ def parse_overrides(config_cls: type, pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def read_recipe(config_cls: type, path: str | Path) -> dict[str, Any]:
+    """Settings from a recipe file (a JSON object of config fields), checked against ``config_cls``.
+
+    A recipe is how a full-size run is written down once (recipes/); --set still overrides it.
+    """
+    try:
+        settings = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not a JSON recipe ({err})") from None
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path}: a recipe is a JSON object of settings")
+    settings = {k: v for k, v in settings.items() if not k.startswith("_")}  # "_comment" keys
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(sorted(known))}")
+    return settings
+
+
 def _typed(default: Any, text: str, key: str) -> Any:
     try:
         if isinstance(default, bool):

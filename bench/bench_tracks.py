@@ -1,6 +1,7 @@
 """Benchmark every CPU track against metapredict V3 on the held-out CAID set, in one run.
 
     python bench/bench_tracks.py [--tracks w2v lgbm] [--styles nox pdb both] [--folds 5]
+    python bench/bench_tracks.py --tracks lgbm bert --extra "bert=--backbone antiberty" --repeats 0
 
 For each track and training-label style: trains through `submit.py` (out-of-fold threshold tuning
 included) on the training file(s), predicts ``valid.fasta`` and prints AUC, APS, F1-max, F1 at the
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -52,6 +54,7 @@ def bench_track(track: str, style: str, args, out: Path, residues: int) -> dict:
            "--folds", str(args.folds), "--test", str(DATA / "valid.fasta"), "--out", str(run_dir)]
     for name in STYLES[style]:
         cmd += ["--train", str(DATA / name)]
+    cmd += args.extra.get(track, [])
     wall, peak, _ = run_measured(cmd, cwd=ROOT)
     record = json.loads((run_dir / "config.json").read_text())
     scores = record["test_scores"]
@@ -132,6 +135,17 @@ def compare_processes(rows: list[dict], plain: Path, out: Path, repeats: int) ->
     return lines
 
 
+def parse_extra(pairs: list[str]) -> dict[str, list[str]]:
+    """``["bert=--backbone antiberty"]`` -> ``{"bert": ["--backbone", "antiberty"]}``."""
+    extra: dict[str, list[str]] = {}
+    for pair in pairs:
+        track, sep, text = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--extra wants TRACK=ARGS, got {pair!r}")
+        extra.setdefault(track, []).extend(shlex.split(text))
+    return extra
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tracks", nargs="+", default=["w2v", "lgbm"])
@@ -139,16 +153,21 @@ def main(argv=None) -> int:
                         help="training labels: nox=train.pkl, pdb=train_pdb_style.fasta, both")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed whole prediction processes per model; 0 skips that comparison")
+    parser.add_argument("--extra", action="append", default=[], metavar="TRACK=ARGS",
+                        help="more submit.py arguments for one track, e.g. "
+                             "'bert=--backbone antiberty --set epochs=5' (repeatable)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench")
     args = parser.parse_args(argv)
+    args.extra = parse_extra(args.extra)
     args.out.mkdir(parents=True, exist_ok=True)
     plain = args.out / "valid_plain.fasta"
     residues = plain_fasta(DATA / "valid.fasta", plain)
     rows = [bench_track(t, s, args, args.out, residues) for t in args.tracks for s in args.styles]
     rows.append(bench_metapredict(args.out, residues))
     print_table(rows)
-    processes = compare_processes(rows, plain, args.out, args.repeats)
+    processes = compare_processes(rows, plain, args.out, args.repeats) if args.repeats else []
     (args.out / "results.json").write_text(json.dumps({"rows": rows, "processes": processes},
                                                       indent=2))
     return 0

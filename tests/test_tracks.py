@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,3 +139,19 @@ def test_changed_training_labels_do_not_reuse_checkpoints(small_train, tmp_path)
     flipped = Protein(first.id, first.seq, 1 - first.labels, first.mask)
     crossval.out_of_fold(make, [flipped, *small_train[1:]], folds, checkpoint_dir=tmp_path)
     assert len(calls) == 4
+
+
+def test_recipes_in_the_repository_name_only_real_settings():
+    from tracks import read_recipe
+    recipes = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.json"))
+    assert recipes
+    for recipe in recipes:
+        settings = read_recipe(track_class("esm").Config, recipe)
+        track_class("esm").Config(**settings)  # builds: every value has a usable type
+
+
+def test_a_recipe_with_an_unknown_setting_is_refused(tmp_path):
+    from tracks import read_recipe
+    (tmp_path / "r.json").write_text('{"mode": "lora", "learning_rate": 0.1}')
+    with pytest.raises(ValueError, match="learning_rate"):
+        read_recipe(track_class("esm").Config, tmp_path / "r.json")

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from data.load import read_proteins
-from tracks import make_track, parse_overrides, save_track, track_class
+from tracks import make_track, parse_overrides, read_recipe, save_track, track_class
 
 TOKEN_TRACKS = ("esm", "bert")
 DEFAULT_THRESHOLD = 0.5
@@ -35,12 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threshold", type=float,
                         help=f"0/1 threshold saved with the model (default {DEFAULT_THRESHOLD})")
+    parser.add_argument("--recipe", type=Path, metavar="JSON", help="settings file (recipes/)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     return parser
 
 
 def overrides_from(args) -> dict:
-    overrides = parse_overrides(track_class(args.track).Config, args.overrides)
+    config_cls = track_class(args.track).Config
+    overrides = read_recipe(config_cls, args.recipe) if args.recipe else {}
+    overrides.update(parse_overrides(config_cls, args.overrides))
     for name in ("backbone", "weights"):
         if getattr(args, name):
             overrides[name] = getattr(args, name)
