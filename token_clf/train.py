@@ -72,7 +72,9 @@ def train(step: nn.Module, batches_for: Callable[[int], list], valid: list, s: L
         torch.manual_seed(s.seed * 1000 + epoch)  # dropout: a resumed epoch repeats exactly
         loss = _epoch(runner, _my_share(batches_for(epoch), here), optimiser, schedule, params,
                       s, device, history)
-        _end_epoch(history, epoch, loss, evaluate(runner, valid, s, device))
+        # Each process scores its share of the held-out batches through the bare module (DDP's
+        # forward would sync buffers, and the shares may differ in length); all_sum pools them.
+        _end_epoch(history, epoch, loss, evaluate(step, valid[here.rank::here.size], s, device))
         if history.best_epoch == epoch or best is None:
             best = trainable_state(step)
         _save(checkpoint, here, step, optimiser, schedule, history, best)
@@ -155,14 +157,14 @@ def _optimiser_step(optimiser, schedule, params, grad_clip: float) -> None:
 
 
 @torch.no_grad()
-def evaluate(runner, batches: list, s: LoopSettings, device) -> float:
+def evaluate(step, batches: list, s: LoopSettings, device) -> float:
     """Mean masked BCE (unweighted) over the held-out batches, pooled over every process."""
-    runner.eval()
+    step.eval()
     total, residues = 0.0, 0.0
     for batch in batches:
         batch = {k: v.to(device) for k, v in batch.items()}
         with autocast(device, s.precision):
-            logits = runner(batch)
+            logits = step(batch)
         n = float(batch["mask"].sum())
         total += float(masked_bce(logits, batch["labels"], batch["mask"])) * n
         residues += n
