@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = "esm2_t2_tiny"  # not a published size: the file's own architecture is used
 DISORDER_PRONE = set("PESQKGD")
 FAST = dict(epochs=8, lr=3e-3, window=64, overlap=16, token_budget=2048, valid_fraction=0.2,
+            head_hidden=0,  # a linear head learns the per-residue toy task fastest
             device="cpu")
 
 
@@ -82,7 +83,8 @@ def test_transformers_directories_train_and_reload(models, toy, backbone, tmp_pa
 
 @pytest.fixture(scope="module")
 def lora_track(models, toy):
-    return esm_track(models, mode="lora", epochs=2).fit(toy[0])
+    # A convolutional head here: batch, padding and window checks must hold for it too.
+    return esm_track(models, mode="lora", epochs=2, head_hidden=8, head_kernel=5).fit(toy[0])
 
 
 def test_batch_equals_single_and_padding_changes_nothing(lora_track, toy):
@@ -209,3 +211,13 @@ def test_training_under_torchrun_keeps_both_processes_in_step(models, toy_files,
     ranks = {line.split(":")[0] for line in result.stdout.splitlines() if "weights " in line}
     assert ranks == {"rank 0/2", "rank 1/2"} and len(digests) == 1
     assert (tmp_path / "model" / "track.json").is_file()
+
+
+def test_from_scratch_is_a_random_backbone_saved_whole(toy, tmp_path):
+    track = make_track("esm", backbone="esm2_t6_8M_UR50D", from_scratch=True, mode="frozen",
+                       **{**FAST, "epochs": 1, "max_steps": 1}).fit(toy[0][:6])
+    assert track.model_.encoder.source["from_scratch"]
+    save_track(track, tmp_path / "model")
+    again = load_track(tmp_path / "model")  # random weights cannot be re-drawn: they were saved
+    for a, b in zip(track.predict_proba(toy[1][:3]), again.predict_proba(toy[1][:3])):
+        np.testing.assert_array_equal(a, b)

@@ -57,8 +57,11 @@ class TokenConfig:
     window: int = 0  # residues per window; 0: the backbone's limit (1022 for ESM-2)
     overlap: int = 128  # residues shared by neighbouring windows, averaged when stitched
     pos_weight: float = 1.0
-    head_hidden: int = 0  # 0: a linear head; >0: a convolution of head_kernel residues first
-    head_kernel: int = 1
+    # The head: 0 is linear per residue; >0 convolves head_kernel residues into head_hidden
+    # channels first. Frozen AntiBERTy, 20% of train.pkl held out (never valid.fasta): linear
+    # AUC 0.740, 32 channels x 15 residues 0.791, 64 x 31 0.804 (disorder is regional).
+    head_hidden: int = 64
+    head_kernel: int = 31
     dropout: float = 0.1
     lora_r: int = 8
     lora_alpha: int = 16
