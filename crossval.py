@@ -41,8 +41,8 @@ def tune_threshold(proteins: Sequence[Protein], probs: Sequence[np.ndarray]) -> 
     return float(f1_max(y, s)[1])
 
 
-def _fingerprint(config: dict, folds: Sequence[int], proteins: Sequence[Protein]) -> str:
-    """Names a fold's checkpoint: a change of config, folds or training data starts afresh."""
+def fingerprint(config: dict, folds: Sequence[int], proteins: Sequence[Protein]) -> str:
+    """Names a checkpoint: a change of config, folds or training data starts afresh."""
     digest = hashlib.sha256(json.dumps({"config": config, "folds": list(map(int, folds))},
                                        sort_keys=True).encode())
     for p in proteins:
@@ -59,7 +59,7 @@ def out_of_fold(make_track: Callable[[], object], proteins: Sequence[Protein],
     saved there, and a rerun with the same ``config`` and folds resumes after the last one.
     """
     ks = sorted(set(folds))
-    tag = _fingerprint(config or {}, folds, proteins)
+    tag = fingerprint(config or {}, folds, proteins)
     out: list[np.ndarray | None] = [None] * len(proteins)
     for k in tqdm(ks, desc="out-of-fold", unit="fold"):
         held = [i for i, f in enumerate(folds) if f == k]

@@ -12,7 +12,6 @@ its file's sha256, so reloading checks it is the same backbone).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,11 +176,10 @@ class TokenTrack:
         """One file per (settings, training data): folds and reruns never pick up another's."""
         if not self.config.checkpoint_dir:
             return None
+        from crossval import fingerprint
         learnt = {k: v for k, v in dataclasses.asdict(self.config).items() if k not in RUN_ONLY}
-        digest = hashlib.sha256(json.dumps(learnt, sort_keys=True).encode())
-        for p in proteins:
-            digest.update(f"{p.id}\n{p.seq}\n{p.label_string()}\n".encode())
-        return Path(self.config.checkpoint_dir) / f"{type(self).__name__}-{digest.hexdigest()[:16]}.pt"
+        tag = fingerprint(learnt, [], proteins)
+        return Path(self.config.checkpoint_dir) / f"{type(self).__name__}-{tag}.pt"
 
     # -- prediction -----------------------------------------------------------------------
     def predict_proba(self, proteins: Sequence[Protein]) -> list[np.ndarray]:
