@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from baselines.rows import assessed_labels, require_both_classes, require_labels
 from data.atomic import atomic_write, write_json
 from data.records import Protein
 from data.splits import validation_proteins
@@ -104,7 +105,8 @@ class TokenTrack:
 
     # -- training -------------------------------------------------------------------------
     def fit(self, proteins: Sequence[Protein]) -> "TokenTrack":
-        _require_labels(proteins)
+        require_labels(proteins)
+        require_both_classes(assessed_labels(proteins))
         c = self.config
         self._setup()
         torch.manual_seed(c.seed)
@@ -259,13 +261,3 @@ class BertTrack(TokenTrack):
 def _json_safe(history: dict) -> dict:
     """JSON has no inf or nan: a loss never measured is written as null."""
     return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in history.items()}
-
-
-def _require_labels(proteins: Sequence[Protein]) -> None:
-    unlabelled = [p.id for p in proteins if not p.has_labels]
-    if unlabelled:
-        raise ValueError(f"cannot train on proteins without labels: {', '.join(unlabelled[:5])}")
-    labels = np.concatenate([p.labels[p.mask] for p in proteins]) if proteins else np.zeros(0)
-    if len(labels) == 0 or labels.min() == labels.max():
-        raise ValueError("training labels must hold both disordered (1) and ordered (0) residues")
-
