@@ -215,7 +215,7 @@ def load_hf(source: str, *, from_scratch: bool = False, offline: bool | None = N
 
 def _load_hf(source: str, *, from_scratch: bool, offline: bool | None, verify: bool,
              expect: str | None = None) -> Encoder:
-    where, local_only = _hf_location(source), is_offline(offline)
+    where, local_only = hf_location(source), is_offline(offline)
     weights = _weights_file(where) if isinstance(where, Path) and not from_scratch else None
     digest = sha256_file(weights) if weights else None
     if weights:
@@ -236,7 +236,7 @@ def _load_hf(source: str, *, from_scratch: bool, offline: bool | None, verify: b
                      source=record).eval()
 
 
-def _hf_location(source: str) -> Path | str:
+def hf_location(source: str) -> Path | str:
     """A local model directory as a Path; a hub id (e.g. facebook/esm2_t6_8M_UR50D) as is."""
     if source == ANTIBERTY:
         return antiberty_dir()
@@ -262,7 +262,7 @@ def _hf_how_to(source: str, err: OSError) -> str:
 
 def _hf_model(where: Path | str, from_scratch: bool, local_only: bool) -> nn.Module:
     from transformers import AutoConfig, AutoModelForTokenClassification
-    with _quiet_transformers():
+    with quiet_transformers():
         if from_scratch:
             config = AutoConfig.from_pretrained(where, num_labels=1, local_files_only=local_only)
             return AutoModelForTokenClassification.from_config(config)
@@ -275,7 +275,7 @@ def _hf_model(where: Path | str, from_scratch: bool, local_only: bool) -> nn.Mod
 
 
 @contextlib.contextmanager
-def _quiet_transformers():
+def quiet_transformers():
     """Silence transformers' LOAD REPORT (it lists the pretraining heads the track drops) and its
     progress bar. Loading errors still raise, and _check_loading catches missing encoder weights."""
     from transformers.utils import logging as hf_logging

@@ -183,6 +183,10 @@ class TokenTrack:
         tag = fingerprint(learnt, [], proteins)
         return Path(self.config.checkpoint_dir) / f"{type(self).__name__}-{tag}.pt"
 
+    def trained_module(self) -> torch.nn.Module:
+        """Everything with weights, for fit.py's cross-process checksum."""
+        return self.model_
+
     # -- prediction -----------------------------------------------------------------------
     def predict_proba(self, proteins: Sequence[Protein]) -> list[np.ndarray]:
         if not hasattr(self, "model_"):

@@ -1,7 +1,9 @@
 """The training loop: AdamW, warmup, clipping, accumulation, early stopping, resumable epochs.
 
-It trains a ``step`` module (``forward(batch) -> logits (B, T)``) on batches that
-``batches_for(epoch)`` gives, and knows nothing of backbones or modes. Under ``torchrun`` the
+It trains a ``step`` module on batches that ``batches_for(epoch)`` gives, and knows nothing of
+backbones or modes. By default the step gives per-token logits (B, T) scored by the masked BCE;
+another ``objective`` (step output, batch) -> (mean loss, count) trains anything else, such as
+llm_sft's next-token cross-entropy. Under ``torchrun`` the
 step is wrapped in DistributedDataParallel and each process takes every ``size``-th batch.
 
 After each epoch the loss on the held-out proteins decides early stopping, and a checkpoint
@@ -25,6 +27,7 @@ from token_clf.model import masked_bce
 from token_clf.runtime import World, all_sum, autocast
 
 PROGRESS_DELAY = 2
+Objective = Callable[[object, dict], "tuple[torch.Tensor, torch.Tensor]"]  # out, batch -> mean, count
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,25 @@ def trainable_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach().cpu().clone() for n, p in module.named_parameters() if p.requires_grad}
 
 
+def bce_objective(pos_weight: float = 1.0) -> Objective:
+    """Masked BCE of logits (B, T) against the batch's labels where its mask is True."""
+    weight = None if pos_weight == 1 else pos_weight
+
+    def objective(logits: torch.Tensor, batch: dict):
+        return masked_bce(logits, batch["labels"], batch["mask"], weight), batch["mask"].sum()
+    return objective
+
+
 def train(step: nn.Module, batches_for: Callable[[int], list], valid: list, s: LoopSettings, *,
-          device: torch.device, here: World, checkpoint: Path | None = None) -> History:
-    """Trains ``step`` in place and leaves it holding its best held-out weights."""
+          device: torch.device, here: World, checkpoint: Path | None = None,
+          objective: Objective | None = None) -> History:
+    """Trains ``step`` in place and leaves it holding its best held-out weights.
+
+    ``objective`` defaults to the masked BCE (weighted by ``s.pos_weight`` in training, never
+    on the held-out loss that early stopping compares).
+    """
+    fit_loss = objective or bce_objective(s.pos_weight)
+    held_loss = objective or bce_objective()
     runner = _wrap(step, device, here)
     params = [p for p in step.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
@@ -71,10 +90,11 @@ def train(step: nn.Module, batches_for: Callable[[int], list], valid: list, s: L
             break
         torch.manual_seed(s.seed * 1000 + epoch)  # dropout: a resumed epoch repeats exactly
         loss = _epoch(runner, _my_share(batches_for(epoch), here), optimiser, schedule, params,
-                      s, device, history)
+                      s, device, history, fit_loss)
         # Each process scores its share of the held-out batches through the bare module (DDP's
         # forward would sync buffers, and the shares may differ in length); all_sum pools them.
-        _end_epoch(history, epoch, loss, evaluate(step, valid[here.rank::here.size], s, device))
+        _end_epoch(history, epoch, loss, evaluate(step, valid[here.rank::here.size], s, device,
+                                                        held_loss))
         if history.best_epoch == epoch or best is None:
             best = trainable_state(step)
         _save(checkpoint, here, step, optimiser, schedule, history, best)
@@ -118,14 +138,14 @@ def _warmup_then_linear(total: int, warmup: float) -> Callable[[int], float]:
     return lambda step: min((step + 1) / ramp, max(0.0, (total - step) / max(1, total - ramp)))
 
 
-def _epoch(runner, batches, optimiser, schedule, params, s, device, history) -> float:
+def _epoch(runner, batches, optimiser, schedule, params, s, device, history, objective) -> float:
     runner.train()
     total, count = 0.0, 0
     bar = tqdm(batches, desc="training", unit="batch", delay=PROGRESS_DELAY, leave=False)
     for i, batch in enumerate(bar):
         last = (i + 1) % s.accumulate == 0 or i + 1 == len(batches)
         with _maybe_no_sync(runner, not last):
-            loss = _loss(runner, batch, s, device)
+            loss = _loss(runner, batch, s, device, objective)
             (loss / s.accumulate).backward()
         total, count = total + loss.item(), count + 1
         if last:
@@ -140,12 +160,11 @@ def _maybe_no_sync(runner, skip_sync: bool):
     return runner.no_sync() if skip_sync and hasattr(runner, "no_sync") else contextlib.nullcontext()
 
 
-def _loss(runner, batch: dict, s: LoopSettings, device) -> torch.Tensor:
+def _loss(runner, batch: dict, s: LoopSettings, device, objective: Objective) -> torch.Tensor:
     batch = {k: v.to(device) for k, v in batch.items()}
     with autocast(device, s.precision):
-        logits = runner(batch)  # (B, T)
-    weight = None if s.pos_weight == 1 else s.pos_weight
-    return masked_bce(logits, batch["labels"], batch["mask"], weight)
+        out = runner(batch)  # the step's output: logits (B, T) for the default objective
+    return objective(out, batch)[0]
 
 
 def _optimiser_step(optimiser, schedule, params, grad_clip: float) -> None:
@@ -157,17 +176,18 @@ def _optimiser_step(optimiser, schedule, params, grad_clip: float) -> None:
 
 
 @torch.no_grad()
-def evaluate(step, batches: list, s: LoopSettings, device) -> float:
-    """Mean masked BCE (unweighted) over the held-out batches, pooled over every process."""
+def evaluate(step, batches: list, s: LoopSettings, device, objective: Objective | None = None) -> float:
+    """Mean loss (unweighted BCE by default) over the held-out batches, pooled over every process."""
+    objective = objective or bce_objective()
     step.eval()
     total, residues = 0.0, 0.0
     for batch in batches:
         batch = {k: v.to(device) for k, v in batch.items()}
         with autocast(device, s.precision):
-            logits = step(batch)
-        n = float(batch["mask"].sum())
-        total += float(masked_bce(logits, batch["labels"], batch["mask"])) * n
-        residues += n
+            out = step(batch)
+        loss, count = objective(out, batch)
+        total += float(loss) * float(count)
+        residues += float(count)
     total, residues = all_sum([total, residues], device)
     return total / residues if residues else math.nan
 
