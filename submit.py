@@ -84,12 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="track settings from a recipe file (see recipes/); --set overrides it")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a track setting (repeatable)")
-    plm = parser.add_argument_group("protein language model tracks (esm, bert)")
+    plm = parser.add_argument_group("protein language model tracks (esm, bert; --from-scratch: llm too)")
     plm.add_argument("--backbone", help="fair-esm name (esm2_t33_650M_UR50D ...), a transformers "
                                         "model directory or hub id, or 'antiberty'")
     plm.add_argument("--weights", help="local fair-esm checkpoint (.pt) for the --backbone named")
     plm.add_argument("--from-scratch", action="store_true",
                      help="train the backbone from random weights (never done unless asked)")
+    llm = parser.add_argument_group("large language model track (llm)")
+    llm.add_argument("--model-name", help="a local model directory or hub id "
+                                          "(default Qwen/Qwen2.5-7B-Instruct)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return parser
 
@@ -199,7 +202,7 @@ def track_overrides(args, config_cls: type) -> dict:
     overrides = read_recipe(config_cls, args.recipe) if args.recipe else {}
     overrides.update(parse_overrides(config_cls, args.overrides))
     fields = {f.name for f in dataclasses.fields(config_cls)}
-    flags = {"backbone": args.backbone, "weights": args.weights,
+    flags = {"backbone": args.backbone, "weights": args.weights, "model_name": args.model_name,
              "from_scratch": args.from_scratch or None}
     for name, value in flags.items():
         if value is not None and name not in fields:

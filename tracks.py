@@ -41,11 +41,17 @@ def _bert():
     return BertTrack
 
 
+def _llm():
+    from llm_sft.track import LlmTrack
+    return LlmTrack
+
+
 TRACKS: dict[str, Callable[[], type]] = {
     "w2v": _w2v,
     "lgbm": _lgbm,
     "esm": _esm,
     "bert": _bert,
+    "llm": _llm,
 }
 
 TRACK_FILE = "track.json"
