@@ -15,16 +15,22 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
 
-def readme_commands(script: str) -> list[list[str]]:
-    """Arguments of each ``python SCRIPT ...`` line in the README's code blocks."""
+def readme_lines() -> list[str]:
+    """The README's shell lines (continuations joined, comments dropped)."""
     blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
     text = "\n".join(blocks).replace("\\\n", " ")
-    commands = []
-    for line in text.splitlines():
-        line = line.split("#")[0].strip()
-        if line.startswith(f"python {script}"):
-            commands.append(shlex.split(line)[2:])
-    return commands
+    return [line.split("#")[0].strip() for line in text.splitlines()]
+
+
+def readme_commands(script: str) -> list[list[str]]:
+    """Arguments of each ``python SCRIPT ...`` line in the README's code blocks."""
+    return [shlex.split(line)[2:] for line in readme_lines() if line.startswith(f"python {script}")]
+
+
+def launcher_commands() -> list[tuple[str, list[str]]]:
+    """(module, its arguments) for each ``-m token_clf.fit`` / ``-m llm_sft.fit`` line."""
+    found = [re.search(r"-m (token_clf|llm_sft)\.fit (.*)", line) for line in readme_lines()]
+    return [(m.group(1), shlex.split(m.group(2))) for m in found if m]
 
 
 def test_the_readme_shows_both_scripts():
@@ -34,6 +40,18 @@ def test_the_readme_shows_both_scripts():
 @pytest.mark.parametrize("args", readme_commands("submit.py"), ids=" ".join)
 def test_readme_submit_commands_parse(args):
     submit.build_parser().parse_args(args)
+
+
+@pytest.mark.parametrize("module, args", launcher_commands(), ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_readme_launcher_commands_parse(module, args):
+    import fit
+    parsed = fit.build_parser(track={"token_clf": "esm", "llm_sft": "llm"}[module]).parse_args(args)
+    if parsed.recipe:
+        assert (ROOT / parsed.recipe).is_file()
+
+
+def test_the_readme_shows_both_launchers():
+    assert {m for m, _ in launcher_commands()} == {"token_clf", "llm_sft"}
 
 
 @pytest.mark.parametrize("args", readme_commands("score.py"), ids=" ".join)
