@@ -62,6 +62,7 @@ from token_clf.pieces import cut  # noqa: E402
 from token_clf.runtime import autocast, pick_device  # noqa: E402
 from token_clf.train import bce_objective  # noqa: E402
 from tracks import make_track  # noqa: E402
+from bench_token_clf import sample  # noqa: E402  (valid.fasta proteins that fit one window)
 
 GIB = 2 ** 30
 # Per model: residues per training piece, pieces per batch, timed steps, repeats, and residues
@@ -118,16 +119,6 @@ def training_pieces(length: int, batch: int) -> list:
     if len(pieces) < batch:
         raise ValueError(f"valid.fasta has only {len(pieces)} pieces of {length} residues")
     return pieces[:batch]
-
-
-def prediction_proteins(residues: int, window: int) -> list:
-    """valid.fasta proteins no longer than ``window``, in file order, up to ``residues`` in all."""
-    chosen, total = [], 0
-    for p in read_proteins(DATA / "valid.fasta"):
-        if len(p) <= window and total + len(p) <= residues:
-            chosen.append(p)
-            total += len(p)
-    return chosen
 
 
 # -- timing -----------------------------------------------------------------------------------
@@ -355,7 +346,7 @@ def parse(argv) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse(argv)
     pieces = training_pieces(args.length, args.batch)
-    proteins = prediction_proteins(args.residues, LlmConfig.window)
+    proteins = sample(args.residues, LlmConfig.window)
     residues = sum(len(p) for p in proteins)
     print(f"{len(proteins)} valid.fasta proteins to predict ({residues:,} residues); training "
           f"batch {args.batch} x {args.length} residues", flush=True)

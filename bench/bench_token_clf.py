@@ -38,11 +38,11 @@ ESM_WINDOW = 1022  # proteins up to this length: the bare pass needs no windows 
 HEADS = {"default": {}, "linear": {"head_hidden": 0}}  # the track's default head; a linear one
 
 
-def sample(residues: int) -> list:
-    """valid.fasta proteins that fit one ESM window, in file order, up to ``residues`` in all."""
+def sample(residues: int, window: int = ESM_WINDOW) -> list:
+    """valid.fasta proteins that fit one window, in file order, up to ``residues`` in all."""
     chosen, total = [], 0
     for p in read_proteins(DATA / "valid.fasta"):
-        if len(p) <= ESM_WINDOW and total + len(p) <= residues:
+        if len(p) <= window and total + len(p) <= residues:
             chosen.append(p)
             total += len(p)
     return chosen

@@ -12,7 +12,6 @@ the window, the training history). A from-scratch base is re-created from its se
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import shutil
@@ -37,7 +36,7 @@ from token_clf.batching import token_budget_batches
 from token_clf.model import Head
 from token_clf.pieces import cut, reassemble
 from token_clf.runtime import autocast, pick_device, start_group
-from token_clf.train import History, LoopSettings, train
+from token_clf.train import History, LoopSettings, checkpoint_file, train
 
 ADAPTER_DIR = "adapter"
 HEAD_FILE = "head.safetensors"
@@ -78,8 +77,7 @@ class LlmConfig:
     checkpoint_dir: str = ""
 
     def loop(self) -> LoopSettings:
-        names = {f.name for f in dataclasses.fields(LoopSettings)}
-        return LoopSettings(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
+        return LoopSettings.from_config(self)
 
 
 class LlmTrack:
@@ -133,9 +131,9 @@ class LlmTrack:
         valid_p = [p for p, h in zip(proteins, held) if h]
         make = self._sft_batches if c.mode == "generate" else self._head_batches
         step, batches_for, valid, objective = make(train_p, valid_p)
+        checkpoint = checkpoint_file(c, proteins, RUN_ONLY, "LlmTrack")
         self.history_ = train(step, batches_for, valid, c.loop(), device=self.device_,
-                              here=self.world_, checkpoint=self._checkpoint(proteins),
-                              objective=objective)
+                              here=self.world_, checkpoint=checkpoint, objective=objective)
         return self
 
     def _pieces(self, proteins):
@@ -171,17 +169,10 @@ class LlmTrack:
         """Indices batched by similar size under the token budget (sizes in tokens)."""
         return token_budget_batches(sizes, self.config.token_budget, extra=0, seed=seed)
 
-    def _checkpoint(self, proteins: Sequence[Protein]) -> Path | None:
-        """One file per (settings, training data): folds and reruns never pick up another's."""
-        if not self.config.checkpoint_dir:
-            return None
-        from crossval import fingerprint
-        learnt = {k: v for k, v in dataclasses.asdict(self.config).items() if k not in RUN_ONLY}
-        return Path(self.config.checkpoint_dir) / f"LlmTrack-{fingerprint(learnt, [], proteins)}.pt"
-
     def trained_module(self) -> torch.nn.Module:
         """Everything with weights, for fit.py's cross-process checksum."""
-        return torch.nn.ModuleDict({"lm": self.lm_, **({"head": self.head_} if self.head_ is not None else {})})
+        parts = {"lm": self.lm_} if self.head_ is None else {"lm": self.lm_, "head": self.head_}
+        return torch.nn.ModuleDict(parts)
 
     # -- prediction -----------------------------------------------------------------------
     def predict_proba(self, proteins: Sequence[Protein]) -> list[np.ndarray]:
@@ -226,7 +217,7 @@ class LlmTrack:
             state = {k: v.detach().cpu().contiguous() for k, v in self.head_.state_dict().items()}
             save_file(state, str(directory / (HEAD_FILE + ".tmp")))
             (directory / (HEAD_FILE + ".tmp")).replace(directory / HEAD_FILE)
-        history = _json_safe(vars(self.history_)) if hasattr(self, "history_") else None
+        history = self.history_.to_json() if hasattr(self, "history_") else None
         write_json(directory / META_FILE, {"model": base_record(self.config, self.lm_.get_base_model()),
                                            "history": history})
 
@@ -241,7 +232,7 @@ class LlmTrack:
             from safetensors.torch import load_file
             track.head_.load_state_dict(load_file(str(directory / HEAD_FILE)))
         if meta.get("history"):
-            track.history_ = History(**{k: v for k, v in meta["history"].items() if v is not None})
+            track.history_ = History.from_json(meta["history"])
         return track
 
 
@@ -262,7 +253,3 @@ def _check_base(saved: dict, now: dict, directory: Path) -> None:
     if saved["architecture_sha256_16"] != now["architecture_sha256_16"]:
         raise ValueError(f"{directory}: the adapters were trained on {saved['source']}, whose "
                          f"architecture differs from {now['source']} loaded now")
-
-
-def _json_safe(history: dict) -> dict:
-    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in history.items()}

@@ -11,7 +11,6 @@ its file's sha256, so reloading checks it is the same backbone).
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,8 @@ from token_clf.model import (Head, HiddenStep, TokenClassifier, TokenStep, add_l
                              set_trainable)
 from token_clf.pieces import cut, hidden_batch, reassemble, token_batch
 from token_clf.runtime import autocast, pick_device, start_group
-from token_clf.train import LoopSettings, History, load_trainable, trainable_state, train
+from token_clf.train import (LoopSettings, History, checkpoint_file, load_trainable,
+                             trainable_state, train)
 
 WEIGHTS_FILE = "token_clf.pt"
 META_FILE = "token_clf.json"
@@ -78,8 +78,7 @@ class TokenConfig:
     cache_gb: float = 8.0  # frozen mode: embeddings kept in memory
 
     def loop(self) -> LoopSettings:
-        names = {f.name for f in dataclasses.fields(LoopSettings)}
-        return LoopSettings(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
+        return LoopSettings.from_config(self)
 
 
 @dataclass(frozen=True)
@@ -116,8 +115,9 @@ class TokenTrack:
         valid_p = [p for p, h in zip(proteins, held) if h]
         make = self._frozen_batches if c.mode == "frozen" else self._token_batches
         step, batches_for, valid = make(train_p, valid_p)
+        checkpoint = checkpoint_file(c, proteins, RUN_ONLY, type(self).__name__)
         self.history_ = train(step, batches_for, valid, c.loop(), device=self.device_,
-                              here=self.world_, checkpoint=self._checkpoint(proteins))
+                              here=self.world_, checkpoint=checkpoint)
         return self
 
     def _setup(self) -> None:
@@ -174,15 +174,6 @@ class TokenTrack:
         return embed(self.model_.encoder, pieces, cache, budget=c.token_budget,
                      device=self.device_, precision=c.precision)
 
-    def _checkpoint(self, proteins: Sequence[Protein]) -> Path | None:
-        """One file per (settings, training data): folds and reruns never pick up another's."""
-        if not self.config.checkpoint_dir:
-            return None
-        from crossval import fingerprint
-        learnt = {k: v for k, v in dataclasses.asdict(self.config).items() if k not in RUN_ONLY}
-        tag = fingerprint(learnt, [], proteins)
-        return Path(self.config.checkpoint_dir) / f"{type(self).__name__}-{tag}.pt"
-
     def trained_module(self) -> torch.nn.Module:
         """Everything with weights, for fit.py's cross-process checksum."""
         return self.model_
@@ -228,7 +219,7 @@ class TokenTrack:
                  else trainable_state(self.model_))
         with atomic_write(directory / WEIGHTS_FILE, "wb") as handle:
             torch.save({k: v.detach().cpu() for k, v in state.items()}, handle)
-        history = _json_safe(vars(self.history_)) if hasattr(self, "history_") else None
+        history = self.history_.to_json() if hasattr(self, "history_") else None
         write_json(directory / META_FILE, {"source": self.model_.encoder.source,
                                            "window": self.window_, "history": history})
 
@@ -249,8 +240,7 @@ class TokenTrack:
             load_trainable(track.model_, state)
         track.model_.to(track.device_)
         if meta.get("history"):
-            saved = {k: v for k, v in meta["history"].items() if v is not None}
-            track.history_ = History(**saved)
+            track.history_ = History.from_json(meta["history"])
         return track
 
 
@@ -260,8 +250,3 @@ class EsmTrack(TokenTrack):
 
 class BertTrack(TokenTrack):
     Config = BertConfig
-
-
-def _json_safe(history: dict) -> dict:
-    """JSON has no inf or nan: a loss never measured is written as null."""
-    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in history.items()}

@@ -13,6 +13,7 @@ with the same checkpoint path resumes after the last finished epoch.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,12 @@ class LoopSettings:
     max_steps: int = 0  # stop after this many optimiser steps (0: no cap)
     precision: str = "auto"
 
+    @classmethod
+    def from_config(cls, config) -> "LoopSettings":
+        """The loop's settings out of a track's config dataclass (the fields of the same names)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in dataclasses.asdict(config).items() if k in names})
+
 
 @dataclass
 class History:
@@ -53,6 +60,25 @@ class History:
     best_epoch: int = -1
     train_loss: list = field(default_factory=list)
     valid_loss: list = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """JSON has no inf or nan: a loss never measured is written as null."""
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in vars(self).items()}
+
+    @classmethod
+    def from_json(cls, saved: dict) -> "History":
+        return cls(**{k: v for k, v in saved.items() if v is not None})
+
+
+def checkpoint_file(config, proteins, run_only: tuple, name: str) -> Path | None:
+    """Where a track's epochs are checkpointed: one file per (settings that change what is
+    learnt, training data), so folds and reruns never pick up another's. None: no checkpoints."""
+    if not config.checkpoint_dir:
+        return None
+    from crossval import fingerprint
+    learnt = {k: v for k, v in dataclasses.asdict(config).items() if k not in run_only}
+    return Path(config.checkpoint_dir) / f"{name}-{fingerprint(learnt, [], proteins)}.pt"
 
 
 def trainable_state(module: nn.Module) -> dict[str, torch.Tensor]:
