@@ -94,6 +94,20 @@ def test_predictions_have_every_length_and_stay_in_range(which, request):
 
 
 @pytest.mark.parametrize("which", ["head_track", "generate_track"])
+def test_long_proteins_are_windows_averaged_over_their_overlap(which, request):
+    track = request.getfixturevalue(which)
+    seq = "MSEPKQLLVAGDTRHW" * 10  # 160 residues; window 64, overlap 16: spans 0-64, 48-112, 96-160
+    (whole,) = track.predict_proba([make_protein("long", seq)])
+    parts = [track.predict_proba([make_protein(f"w{s}", seq[s:e])])[0]
+             for s, e in [(0, 64), (48, 112), (96, 160)]]
+    np.testing.assert_allclose(whole[:48], parts[0][:48], atol=1e-5)
+    np.testing.assert_allclose(whole[48:64], (parts[0][48:] + parts[1][:16]) / 2, atol=1e-5)
+    np.testing.assert_allclose(whole[64:96], parts[1][16:48], atol=1e-5)
+    np.testing.assert_allclose(whole[96:112], (parts[1][48:] + parts[2][:16]) / 2, atol=1e-5)
+    np.testing.assert_allclose(whole[112:], parts[2][16:], atol=1e-5)
+
+
+@pytest.mark.parametrize("which", ["head_track", "generate_track"])
 def test_batch_equals_single_and_padding_changes_nothing(which, request):
     track = request.getfixturevalue(which)
     proteins = per_residue_toy(5, 3)
