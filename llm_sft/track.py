@@ -21,6 +21,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from baselines.rows import assessed_labels, require_both_classes, require_labels
 from data.atomic import write_json
@@ -36,7 +37,7 @@ from token_clf.batching import token_budget_batches
 from token_clf.model import Head
 from token_clf.pieces import cut, reassemble
 from token_clf.runtime import autocast, pick_device, start_group
-from token_clf.train import History, LoopSettings, checkpoint_file, train
+from token_clf.train import PROGRESS_DELAY, History, LoopSettings, checkpoint_file, train
 
 ADAPTER_DIR = "adapter"
 HEAD_FILE = "head.safetensors"
@@ -186,7 +187,8 @@ class LlmTrack:
         # The budget counts each answer too: decoding caches prompt and answer alike.
         answers = len if self.config.mode == "generate" else (lambda piece: 0)
         sizes = [len(q.ids) + answers(p) for p, q in zip(pieces, prompts)]
-        for index in self._group(sizes, None):
+        batches = self._group(sizes, None)
+        for index in tqdm(batches, desc="predicting", unit="batch", delay=PROGRESS_DELAY, leave=False):
             chunk = [pieces[i] for i in index]
             batch = prompt_batch([prompts[i] for i in index], chunk, self.vocab_.pad)
             with autocast(self.device_, self.config.precision):
