@@ -30,7 +30,7 @@ from data.load import read_proteins
 from data.metrics import DECIMALS, evaluate, format_report
 from data.probs import write_npz
 from data.records import InputError
-from data.splits import make_folds, read_groups, save_folds
+from data.splits import fold_groups, make_folds, save_folds
 from tracks import (TRACKS, code_version, load_track, make_track, parse_overrides,
                     read_recipe, read_track_meta, save_track, track_class)
 
@@ -93,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     llm = parser.add_argument_group("large language model track (llm)")
     llm.add_argument("--model-name", help="a local model directory or hub id "
                                           "(default Qwen/Qwen2.5-7B-Instruct)")
+    ens = parser.add_argument_group("ensemble track")
+    ens.add_argument("--members", help="comma-separated member tracks, e.g. w2v,lgbm,metapredict")
+    ens.add_argument("--plot", action="store_true",
+                     help="write PNGs to DIR/plots: each protein's probabilities (the first "
+                          "--plot-first) and ROC / precision-recall curves when TEST is labelled "
+                          "(needs matplotlib)")
+    ens.add_argument("--plot-first", type=int, default=20, metavar="N",
+                     help="proteins to plot one by one (default: %(default)s)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return parser
 
@@ -135,66 +143,66 @@ def binarize(probs, threshold: float):
     return [(np.round(p, DECIMALS) >= threshold).astype(np.uint8) for p in probs]
 
 
-def write_predictions(out: Path, proteins, probs, threshold: float) -> None:
+def calls(track, probs, threshold: float):
+    """The 0/1 submission: the track's own rule when it has one (the ensemble's minimum IDR
+    length), else CAID's reading of the scores at the threshold."""
+    return track.calls(probs, threshold) if hasattr(track, "calls") else binarize(probs, threshold)
+
+
+def write_predictions(out: Path, proteins, probs, binary) -> None:
     ids, seqs = [p.id for p in proteins], [p.seq for p in proteins]
-    binary = binarize(probs, threshold)
     write_npz(out / "probs.npz", dict(zip(ids, probs)))
     write_caid(out / "predictions.caid", ids, seqs, probs, binary)
     write_submission(out / "submit.csv", ids, seqs, binary)
 
 
-def score_test(out: Path, proteins, probs, threshold: float) -> dict | None:
-    labelled = [(p, s) for p, s in zip(proteins, probs) if p.has_labels]
+def score_test(out: Path, proteins, probs, binary, threshold: float) -> dict | None:
+    labelled = [(p, s, b) for p, s, b in zip(proteins, probs, binary) if p.has_labels]
     if not labelled:
         return None
-    ref = [p for p, _ in labelled]
-    scores = {p.id: s for p, s in labelled}
-    result = evaluate(ref, scores, threshold=threshold)
+    ref = [p for p, _, _ in labelled]
+    scores = {p.id: s for p, s, _ in labelled}
+    # The calls are scored as submitted: at the threshold, after any post-processing.
+    result = evaluate(ref, scores, {p.id: b for p, _, b in labelled})
     print(f"\nScores on {len(ref)} labelled test proteins (threshold {threshold:.3f}):")
     print(format_report(result))
     write_json(out / "scores.json", result)
     return result
 
 
-def fold_groups(train, groups_file: Path | None) -> list[str]:
-    """The group of each training protein: its cluster in ``groups_file``, else its sequence.
-
-    Grouping by sequence matters even without clusters: train.pkl and train_pdb_style.fasta
-    hold the same proteins under different ids, and one protein in two folds would leak into
-    its own out-of-fold prediction.
-    """
-    clusters = read_groups(groups_file) if groups_file else {}
-    by_seq = {p.seq: clusters[p.id] for p in train if p.id in clusters}
-
-    def group(p) -> str:
-        if p.id in clusters:
-            return "cluster:" + clusters[p.id]
-        return "cluster:" + by_seq[p.seq] if p.seq in by_seq else "sequence:" + p.seq
-
-    return [group(p) for p in train]
-
-
-def oof_threshold(args, make, train, out: Path, record: dict) -> float | None:
-    """Out-of-fold predictions on the training set; returns the F1-max threshold over them."""
+def write_folds(args, train, out: Path) -> list[int]:
+    """The run's one fold assignment, saved to DIR/folds.json: every track and member uses it."""
     fold_of = make_folds([p.id for p in train], k=args.folds, seed=args.seed,
                          groups=fold_groups(train, args.groups))
     save_folds(out / "folds.json", fold_of, k=args.folds, seed=args.seed,
                source=[str(p) for p in args.train])
-    folds = [fold_of[p.id] for p in train]
+    return [fold_of[p.id] for p in train]
+
+
+def oof_threshold(args, make, train, out: Path, record: dict) -> float | None:
+    """Out-of-fold predictions on the training set; returns the F1-max threshold over them."""
+    folds = write_folds(args, train, out)
     oof = crossval.out_of_fold(make, train, folds, checkpoint_dir=out / "oof",
                                config=record["track_config"])
-    record["oof"] = {}
+    write_oof(args, train, oof, out, record)
+    return crossval.tune_threshold(train, oof)
+
+
+def write_oof(args, train, oof, out: Path, record: dict, name: str | None = None) -> None:
+    """Out-of-fold arrays per training file (DIR/oof/[NAME-]FILE.npz) and their scores."""
+    record.setdefault("oof", {})
     start = 0
     stems = [path.stem for path in args.train]
     for i, (path, n) in enumerate(zip(args.train, record["train_sizes"])):
         part, probs = train[start:start + n], oof[start:start + n]
         start += n
-        name = path.stem if stems.count(path.stem) == 1 else f"{i}-{path.stem}"
-        write_npz(out / "oof" / f"{name}.npz", {p.id: s for p, s in zip(part, probs)})
-        record["oof"][str(path)] = evaluate(part, {p.id: s for p, s in zip(part, probs)})
-        print(f"out-of-fold on {path.name}: AUC {record['oof'][str(path)]['auc']}, "
-              f"F1-max {record['oof'][str(path)]['f1_max']}")
-    return crossval.tune_threshold(train, oof)
+        stem = path.stem if stems.count(path.stem) == 1 else f"{i}-{path.stem}"
+        file = f"{name}-{stem}" if name else stem
+        write_npz(out / "oof" / f"{file}.npz", {p.id: s for p, s in zip(part, probs)})
+        key = f"{name}: {path}" if name else str(path)
+        record["oof"][key] = evaluate(part, {p.id: s for p, s in zip(part, probs)})
+        print(f"out-of-fold{' ' + name if name else ''} on {path.name}: "
+              f"AUC {record['oof'][key]['auc']}, F1-max {record['oof'][key]['f1_max']}")
 
 
 def track_overrides(args, config_cls: type) -> dict:
@@ -203,7 +211,9 @@ def track_overrides(args, config_cls: type) -> dict:
     overrides.update(parse_overrides(config_cls, args.overrides))
     fields = {f.name for f in dataclasses.fields(config_cls)}
     flags = {"backbone": args.backbone, "weights": args.weights, "model_name": args.model_name,
-             "from_scratch": args.from_scratch or None}
+             "from_scratch": args.from_scratch or None,
+             "members": tuple(m.strip() for m in args.members.split(",") if m.strip())
+             if args.members else None}
     for name, value in flags.items():
         if value is not None and name not in fields:
             raise ValueError(f"--{name.replace('_', '-')} does not apply to track {args.track!r}")
@@ -213,6 +223,8 @@ def track_overrides(args, config_cls: type) -> dict:
         overrides.setdefault("seed", args.seed)
     if "checkpoint_dir" in fields:
         overrides.setdefault("checkpoint_dir", str(args.out / "checkpoints"))
+    if "cache_dir" in fields and args.track == "ensemble":
+        overrides.setdefault("cache_dir", str(args.out / "members"))
     return overrides
 
 
@@ -225,15 +237,34 @@ def run_train(args, record: dict) -> tuple[object, float]:
                   groups=str(args.groups) if args.groups else None,
                   track_config=dataclasses.asdict(cls.Config(**overrides)))
     make = lambda: make_track(args.track, **overrides)  # noqa: E731 (a factory per fold)
-    tuned = oof_threshold(args, make, train, args.out, record) if args.folds else None
+    if getattr(cls, "OWN_OUT_OF_FOLD", False):
+        track, tuned = fit_own_oof(args, cls, overrides, train, record)
+    else:
+        tuned = oof_threshold(args, make, train, args.out, record) if args.folds else None
+        start = time.perf_counter()
+        track = make().fit(train)
+        record["seconds"]["train"] = round(time.perf_counter() - start, 2)
     threshold, source = _pick_threshold(args.threshold, tuned)
-    start = time.perf_counter()
-    track = make().fit(train)
-    record["seconds"]["train"] = round(time.perf_counter() - start, 2)
     save_track(track, args.out / "model", threshold=threshold, threshold_source=source,
                train=record["train"])
     record.update(threshold=threshold, threshold_source=source)
     return track, threshold
+
+
+def fit_own_oof(args, cls, overrides: dict, train, record: dict) -> tuple[object, float]:
+    """A track that runs the out-of-fold protocol itself (the ensemble) on the run's folds."""
+    if not args.folds:
+        raise ValueError(f"track {args.track!r} learns from out-of-fold predictions: "
+                         "--folds must be at least 2")
+    write_folds(args, train, args.out)
+    overrides = {**overrides, "folds": args.folds, "folds_file": str(args.out / "folds.json")}
+    record["track_config"] = dataclasses.asdict(cls.Config(**overrides))
+    start = time.perf_counter()
+    track = make_track(args.track, **overrides).fit(train)
+    record["seconds"]["train"] = round(time.perf_counter() - start, 2)
+    for name, oof in track.oof_.items():
+        write_oof(args, train, oof, args.out, record, name=name)
+    return track, track.threshold_
 
 
 def _pick_threshold(given: float | None, tuned: float | None) -> tuple[float, str]:
@@ -289,13 +320,33 @@ def run(args) -> int:
     else:
         track, threshold = run_load(args, record)
     start = time.perf_counter()
-    probs = track.predict_proba(test)
+    # An ensemble gives its members' probabilities too (for the plots), for the same work.
+    parts = track.predict_parts(test) if hasattr(track, "predict_parts") else None
+    probs = parts["ensemble"] if parts else track.predict_proba(test)
     record["seconds"]["predict"] = round(time.perf_counter() - start, 2)
-    write_predictions(args.out, test, probs, threshold)
-    record["test_scores"] = score_test(args.out, test, probs, threshold)
+    binary = calls(track, probs, threshold)
+    write_predictions(args.out, test, probs, binary)
+    record["test_scores"] = score_test(args.out, test, probs, binary, threshold)
+    if args.plot:
+        name = record["track"]
+        record["plots"] = plot(args, test, parts or {name: probs}, name, threshold)
     write_json(args.out / "config.json", record)
     print(f"wrote {args.out / 'submit.csv'} ({len(test)} proteins, threshold {threshold:.3f})")
     return 0
+
+
+def plot(args, test, curves: dict, highlight: str, threshold: float) -> list[str]:
+    """PNGs in DIR/plots: the first --plot-first proteins, and a ROC / PR summary if labelled."""
+    from ensemble import plots
+    written = plots.plot_proteins(args.out / "plots", test, curves, threshold, args.plot_first,
+                                  highlight)
+    labelled = [i for i, p in enumerate(test) if p.has_labels]
+    if labelled:
+        written.append(plots.summary_plot(
+            args.out / "plots" / "summary.png", [test[i] for i in labelled],
+            {k: [v[i] for i in labelled] for k, v in curves.items()}))
+    print(f"wrote {len(written)} plots to {args.out / 'plots'}")
+    return [str(path) for path in written]
 
 
 if __name__ == "__main__":

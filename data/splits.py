@@ -102,6 +102,24 @@ def _check_folds(folds: dict, k, source: str) -> None:
                              protein=str(pid))
 
 
+def fold_groups(train, groups_file: str | os.PathLike | None) -> list[str]:
+    """The group of each training protein: its cluster in ``groups_file``, else its sequence.
+
+    Grouping by sequence matters even without clusters: train.pkl and train_pdb_style.fasta
+    hold the same proteins under different ids, and one protein in two folds would leak into
+    its own out-of-fold prediction.
+    """
+    clusters = read_groups(groups_file) if groups_file else {}
+    by_seq = {p.seq: clusters[p.id] for p in train if p.id in clusters}
+
+    def group(p) -> str:
+        if p.id in clusters:
+            return "cluster:" + clusters[p.id]
+        return "cluster:" + by_seq[p.seq] if p.seq in by_seq else "sequence:" + p.seq
+
+    return [group(p) for p in train]
+
+
 def read_groups(path: str | os.PathLike) -> dict[str, str]:
     """id -> group from a cluster table.
 
