@@ -1,0 +1,162 @@
+"""Pictures of predictions: one protein along its sequence, and pooled ROC / precision-recall.
+
+matplotlib is an optional extra (``pip install matplotlib``, or the ``plots`` extra); it is
+imported inside the functions, so the rest of the ensemble runs without it. Figures are drawn
+on the Agg canvas directly (no pyplot, so no GUI backend and no global figure list) and written
+atomically. Sizes are fixed, never "tight", so every PNG of a kind has the same pixel size:
+``PROTEIN_FIGSIZE`` and ``SUMMARY_FIGSIZE`` inches at ``DPI``.
+"""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from crossval import pooled
+from data.atomic import atomic_write
+from data.metrics import curve_aps, curve_auc, threshold_curve
+from data.records import Protein
+from ensemble.postprocess import runs
+
+DPI = 100
+PROTEIN_FIGSIZE = (12.0, 4.0)  # inches: 1200 x 400 px, wide because proteins are long
+SUMMARY_FIGSIZE = (10.0, 4.5)  # inches: 1000 x 450 px, two square-ish panels
+DISORDER_COLOUR = "#f4b183"  # shading of the true disordered spans
+UNASSESSED_COLOUR = "#d9d9d9"  # shading of residues labelled '-'
+LINE_WIDTH, HIGHLIGHT_WIDTH = 1.0, 2.4  # the highlighted curve (the ensemble) drawn bolder
+MAX_NAME = 100  # characters of a protein id kept in a file name; most file systems allow 255
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+# Names Windows refuses for a file, with any extension.
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+             *(f"LPT{i}" for i in range(1, 10))}
+
+
+def _figure(figsize: tuple[float, float]):
+    """A matplotlib Figure on an Agg canvas, or an ImportError saying what to install."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError("plots need matplotlib: pip install matplotlib "
+                          "(or pip install 'idr-kit[plots]')") from error
+    figure = Figure(figsize=figsize, dpi=DPI)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure, path: str | Path) -> Path:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    with atomic_write(path, "wb") as handle:
+        handle.write(buffer.getvalue())
+    return Path(path)
+
+
+def _shade(axes, mask: np.ndarray, colour: str, label: str) -> None:
+    """Shade each run of True in ``mask`` (L,); residue i (1-based) spans [i - 0.5, i + 0.5]."""
+    for n, (start, end) in enumerate(zip(*runs(mask))):
+        axes.axvspan(start + 0.5, end + 0.5, color=colour, lw=0, label=label if n == 0 else None)
+
+
+def protein_plot(path: str | Path, protein: Protein, curves: Mapping[str, np.ndarray],
+                 threshold: float, highlight: str | None = None) -> Path:
+    """One protein: each curve (L,) along the sequence, the threshold, the true labels if known.
+
+    ``highlight`` names the curve drawn bolder and on top (the ensemble). Returns ``path``.
+    """
+    length = len(protein)
+    for name, values in curves.items():
+        if np.shape(values) != (length,):
+            raise ValueError(f"curve {name!r} has shape {np.shape(values)}, but protein "
+                             f"{protein.id} has length {length}")
+    if highlight is not None and highlight not in curves:
+        raise ValueError(f"highlight {highlight!r} is not one of the curves {list(curves)}")
+    figure = _figure(PROTEIN_FIGSIZE)
+    axes = figure.add_subplot()
+    if protein.has_labels:
+        _shade(axes, protein.labels.astype(bool) & protein.mask, DISORDER_COLOUR, "disordered")
+        _shade(axes, ~protein.mask, UNASSESSED_COLOUR, "not assessed")
+    positions = np.arange(1, length + 1)
+    for name, values in curves.items():
+        bold = name == highlight
+        axes.plot(positions, values, label=name, lw=HIGHLIGHT_WIDTH if bold else LINE_WIDTH,
+                  zorder=3 if bold else 2, color="black" if bold else None)
+    axes.axhline(threshold, color="crimson", ls="--", lw=1, label=f"threshold {threshold:.3f}")
+    axes.set(xlim=(0.5, length + 0.5), ylim=(-0.02, 1.02), xlabel="residue",
+             ylabel="disorder probability", title=f"{protein.id}  (length {length})")
+    axes.legend(loc="upper right", fontsize="small", framealpha=0.8)
+    figure.tight_layout()  # rearranges inside the fixed canvas; the pixel size does not change
+    return _save(figure, path)
+
+
+def _legend_value(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def summary_plot(path: str | Path, proteins: Sequence[Protein],
+                 curves: Mapping[str, Sequence[np.ndarray]]) -> Path:
+    """ROC and precision-recall of each named prediction on the pooled assessed residues.
+
+    ``curves[name]`` holds one (L,) array per protein. The legend gives CAID's AUC and APS
+    (``data.metrics``); the points drawn are CAID's rounded ones. Returns ``path``.
+    """
+    figure = _figure(SUMMARY_FIGSIZE)
+    roc, pr = figure.subplots(1, 2)
+    for name, probs in curves.items():
+        if len(probs) != len(proteins):
+            raise ValueError(f"curve {name!r} has {len(probs)} arrays for {len(proteins)} proteins")
+        y, s = pooled(proteins, probs)
+        if len(y) == 0:
+            raise ValueError("no assessed residue to draw a ROC or precision-recall curve on")
+        curve = threshold_curve(y, s)
+        roc.plot(np.r_[0.0, curve.fpr], np.r_[0.0, curve.tpr],
+                 label=f"{name}  AUC {_legend_value(curve_auc(curve))}")
+        pr.step(np.r_[0.0, curve.recall], np.r_[curve.precision[:1], curve.precision],
+                where="pre", label=f"{name}  APS {_legend_value(curve_aps(curve))}")
+    roc.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
+    roc.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate",
+            ylabel="true positive rate", title="ROC (pooled residues)")
+    pr.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="recall", ylabel="precision",
+           title="precision-recall (pooled residues)")
+    roc.legend(loc="lower right", fontsize="small")
+    pr.legend(loc="lower left", fontsize="small")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def file_names(ids: Sequence[str], suffix: str = ".png") -> list[str]:
+    """A file name per protein id, safe on any file system and unique even ignoring case.
+
+    Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``, a leading dot
+    too (no hidden files, no ``..``); Windows' reserved names (``CON``, ``NUL``, ...) get a
+    leading ``_``; a name taken already gets ``_2``, ``_3``, ...
+    """
+    names, taken = [], set()
+    for pid in ids:
+        stem = _UNSAFE.sub("_", pid)[:MAX_NAME] or "protein"
+        stem = "_" + stem[1:] if stem.startswith(".") else stem
+        stem = "_" + stem if stem.split(".")[0].upper() in _RESERVED else stem
+        name, n = stem, 1
+        while name.lower() in taken:  # lower: macOS and Windows ignore case
+            n += 1
+            name = f"{stem}_{n}"
+        taken.add(name.lower())
+        names.append(name + suffix)
+    return names
+
+
+def plot_proteins(out_dir: str | Path, proteins: Sequence[Protein],
+                  curves: Mapping[str, Sequence[np.ndarray]], threshold: float, first: int,
+                  highlight: str | None = None) -> list[Path]:
+    """``protein_plot`` of the first ``first`` proteins into ``out_dir``; their paths."""
+    for name, probs in curves.items():
+        if len(probs) != len(proteins):
+            raise ValueError(f"curve {name!r} has {len(probs)} arrays for {len(proteins)} proteins")
+    chosen = list(proteins[:max(first, 0)])
+    names = file_names([p.id for p in chosen])
+    return [protein_plot(Path(out_dir) / name, protein,
+                         {key: probs[i] for key, probs in curves.items()}, threshold, highlight)
+            for i, (protein, name) in enumerate(zip(chosen, names))]

@@ -1,0 +1,80 @@
+"""Plots: PNGs at the fixed pixel size, safe file names, a clear error without matplotlib."""
+import sys
+
+import numpy as np
+import pytest
+
+from data.records import make_protein
+from ensemble import plots
+from ensemble.plots import file_names, plot_proteins, protein_plot, summary_plot
+
+PROTEINS = [make_protein("sp|P1|A/B", "ACDEFGHIKL", "0011110--0"),
+            make_protein("P2", "MNPQRST", "1100011"),
+            make_protein("p2", "VWY")]  # no labels; "p2" differs from "P2" only by case
+CURVES = {"ensemble": [np.linspace(0, 1, 10), np.full(7, .3), np.array([.1, .9, .5])],
+          "lgbm": [np.linspace(1, 0, 10), np.full(7, .6), np.array([.2, .2, .2])]}
+
+
+def pixels(path) -> tuple[int, int]:
+    """(width, height) of a PNG, read back with matplotlib."""
+    image = pytest.importorskip("matplotlib.image").imread(path)
+    return image.shape[1], image.shape[0]
+
+
+def test_file_names_are_safe_and_unique_ignoring_case():
+    names = file_names(["sp|P1|A/B", "P2", "p2", "..", "a b", "a_b", "", "CON", "x" * 300])
+    assert names[:8] == ["sp_P1_A_B.png", "P2.png", "p2_2.png", "_..png", "a_b.png",
+                         "a_b_2.png", "protein.png", "_CON.png"]
+    assert names[8] == "x" * plots.MAX_NAME + ".png"
+    assert len({n.lower() for n in names}) == len(names)
+
+
+def test_protein_plot_writes_a_png_of_the_fixed_size(tmp_path):
+    pytest.importorskip("matplotlib")
+    protein = PROTEINS[0]
+    curves = {name: probs[0] for name, probs in CURVES.items()}
+    path = protein_plot(tmp_path / "deep" / "p1.png", protein, curves, .5, highlight="ensemble")
+    assert path == tmp_path / "deep" / "p1.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert pixels(path) == (1200, 400)  # PROTEIN_FIGSIZE (12, 4) inches at 100 dpi
+    assert [p.name for p in path.parent.iterdir()] == ["p1.png"]  # no temporary file left
+
+
+def test_protein_plot_rejects_a_curve_of_the_wrong_length_or_an_unknown_highlight(tmp_path):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(ValueError, match="length 10"):
+        protein_plot(tmp_path / "x.png", PROTEINS[0], {"a": np.zeros(9)}, .5)
+    with pytest.raises(ValueError, match="highlight"):
+        protein_plot(tmp_path / "x.png", PROTEINS[0], {"a": np.zeros(10)}, .5, highlight="b")
+    assert not list(tmp_path.iterdir())
+
+
+def test_summary_plot_writes_two_panels_at_the_fixed_size(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = summary_plot(tmp_path / "summary.png", PROTEINS, CURVES)
+    assert pixels(path) == (1000, 450)  # SUMMARY_FIGSIZE (10, 4.5) inches at 100 dpi
+
+
+def test_summary_plot_needs_assessed_residues(tmp_path):
+    pytest.importorskip("matplotlib")
+    unlabelled = [PROTEINS[2]]
+    with pytest.raises(ValueError, match="no assessed residue"):
+        summary_plot(tmp_path / "s.png", unlabelled, {"a": [np.zeros(3)]})
+
+
+def test_plot_proteins_writes_the_first_proteins_with_safe_unique_names(tmp_path):
+    pytest.importorskip("matplotlib")
+    paths = plot_proteins(tmp_path / "proteins", PROTEINS, CURVES, .5, first=3,
+                          highlight="ensemble")
+    assert [p.name for p in paths] == ["sp_P1_A_B.png", "P2.png", "p2_2.png"]
+    assert all(p.parent == tmp_path / "proteins" and p.is_file() for p in paths)
+    assert pixels(paths[2]) == (1200, 400)
+    assert plot_proteins(tmp_path / "none", PROTEINS, CURVES, .5, first=0) == []
+    assert len(plot_proteins(tmp_path / "two", PROTEINS, CURVES, .5, first=2)) == 2
+
+
+def test_without_matplotlib_the_error_says_what_to_install(tmp_path, monkeypatch):
+    # A None entry in sys.modules makes the import fail, as if matplotlib were not installed.
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        summary_plot(tmp_path / "s.png", PROTEINS, CURVES)
