@@ -46,12 +46,24 @@ def _llm():
     return LlmTrack
 
 
+def _ensemble():
+    from ensemble.track import EnsembleTrack
+    return EnsembleTrack
+
+
+def _metapredict():
+    from ensemble.peers import MetapredictTrack
+    return MetapredictTrack
+
+
 TRACKS: dict[str, Callable[[], type]] = {
     "w2v": _w2v,
     "lgbm": _lgbm,
     "esm": _esm,
     "bert": _bert,
     "llm": _llm,
+    "metapredict": _metapredict,  # an external predictor (peers.py): nothing to train
+    "ensemble": _ensemble,
 }
 
 TRACK_FILE = "track.json"

@@ -1,0 +1,199 @@
+"""The ensemble track: the out-of-fold protocol, its leak-freedom and reuse, and submit.py end to end."""
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from baselines.w2v import W2VTrack
+from data.load import read_proteins
+from data.probs import read_npz
+from data.records import make_protein
+from ensemble.blend import make_blender
+from ensemble.peers import MetapredictTrack
+from ensemble.track import EnsembleTrack, blend_out_of_fold, stack_parts
+from tracks import TRACKS, load_track, make_track, save_track
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = ("w2v.vector_size=20",)  # quicker than the baseline's 100, and it still learns
+
+
+class SpyTrack(W2VTrack):
+    """The real w2v track, noting which proteins each instance trains on and predicts."""
+    calls: list = []
+
+    def fit(self, proteins):
+        SpyTrack.calls.append(("fit", [p.id for p in proteins]))
+        return super().fit(proteins)
+
+    def predict_proba(self, proteins):
+        SpyTrack.calls.append(("predict", [p.id for p in proteins]))
+        return super().predict_proba(proteins)
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    monkeypatch.setitem(TRACKS, "spy", lambda: SpyTrack)
+    SpyTrack.calls = []
+    return SpyTrack
+
+
+@pytest.fixture(scope="module")
+def train(shared_data):
+    from data.competition import read_pickle
+    return read_pickle(shared_data / "train.pkl")[:90]
+
+
+@pytest.fixture(scope="module")
+def test(shared_data):
+    return read_proteins(shared_data / "valid.fasta")[:20]
+
+
+def ensemble(**settings) -> EnsembleTrack:
+    members = settings.get("members", EnsembleTrack.Config.members)
+    quick = tuple(s for s in QUICK if s.split(".")[0] in members)
+    return make_track("ensemble", **{"folds": 3, "member_settings": quick, **settings})
+
+
+# -- the protocol -----------------------------------------------------------------------------
+def test_no_fold_is_predicted_by_a_member_that_saw_it(spy, train):
+    ensemble(members=("spy", "w2v")).fit(train)
+    calls = spy.calls
+    # out of fold: fit on the other folds, then predict the held-out fold; then one fit on all
+    pairs = [(calls[i][1], calls[i + 1][1]) for i in range(0, 6, 2)]
+    assert [kind for kind, _ in calls] == ["fit", "predict"] * 3 + ["fit"]
+    for fitted, predicted in pairs:
+        assert not set(fitted) & set(predicted)
+        assert set(fitted) | set(predicted) == {p.id for p in train}
+    assert sorted(i for _, predicted in pairs for i in predicted) == sorted(p.id for p in train)
+    assert sorted(calls[-1][1]) == sorted(p.id for p in train)
+
+
+def test_a_fold_of_the_blend_never_sees_its_own_labels(train):
+    rng = np.random.default_rng(0)
+    parts = [rng.random((len(p), 2)).astype(np.float32) for p in train]
+    folds = [i % 3 for i in range(len(train))]
+    flipped = [type(p)(p.id, p.seq, np.where(f == 0, 1 - p.labels, p.labels).astype(np.uint8), p.mask)
+               for p, f in zip(train, folds)]
+    make = lambda: make_blender("stack", seed=0)  # noqa: E731
+    a = blend_out_of_fold(parts, train, folds, make)
+    b = blend_out_of_fold(parts, flipped, folds, make)
+    for x, y, f in zip(a, b, folds):
+        if f == 0:
+            np.testing.assert_array_equal(x, y)  # fold 0's blend came from folds 1 and 2 only
+    assert any(not np.array_equal(x, y) for x, y, f in zip(a, b, folds) if f != 0)
+
+
+def test_members_out_of_fold_arrays_and_models_are_reused(spy, train, tmp_path):
+    settings = dict(members=("spy",), cache_dir=str(tmp_path))
+    first = ensemble(**settings).fit(train)
+    assert len(spy.calls) == 7
+    oof = read_npz(tmp_path / "spy" / "oof.npz")
+    assert set(oof) == {p.id for p in train}
+    record = json.loads((tmp_path / "spy" / "oof.json").read_text())
+    assert record["track"] == "spy" and len(record["folds"]) == len(train)
+    spy.calls = []
+    again = ensemble(**settings).fit(train)
+    assert spy.calls == []  # every fold and the final model came from the cache
+    for x, y in zip(first.oof_["ensemble"], again.oof_["ensemble"]):
+        np.testing.assert_array_equal(x, y)
+    ensemble(**settings, member_settings=("spy.vector_size=16",)).fit(train)
+    assert len(spy.calls) == 7  # other settings: computed afresh
+
+
+def test_the_ensemble_predicts_saves_and_reloads(train, test, tmp_path):
+    track = ensemble(members=("w2v", "lgbm"), member_settings=QUICK + ("lgbm.num_rounds=60",)).fit(train)
+    parts = track.predict_parts(test)
+    assert set(parts) == {"ensemble", "w2v", "lgbm"}
+    for name, probs in parts.items():
+        assert [len(p) for p in probs] == [len(p.seq) for p in test], name
+        assert all(p.dtype == np.float32 and (p >= 0).all() and (p <= 1).all() for p in probs)
+    assert 0 < track.threshold_ < 1
+    save_track(track, tmp_path / "model", threshold=track.threshold_)
+    again = load_track(tmp_path / "model")
+    for a, b in zip(track.predict_proba(test), again.predict_proba(test)):
+        np.testing.assert_array_equal(a, b)
+    calls = track.calls(parts["ensemble"], track.threshold_)
+    assert all(set(np.unique(c)) <= {0, 1} and len(c) == len(p.seq) for c, p in zip(calls, test))
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(members=("w2v", "w2v")), "distinct"),
+    (dict(members=("ensemble",)), "its own member"),
+    (dict(members=("nonexistent",)), "unknown track"),
+    (dict(member_settings=("spy.nonexistent=1",)), "nonexistent"),
+    (dict(member_settings=("w2v.vector_size=8",)), "for a member in"),
+    (dict(threshold="median"), "unknown threshold"),
+    (dict(blender="vote"), "vote")])
+def test_bad_settings_fail_before_any_training(settings, message, spy, train):
+    with pytest.raises((ValueError, KeyError), match=message):
+        ensemble(**{"members": ("spy",), **settings}).fit(train)
+    assert spy.calls == []
+
+
+def test_metapredict_is_a_track_that_reads_any_residue():
+    pytest.importorskip("metapredict")
+    proteins = [make_protein("odd", "MKVLXUBZOEE"), make_protein("one", "M")]
+    probs = MetapredictTrack().fit(proteins).predict_proba(proteins)
+    assert [len(p) for p in probs] == [11, 1] and all(p.dtype == np.float32 for p in probs)
+
+
+def test_stack_parts_shapes():
+    a = [np.zeros(3, np.float32), np.ones(2, np.float32)]
+    b = [np.full(3, 0.5, np.float32), np.full(2, 0.25, np.float32)]
+    parts = stack_parts([a, b])
+    assert [p.shape for p in parts] == [(3, 2), (2, 2)]
+    np.testing.assert_array_equal(parts[1], [[1, 0.25], [1, 0.25]])
+
+
+# -- submit.py --------------------------------------------------------------------------------
+def run_submit(*args):
+    return subprocess.run([sys.executable, str(ROOT / "submit.py"), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, shared_data):
+    folder = tmp_path_factory.mktemp("data")
+    with open(shared_data / "train.pkl", "rb") as handle:
+        data = pickle.load(handle)[:90]
+    with open(folder / "train.pkl", "wb") as handle:
+        pickle.dump(data, handle)
+    lines = (shared_data / "valid.fasta").read_text().splitlines()[: 3 * 12]
+    (folder / "test.fasta").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_submit_builds_an_ensemble_with_plots_and_a_saved_model_predicts_the_same(files, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "run"
+    result = run_submit("--track", "ensemble", "--members", "w2v,lgbm", "--train",
+                        str(files / "train.pkl"), "--test", str(files / "test.fasta"),
+                        "--out", str(out), "--folds", "3", "--plot", "--plot-first", "3",
+                        "--set", "member_settings=w2v.vector_size=20,lgbm.num_rounds=60")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("submit.csv", "probs.npz", "predictions.caid", "folds.json", "config.json",
+                 "model/track.json", "model/ensemble.json", "oof/ensemble-train.npz",
+                 "oof/w2v-train.npz", "oof/lgbm-train.npz", "members/lgbm/oof.npz",
+                 "plots/summary.png"):
+        assert (out / name).is_file(), name
+    assert len(list((out / "plots").glob("*.png"))) == 4
+    record = json.loads((out / "config.json").read_text())
+    assert record["threshold_source"].startswith("F1-max on out-of-fold")
+    assert record["threshold"] == json.loads((out / "model" / "ensemble.json").read_text())["threshold"]
+    assert record["track_config"]["folds_file"] == str(out / "folds.json")
+    again = run_submit("--model", str(out / "model"), "--test", str(files / "test.fasta"),
+                       "--out", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (out / "submit.csv").read_text() == (tmp_path / "again" / "submit.csv").read_text()
+
+
+def test_submit_refuses_an_ensemble_without_folds(files, tmp_path):
+    result = run_submit("--track", "ensemble", "--train", str(files / "train.pkl"),
+                        "--test", str(files / "test.fasta"), "--out", str(tmp_path), "--folds", "0")
+    assert result.returncode == 2 and "--folds must be at least 2" in result.stderr
