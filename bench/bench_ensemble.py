@@ -1,0 +1,118 @@
+"""The ensemble against its members and metapredict V3 on the held-out CAID set.
+
+    python bench/bench_ensemble.py [--members w2v lgbm metapredict] [--styles nox pdb]
+                                   [--blenders mean weighted rank stack] [--folds 5]
+
+For each training-label style (nox: train.pkl; pdb: train_pdb_style.fasta) and each blender, an
+ensemble of the members is fitted by the out-of-fold protocol on the training file (members'
+out-of-fold arrays are computed once per style and reused by every blender, through the cache),
+then predicts ``valid.fasta``, which is never used for fitting anything. Prints, for each member
+and each ensemble: AUC, APS, F1-max and F1 at the threshold tuned on out-of-fold predictions of
+the training set (CAID metrics, pooled residues), and the ensemble's gain over its best member
+and over metapredict. Figures are printed, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data"
+
+from crossval import tune_threshold  # noqa: E402
+from data.load import read_proteins  # noqa: E402
+from data.metrics import DECIMALS, evaluate  # noqa: E402
+from tracks import make_track  # noqa: E402
+
+STYLES = {"nox": "train.pkl", "pdb": "train_pdb_style.fasta"}
+COLUMNS = ("auc", "aps", "f1_max", "f1")
+
+
+def scores(proteins, probs, binary) -> dict:
+    ids = [p.id for p in proteins]
+    return evaluate(proteins, dict(zip(ids, probs)), dict(zip(ids, binary)))
+
+
+def member_rows(track, train, valid, parts) -> list[dict]:
+    """Each member on valid.fasta, at the threshold tuned on its own out-of-fold predictions."""
+    rows = []
+    for name in track.members_:
+        threshold = tune_threshold(train, track.oof_[name])
+        binary = [(p.round(DECIMALS) >= threshold).astype("uint8") for p in parts[name]]
+        rows.append({"name": name, "threshold": threshold, **scores(valid, parts[name], binary)})
+    return rows
+
+
+def ensemble_row(track, valid, parts, blender: str, seconds: float) -> dict:
+    binary = track.calls(parts["ensemble"], track.threshold_)
+    return {"name": f"ensemble[{blender}]", "threshold": track.threshold_, "fit_s": seconds,
+            "post": track.post_.to_dict(), **scores(valid, parts["ensemble"], binary)}
+
+
+def bench_style(style: str, args, cache: Path) -> list[dict]:
+    train = read_proteins(DATA / STYLES[style])
+    valid = read_proteins(DATA / "valid.fasta")
+    rows = []
+    for i, blender in enumerate(args.blenders):
+        start = time.perf_counter()
+        track = make_track("ensemble", members=tuple(args.members), blender=blender,
+                           folds=args.folds, seed=args.seed, cache_dir=str(cache / style)).fit(train)
+        seconds = time.perf_counter() - start
+        parts = track.predict_parts(valid)
+        if i == 0:
+            rows += member_rows(track, train, valid, parts)
+        rows.append(ensemble_row(track, valid, parts, blender, seconds))
+        print(f"{style} {blender}: fitted in {seconds:.0f} s (members cached after the first)",
+              flush=True)
+    return rows
+
+
+def fmt(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def print_style(style: str, rows: list[dict]) -> None:
+    members = [r for r in rows if not r["name"].startswith("ensemble")]
+    best = {k: max(r[k] for r in members) for k in ("auc", "f1_max")}
+    peer = next((r for r in members if r["name"] == "metapredict"), None)
+    print(f"\n{style} ({STYLES[style]}) -> valid.fasta")
+    print(f"{'predictor':22} {'AUC':>6} {'APS':>6} {'F1max':>6} {'F1@thr':>6} {'thr':>6}  "
+          f"{'dAUC best':>9} {'dF1max best':>11} {'dAUC mp':>8} {'dF1max mp':>9}  post")
+    for r in rows:
+        gains = ""
+        if r["name"].startswith("ensemble"):
+            gains = f"{r['auc'] - best['auc']:+9.3f} {r['f1_max'] - best['f1_max']:+11.3f}"
+            if peer:
+                gains += f" {r['auc'] - peer['auc']:+8.3f} {r['f1_max'] - peer['f1_max']:+9.3f}"
+        post = r.get("post", "")
+        print(f"{r['name']:22} {fmt(r['auc']):>6} {fmt(r['aps']):>6} {fmt(r['f1_max']):>6} "
+              f"{fmt(r['f1']):>6} {fmt(r['threshold']):>6}  {gains:40} {post}")
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", nargs="+", default=["w2v", "lgbm", "metapredict"])
+    parser.add_argument("--styles", nargs="+", choices=sorted(STYLES), default=["nox", "pdb"])
+    parser.add_argument("--blenders", nargs="+", default=["mean", "weighted", "rank", "stack"])
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", type=Path, help="keep members' arrays here (default: a temp dir)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = args.cache or Path(tmp)
+        results = {style: bench_style(style, args, cache) for style in args.styles}
+    for style, rows in results.items():
+        print_style(style, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
