@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 
-from crossval import tune_threshold  # noqa: E402
+from crossval import pooled, tune_threshold  # noqa: E402
 from data.load import read_proteins  # noqa: E402
-from data.metrics import DECIMALS, evaluate  # noqa: E402
+from data.metrics import DECIMALS, evaluate, roc_auc  # noqa: E402
 from tracks import make_track  # noqa: E402
 
 STYLES = {"nox": "train.pkl", "pdb": "train_pdb_style.fasta"}
@@ -37,20 +37,27 @@ def scores(proteins, probs, binary) -> dict:
     return evaluate(proteins, dict(zip(ids, probs)), dict(zip(ids, binary)))
 
 
+def oof_auc(train, probs) -> float:
+    """Pooled AUC of out-of-fold predictions on the training file: what choices are made on."""
+    return roc_auc(*pooled(train, probs))
+
+
 def member_rows(track, train, valid, parts) -> list[dict]:
     """Each member on valid.fasta, at the threshold tuned on its own out-of-fold predictions."""
     rows = []
     for name in track.members_:
         threshold = tune_threshold(train, track.oof_[name])
         binary = [(p.round(DECIMALS) >= threshold).astype("uint8") for p in parts[name]]
-        rows.append({"name": name, "threshold": threshold, **scores(valid, parts[name], binary)})
+        rows.append({"name": name, "threshold": threshold, "oof_auc": oof_auc(train, track.oof_[name]),
+                     **scores(valid, parts[name], binary)})
     return rows
 
 
-def ensemble_row(track, valid, parts, blender: str, seconds: float) -> dict:
+def ensemble_row(track, train, valid, parts, blender: str, seconds: float) -> dict:
     binary = track.calls(parts["ensemble"], track.threshold_)
     return {"name": f"ensemble[{blender}]", "threshold": track.threshold_, "fit_s": seconds,
-            "post": track.post_.to_dict(), **scores(valid, parts["ensemble"], binary)}
+            "oof_auc": oof_auc(train, track.oof_["ensemble"]), "post": track.post_.to_dict(),
+            **scores(valid, parts["ensemble"], binary)}
 
 
 def bench_style(style: str, args, cache: Path) -> list[dict]:
@@ -65,7 +72,7 @@ def bench_style(style: str, args, cache: Path) -> list[dict]:
         parts = track.predict_parts(valid)
         if i == 0:
             rows += member_rows(track, train, valid, parts)
-        rows.append(ensemble_row(track, valid, parts, blender, seconds))
+        rows.append(ensemble_row(track, train, valid, parts, blender, seconds))
         print(f"{style} {blender}: fitted in {seconds:.0f} s (members cached after the first)",
               flush=True)
     return rows
@@ -80,7 +87,7 @@ def print_style(style: str, rows: list[dict]) -> None:
     best = {k: max(r[k] for r in members) for k in ("auc", "f1_max")}
     peer = next((r for r in members if r["name"] == "metapredict"), None)
     print(f"\n{style} ({STYLES[style]}) -> valid.fasta")
-    print(f"{'predictor':22} {'AUC':>6} {'APS':>6} {'F1max':>6} {'F1@thr':>6} {'thr':>6}  "
+    print(f"{'predictor':22} {'OOF AUC':>7} {'AUC':>6} {'APS':>6} {'F1max':>6} {'F1@thr':>6} {'thr':>6}  "
           f"{'dAUC best':>9} {'dF1max best':>11} {'dAUC mp':>8} {'dF1max mp':>9}  post")
     for r in rows:
         gains = ""
@@ -89,7 +96,7 @@ def print_style(style: str, rows: list[dict]) -> None:
             if peer:
                 gains += f" {r['auc'] - peer['auc']:+8.3f} {r['f1_max'] - peer['f1_max']:+9.3f}"
         post = r.get("post", "")
-        print(f"{r['name']:22} {fmt(r['auc']):>6} {fmt(r['aps']):>6} {fmt(r['f1_max']):>6} "
+        print(f"{r['name']:22} {fmt(r['oof_auc']):>7} {fmt(r['auc']):>6} {fmt(r['aps']):>6} {fmt(r['f1_max']):>6} "
               f"{fmt(r['f1']):>6} {fmt(r['threshold']):>6}  {gains:40} {post}")
 
 
