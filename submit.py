@@ -344,7 +344,7 @@ def plot(args, test, curves: dict, highlight: str, threshold: float) -> list[str
     if labelled:
         written.append(plots.summary_plot(
             args.out / "plots" / "summary.png", [test[i] for i in labelled],
-            {k: [v[i] for i in labelled] for k, v in curves.items()}))
+            {k: [v[i] for i in labelled] for k, v in curves.items()}, highlight))
     print(f"wrote {len(written)} plots to {args.out / 'plots'}")
     return [str(path) for path in written]
 

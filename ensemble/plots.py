@@ -61,6 +61,13 @@ def _shade(axes, mask: np.ndarray, colour: str, label: str) -> None:
         axes.axvspan(start + 0.5, end + 0.5, color=colour, lw=0, label=label if n == 0 else None)
 
 
+def _colours(names: Sequence[str], highlight: str | None) -> dict[str, str]:
+    """One colour per curve name, the same in every plot of a run: the highlight in black."""
+    others = [n for n in names if n != highlight]
+    colours = {n: f"C{i % 10}" for i, n in enumerate(others)}  # matplotlib's default cycle
+    return {**colours, **({highlight: "black"} if highlight in names else {})}
+
+
 def protein_plot(path: str | Path, protein: Protein, curves: Mapping[str, np.ndarray],
                  threshold: float, highlight: str | None = None) -> Path:
     """One protein: each curve (L,) along the sequence, the threshold, the true labels if known.
@@ -80,10 +87,11 @@ def protein_plot(path: str | Path, protein: Protein, curves: Mapping[str, np.nda
         _shade(axes, protein.labels.astype(bool) & protein.mask, DISORDER_COLOUR, "disordered")
         _shade(axes, ~protein.mask, UNASSESSED_COLOUR, "not assessed")
     positions = np.arange(1, length + 1)
+    colours = _colours(list(curves), highlight)
     for name, values in curves.items():
         bold = name == highlight
         axes.plot(positions, values, label=name, lw=HIGHLIGHT_WIDTH if bold else LINE_WIDTH,
-                  zorder=3 if bold else 2, color="black" if bold else None)
+                  zorder=3 if bold else 2, color=colours[name])
     axes.axhline(threshold, color="crimson", ls="--", lw=1, label=f"threshold {threshold:.3f}")
     axes.set(xlim=(0.5, length + 0.5), ylim=(-0.02, 1.02), xlabel="residue",
              ylabel="disorder probability", title=f"{protein.id}  (length {length})")
@@ -97,7 +105,7 @@ def _legend_value(value: float | None) -> str:
 
 
 def summary_plot(path: str | Path, proteins: Sequence[Protein],
-                 curves: Mapping[str, Sequence[np.ndarray]]) -> Path:
+                 curves: Mapping[str, Sequence[np.ndarray]], highlight: str | None = None) -> Path:
     """ROC and precision-recall of each named prediction on the pooled assessed residues.
 
     ``curves[name]`` holds one (L,) array per protein. The legend gives CAID's AUC and APS
@@ -105,6 +113,7 @@ def summary_plot(path: str | Path, proteins: Sequence[Protein],
     """
     figure = _figure(SUMMARY_FIGSIZE)
     roc, pr = figure.subplots(1, 2)
+    colours = _colours(list(curves), highlight)
     for name, probs in curves.items():
         if len(probs) != len(proteins):
             raise ValueError(f"curve {name!r} has {len(probs)} arrays for {len(proteins)} proteins")
@@ -112,10 +121,11 @@ def summary_plot(path: str | Path, proteins: Sequence[Protein],
         if len(y) == 0:
             raise ValueError("no assessed residue to draw a ROC or precision-recall curve on")
         curve = threshold_curve(y, s)
-        roc.plot(np.r_[0.0, curve.fpr], np.r_[0.0, curve.tpr],
+        roc.plot(np.r_[0.0, curve.fpr], np.r_[0.0, curve.tpr], color=colours[name],
                  label=f"{name}  AUC {_legend_value(curve_auc(curve))}")
         pr.step(np.r_[0.0, curve.recall], np.r_[curve.precision[:1], curve.precision],
-                where="pre", label=f"{name}  APS {_legend_value(curve_aps(curve))}")
+                where="pre", color=colours[name],
+                label=f"{name}  APS {_legend_value(curve_aps(curve))}")
     roc.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
     roc.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate",
             ylabel="true positive rate", title="ROC (pooled residues)")

@@ -78,3 +78,10 @@ def test_without_matplotlib_the_error_says_what_to_install(tmp_path, monkeypatch
     monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
     with pytest.raises(ImportError, match="pip install matplotlib"):
         summary_plot(tmp_path / "s.png", PROTEINS, CURVES)
+
+
+def test_each_curve_keeps_its_colour_in_every_plot():
+    from ensemble.plots import _colours
+    assert _colours(["ensemble", "w2v", "lgbm"], "ensemble") == {"w2v": "C0", "lgbm": "C1",
+                                                                 "ensemble": "black"}
+    assert _colours(["lgbm"], None) == {"lgbm": "C0"}
