@@ -32,6 +32,7 @@ from data.splits import fold_groups, load_folds, make_folds
 from ensemble.blend import blender_from_state, make_blender
 from ensemble.postprocess import (PostProcess, fit_min_length, fit_smoothing,
                                   tune_threshold_per_protein)
+from tracks import load_track, make_track, parse_overrides, save_track, track_class
 
 META_FILE = "ensemble.json"
 MEMBERS_DIR = "members"
@@ -54,7 +55,6 @@ class EnsembleConfig:
     cache_dir: str = ""  # members' out-of-fold arrays, models and predictions, reused
 
     def member_config(self, name: str) -> dict:
-        from tracks import parse_overrides, track_class
         mine = [s.split(".", 1)[1] for s in self.member_settings if s.split(".", 1)[0] == name]
         return {"seed": self.seed, **parse_overrides(track_class(name).Config, mine)}
 
@@ -118,7 +118,6 @@ class EnsembleTrack:
         return [fold_of[p.id] for p in proteins]
 
     def _member_oof(self, name: str, proteins, folds) -> list[np.ndarray]:
-        from tracks import make_track
         settings = self.config.member_config(name)
         where = self._member_dir(name)
         probs = out_of_fold(lambda: make_track(name, **settings), proteins, folds,
@@ -136,7 +135,6 @@ class EnsembleTrack:
 
     def _member_fit(self, name: str, proteins):
         """The member trained on every protein; a saved one with the same settings and data is reused."""
-        from tracks import load_track, make_track, save_track
         where = self._member_dir(name)
         model = where and where / f"model-{self.tags_[name]}"
         if model and (model / "track.json").is_file():
@@ -193,7 +191,6 @@ class EnsembleTrack:
 
     # -- saving ---------------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
-        from tracks import save_track
         directory = Path(directory)
         for name, track in self.members_.items():
             save_track(track, directory / MEMBERS_DIR / name)
@@ -204,7 +201,6 @@ class EnsembleTrack:
 
     @classmethod
     def load(cls, directory: str | Path, config: EnsembleConfig) -> "EnsembleTrack":
-        from tracks import load_track
         directory = Path(directory)
         meta = json.loads((directory / META_FILE).read_text())
         track = cls(config)
