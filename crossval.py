@@ -15,9 +15,9 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from data.metrics import f1_max
-from data.probs import read_npz, write_npz
-from data.records import Protein
+from idr_kit.data.metrics import f1_max
+from idr_kit.data.probs import read_npz, write_npz
+from idr_kit.data.records import Protein
 
 # Used when no out-of-fold predictions exist to tune on (--folds 0): the natural cut of a probability.
 DEFAULT_THRESHOLD = 0.5

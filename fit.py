@@ -1,9 +1,9 @@
 """Train a GPU track (esm, bert, llm) and save it, on one device or many under torchrun.
 
-    python -m token_clf.fit --track esm --weights esm2_t33_650M_UR50D.pt --train train.pkl --out runs/esm
-    torchrun --nproc_per_node 4 -m token_clf.fit --track esm --set mode=lora --train train.pkl --out runs/esm
-    torchrun --nproc_per_node 8 -m llm_sft.fit --model-name DIR --train train.pkl --out runs/llm
-    accelerate launch --num_processes 8 -m llm_sft.fit --model-name DIR --train train.pkl --out runs/llm
+    python -m idr_kit.token_clf.fit --track esm --weights esm2_t33_650M_UR50D.pt --train train.pkl --out runs/esm
+    torchrun --nproc_per_node 4 -m idr_kit.token_clf.fit --track esm --set mode=lora --train train.pkl --out runs/esm
+    torchrun --nproc_per_node 8 -m idr_kit.llm_sft.fit --model-name DIR --train train.pkl --out runs/llm
+    accelerate launch --num_processes 8 -m idr_kit.llm_sft.fit --model-name DIR --train train.pkl --out runs/llm
 
 Every process trains (DistributedDataParallel keeps their weights identical); the first one
 writes OUT/model/, which ``submit.py --model OUT/model --test TEST`` then predicts with. Out-of-
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from data.load import read_proteins
-from tracks import make_track, parse_overrides, read_recipe, save_track, track_class
+from idr_kit.data.load import read_proteins
+from idr_kit.tracks import make_track, parse_overrides, read_recipe, save_track, track_class
 
 GPU_TRACKS = ("esm", "bert", "llm")
 DEFAULT_THRESHOLD = 0.5

@@ -10,10 +10,10 @@ import argparse
 import json
 import sys
 
-from data.load import PredictionSet, read_predictions, read_proteins
-from data.metrics import (DEFAULT_THRESHOLD, binary_source, drop_reasons, evaluate,
+from idr_kit.data.load import PredictionSet, read_predictions, read_proteins
+from idr_kit.data.metrics import (DEFAULT_THRESHOLD, binary_source, drop_reasons, evaluate,
                           format_report)
-from data.records import InputError, Protein
+from idr_kit.data.records import InputError, Protein
 
 SHOWN_IDS = 5  # ids listed per reason before "..."; the count is always complete
 

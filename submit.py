@@ -22,16 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-import crossval
-from data.atomic import write_json
-from data.competition import write_submission
-from data.fasta import write_caid
-from data.load import read_proteins
-from data.metrics import DECIMALS, evaluate, format_report
-from data.probs import write_npz
-from data.records import InputError
-from data.splits import fold_groups, make_folds, save_folds
-from tracks import (TRACKS, code_version, load_track, make_track, parse_overrides,
+from idr_kit import crossval
+from idr_kit.data.atomic import write_json
+from idr_kit.data.competition import write_submission
+from idr_kit.data.fasta import write_caid
+from idr_kit.data.load import read_proteins
+from idr_kit.data.metrics import DECIMALS, evaluate, format_report
+from idr_kit.data.probs import write_npz
+from idr_kit.data.records import InputError
+from idr_kit.data.splits import fold_groups, make_folds, save_folds
+from idr_kit.tracks import (TRACKS, code_version, load_track, make_track, parse_overrides,
                     read_recipe, read_track_meta, save_track, track_class)
 
 DATA_ENV = "IDR_DATA"
@@ -337,7 +337,7 @@ def run(args) -> int:
 
 def plot(args, test, curves: dict, highlight: str, threshold: float) -> list[str]:
     """PNGs in DIR/plots: the first --plot-first proteins, and a ROC / PR summary if labelled."""
-    from ensemble import plots
+    from idr_kit.ensemble import plots
     written = plots.plot_proteins(args.out / "plots", test, curves, threshold, args.plot_first,
                                   highlight)
     labelled = [i for i, p in enumerate(test) if p.has_labels]

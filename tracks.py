@@ -18,41 +18,41 @@ import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
-from data.atomic import write_json
+from idr_kit.data.atomic import write_json
 
 
 def _w2v():
-    from baselines.w2v import W2VTrack
+    from idr_kit.baselines.w2v import W2VTrack
     return W2VTrack
 
 
 def _lgbm():
-    from baselines.lgbm import LGBMTrack
+    from idr_kit.baselines.lgbm import LGBMTrack
     return LGBMTrack
 
 
 def _esm():
-    from token_clf.track import EsmTrack
+    from idr_kit.token_clf.track import EsmTrack
     return EsmTrack
 
 
 def _bert():
-    from token_clf.track import BertTrack
+    from idr_kit.token_clf.track import BertTrack
     return BertTrack
 
 
 def _llm():
-    from llm_sft.track import LlmTrack
+    from idr_kit.llm_sft.track import LlmTrack
     return LlmTrack
 
 
 def _ensemble():
-    from ensemble.track import EnsembleTrack
+    from idr_kit.ensemble.track import EnsembleTrack
     return EnsembleTrack
 
 
 def _metapredict():
-    from ensemble.peers import MetapredictTrack
+    from idr_kit.ensemble.peers import MetapredictTrack
     return MetapredictTrack
 
 

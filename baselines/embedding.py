@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from data.records import ALPHABET, InputError
+from idr_kit.data.records import ALPHABET, InputError
 
 # Byte value -> row of the table; clean_sequence has already rejected any other letter.
 _ROW_OF_BYTE = np.full(256, -1, dtype=np.int64)

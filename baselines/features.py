@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from baselines.embedding import residue_rows
-from baselines.scales import SCALE_NAMES, SCALE_TABLE
-from baselines.windows import centred_mean
-from data.records import STANDARD_RESIDUES
+from idr_kit.baselines.embedding import residue_rows
+from idr_kit.baselines.scales import SCALE_NAMES, SCALE_TABLE
+from idr_kit.baselines.windows import centred_mean
+from idr_kit.data.records import STANDARD_RESIDUES
 
 _CHARGE = SCALE_NAMES.index("charge")
 # One-hot over the 20 standard residues plus one "other" column for X U B Z O: they count in a

@@ -19,13 +19,13 @@ import lightgbm as lgb
 import numpy as np
 from tqdm.auto import tqdm
 
-from baselines.embedding import train_table
-from baselines.features import FeatureSpec, feature_names, residue_features
-from baselines.rows import (PROGRESS_DELAY, assessed_labels, predict_in_chunks,
+from idr_kit.baselines.embedding import train_table
+from idr_kit.baselines.features import FeatureSpec, feature_names, residue_features
+from idr_kit.baselines.rows import (PROGRESS_DELAY, assessed_labels, predict_in_chunks,
                             require_both_classes, require_labels, training_rows)
-from data.atomic import atomic_write
-from data.records import Protein
-from data.splits import validation_proteins
+from idr_kit.data.atomic import atomic_write
+from idr_kit.data.records import Protein
+from idr_kit.data.splits import validation_proteins
 
 MODEL_FILE = "lgbm_model.txt"
 TABLE_FILE = "residue_vectors.npz"

@@ -11,7 +11,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from data.records import InputError, Protein
+from idr_kit.data.records import InputError, Protein
 
 Featurize = Callable[[Protein], np.ndarray]  # protein -> (L, F) float32
 PredictRows = Callable[[np.ndarray], np.ndarray]  # (N, F) -> (N,) P(disordered)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.records import ALPHABET, STANDARD_RESIDUES
+from idr_kit.data.records import ALPHABET, STANDARD_RESIDUES
 
 # Kyte J, Doolittle RF (1982) "A simple method for displaying the hydropathic character of a
 # protein", J Mol Biol 157:105-132, Table 2.

@@ -17,12 +17,12 @@ from typing import Sequence
 import numpy as np
 from sklearn.naive_bayes import GaussianNB
 
-from baselines.embedding import embed, train_table
-from baselines.rows import (assessed_labels, predict_in_chunks, require_both_classes,
+from idr_kit.baselines.embedding import embed, train_table
+from idr_kit.baselines.rows import (assessed_labels, predict_in_chunks, require_both_classes,
                             require_labels, training_rows)
-from baselines.windows import window_mean
-from data.atomic import atomic_write
-from data.records import Protein
+from idr_kit.baselines.windows import window_mean
+from idr_kit.data.atomic import atomic_write
+from idr_kit.data.records import Protein
 
 # The baseline's slice seq[i-2:i+2]: two residues before i, i itself, one after.
 CONTEXT_LEFT, CONTEXT_RIGHT = 2, 1

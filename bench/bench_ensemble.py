@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 
-from crossval import pooled, tune_threshold  # noqa: E402
-from data.load import read_proteins  # noqa: E402
-from data.metrics import DECIMALS, evaluate, roc_auc  # noqa: E402
-from tracks import make_track  # noqa: E402
+from idr_kit.crossval import pooled, tune_threshold  # noqa: E402
+from idr_kit.data.load import read_proteins  # noqa: E402
+from idr_kit.data.metrics import DECIMALS, evaluate, roc_auc  # noqa: E402
+from idr_kit.tracks import make_track  # noqa: E402
 
 STYLES = {"nox": "train.pkl", "pdb": "train_pdb_style.fasta"}
 COLUMNS = ("auc", "aps", "f1_max", "f1")

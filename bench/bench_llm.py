@@ -50,18 +50,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 
-from data.load import read_proteins  # noqa: E402
-from llm_sft import official  # noqa: E402
-from llm_sft.batches import example_batch, prompt_batch  # noqa: E402
-from llm_sft.model import (MODES, HeadStep, SftStep, enable_checkpointing, positions,  # noqa: E402
+from idr_kit.data.load import read_proteins  # noqa: E402
+from idr_kit.llm_sft import official  # noqa: E402
+from idr_kit.llm_sft.batches import example_batch, prompt_batch  # noqa: E402
+from idr_kit.llm_sft.model import (MODES, HeadStep, SftStep, enable_checkpointing, positions,  # noqa: E402
                            sft_objective)
-from llm_sft.prompts import IGNORE_INDEX  # noqa: E402
-from llm_sft.tokens import encode_example, encode_prompt  # noqa: E402
-from llm_sft.track import LlmConfig  # noqa: E402
-from token_clf.pieces import cut  # noqa: E402
-from token_clf.runtime import autocast, pick_device  # noqa: E402
-from token_clf.train import bce_objective  # noqa: E402
-from tracks import make_track  # noqa: E402
+from idr_kit.llm_sft.prompts import IGNORE_INDEX  # noqa: E402
+from idr_kit.llm_sft.tokens import encode_example, encode_prompt  # noqa: E402
+from idr_kit.llm_sft.track import LlmConfig  # noqa: E402
+from idr_kit.token_clf.pieces import cut  # noqa: E402
+from idr_kit.token_clf.runtime import autocast, pick_device  # noqa: E402
+from idr_kit.token_clf.train import bce_objective  # noqa: E402
+from idr_kit.tracks import make_track  # noqa: E402
 from bench_token_clf import sample  # noqa: E402  (valid.fasta proteins that fit one window)
 
 GIB = 2 ** 30

@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 
-from data.load import read_proteins  # noqa: E402
-from token_clf.batching import token_budget_batches  # noqa: E402
-from token_clf.official import esm_dims, write_esm_checkpoint  # noqa: E402
-from tracks import make_track  # noqa: E402
+from idr_kit.data.load import read_proteins  # noqa: E402
+from idr_kit.token_clf.batching import token_budget_batches  # noqa: E402
+from idr_kit.token_clf.official import esm_dims, write_esm_checkpoint  # noqa: E402
+from idr_kit.tracks import make_track  # noqa: E402
 
 ESM_WINDOW = 1022  # proteins up to this length: the bare pass needs no windows either
 HEADS = {"default": {}, "linear": {"head_hidden": 0}}  # the track's default head; a linear one

@@ -42,7 +42,7 @@ def run_measured(cmd: list[str], **kwargs) -> tuple[float, float, str]:
 def plain_fasta(src: Path, dest: Path) -> int:
     """Write ``src``'s sequences without labels (what metapredict's CLI reads); return residues."""
     sys.path.insert(0, str(ROOT))
-    from data.load import read_proteins
+    from idr_kit.data.load import read_proteins
     proteins = read_proteins(src)
     dest.write_text("".join(f">{p.id}\n{p.seq}\n" for p in proteins))
     return sum(len(p) for p in proteins)
@@ -74,13 +74,13 @@ METAPREDICT_SNIPPET = """
 import json, sys, time
 import metapredict as meta
 sys.path.insert(0, sys.argv[2])
-from data.load import read_proteins
+from idr_kit.data.load import read_proteins
 proteins = read_proteins(sys.argv[1])
 start = time.perf_counter()
 out = meta.predict_disorder(dict((p.id, p.seq) for p in proteins), version="V3")
 seconds = time.perf_counter() - start
 import numpy as np
-from data.metrics import evaluate
+from idr_kit.data.metrics import evaluate
 scores = {pid: np.clip(np.asarray(v[1], dtype=np.float32), 0, 1) for pid, v in out.items()}
 result = evaluate(proteins, scores)
 result["seconds"] = seconds

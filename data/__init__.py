@@ -1,4 +1,4 @@
 """Records, file formats, splits and metrics: everything the tracks share."""
-from data.records import ALPHABET, InputError, Protein, make_protein
+from idr_kit.data.records import ALPHABET, InputError, Protein, make_protein
 
 __all__ = ["ALPHABET", "InputError", "Protein", "make_protein"]

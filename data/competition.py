@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from data.atomic import atomic_write
-from data.probs import in_id_order, validate_binary
-from data.records import InputError, Protein, check_unique_ids, make_protein
+from idr_kit.data.atomic import atomic_write
+from idr_kit.data.probs import in_id_order, validate_binary
+from idr_kit.data.records import InputError, Protein, check_unique_ids, make_protein
 
 SUBMISSION_COLUMNS = ("proteinID", "sequence", "IDRs")
 

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from data.records import InputError, Protein, check_unique_ids, make_protein
+from idr_kit.data.records import InputError, Protein, check_unique_ids, make_protein
 
 DISORDERED_STATES = ("disorder", "pre-molten globule", "molten globule")
 STATE, TRANSITION, FUNCTION = "structural state", "structural transition", "disorder function"

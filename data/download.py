@@ -20,10 +20,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from data.atomic import atomic_write
-from data.disprot import read_disprot_json
-from data.fasta import read_fasta
-from data.records import InputError
+from idr_kit.data.atomic import atomic_write
+from idr_kit.data.disprot import read_disprot_json
+from idr_kit.data.fasta import read_fasta
+from idr_kit.data.records import InputError
 
 # The DisProt REST API's search endpoint. With format=json it answers {"data": [...], "size": N};
 # read_disprot_json refuses a file holding fewer than N entries (one page of a paged answer).

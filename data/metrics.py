@@ -38,7 +38,7 @@ from typing import Mapping, NamedTuple
 
 import numpy as np
 
-from data.records import InputError, Protein, check_unique_ids
+from idr_kit.data.records import InputError, Protein, check_unique_ids
 
 DECIMALS = 3  # CAID rounds scores and every reported number to 3 decimals
 DEFAULT_THRESHOLD = 0.5  # the usual cut on a disorder probability when none is given

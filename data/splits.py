@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data.atomic import atomic_write
-from data.records import InputError, Protein
+from idr_kit.data.atomic import atomic_write
+from idr_kit.data.records import InputError, Protein
 
 ID_COLUMN, CLUSTER_COLUMN = "id", "cluster"
 

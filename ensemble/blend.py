@@ -16,9 +16,9 @@ from typing import Sequence
 import numpy as np
 from scipy.special import expit, logit
 
-from baselines.windows import centred_mean
-from data.metrics import DECIMALS, Curve, curve_auc, curve_f1_max
-from data.records import Protein
+from idr_kit.baselines.windows import centred_mean
+from idr_kit.data.metrics import DECIMALS, Curve, curve_auc, curve_f1_max
+from idr_kit.data.records import Protein
 
 SCALE = 10 ** DECIMALS  # 1000: a rounded score is a bin index / SCALE
 BINS = SCALE + 1  # 1001 rounded values 0.000 .. 1.000

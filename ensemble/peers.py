@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from data.records import Protein
+from idr_kit.data.records import Protein
 
 # metapredict reads the 20 standard residues only: the others become their nearest standard
 # residue (the ambiguity codes B = D/N and Z = E/Q as the amide, selenocysteine as cysteine,

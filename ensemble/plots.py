@@ -15,11 +15,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from crossval import pooled
-from data.atomic import atomic_write
-from data.metrics import curve_aps, curve_auc, threshold_curve
-from data.records import Protein
-from ensemble.postprocess import runs
+from idr_kit.crossval import pooled
+from idr_kit.data.atomic import atomic_write
+from idr_kit.data.metrics import curve_aps, curve_auc, threshold_curve
+from idr_kit.data.records import Protein
+from idr_kit.ensemble.postprocess import runs
 
 DPI = 100
 PROTEIN_FIGSIZE = (12.0, 4.0)  # inches: 1200 x 400 px, wide because proteins are long

@@ -22,9 +22,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from crossval import pooled
-from data.metrics import DECIMALS, average_precision, binary_scores, f1_max, roc_auc
-from data.records import Protein
+from idr_kit.crossval import pooled
+from idr_kit.data.metrics import DECIMALS, average_precision, binary_scores, f1_max, roc_auc
+from idr_kit.data.records import Protein
 
 SMOOTHERS = ("median", "mean")
 NO_SMOOTHING = "none"  # PostProcess.kind when nothing is smoothed (width 1)

@@ -23,16 +23,16 @@ from typing import Sequence
 
 import numpy as np
 
-from crossval import fingerprint, out_of_fold, tune_threshold
-from data.atomic import write_json
-from data.metrics import DECIMALS
-from data.probs import read_npz, write_npz
-from data.records import Protein
-from data.splits import fold_groups, load_folds, make_folds
-from ensemble.blend import blender_from_state, make_blender
-from ensemble.postprocess import (PostProcess, fit_min_length, fit_smoothing,
+from idr_kit.crossval import fingerprint, out_of_fold, tune_threshold
+from idr_kit.data.atomic import write_json
+from idr_kit.data.metrics import DECIMALS
+from idr_kit.data.probs import read_npz, write_npz
+from idr_kit.data.records import Protein
+from idr_kit.data.splits import fold_groups, load_folds, make_folds
+from idr_kit.ensemble.blend import blender_from_state, make_blender
+from idr_kit.ensemble.postprocess import (PostProcess, fit_min_length, fit_smoothing,
                                   tune_threshold_per_protein)
-from tracks import load_track, make_track, parse_overrides, save_track, track_class
+from idr_kit.tracks import load_track, make_track, parse_overrides, save_track, track_class
 
 META_FILE = "ensemble.json"
 MEMBERS_DIR = "members"

@@ -11,9 +11,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from llm_sft.prompts import IGNORE_INDEX
-from llm_sft.tokens import Example, Prompt
-from token_clf.pieces import Piece
+from idr_kit.llm_sft.prompts import IGNORE_INDEX
+from idr_kit.llm_sft.tokens import Example, Prompt
+from idr_kit.token_clf.pieces import Piece
 
 
 def _left_pad(rows: Sequence[np.ndarray], fill: int) -> tuple[np.ndarray, np.ndarray]:

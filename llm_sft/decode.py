@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from llm_sft.model import output_layer, positions
+from idr_kit.llm_sft.model import output_layer, positions
 
 
 @torch.no_grad()

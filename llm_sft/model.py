@@ -19,9 +19,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from llm_sft.prompts import IGNORE_INDEX
-from token_clf.backbones import WeightsUnavailable, hf_location, is_offline, quiet_transformers
-from token_clf.model import Head
+from idr_kit.llm_sft.prompts import IGNORE_INDEX
+from idr_kit.token_clf.backbones import WeightsUnavailable, hf_location, is_offline, quiet_transformers
+from idr_kit.token_clf.model import Head
 
 MODES = ("generate", "head")
 # Every linear projection of a Qwen2 block: attention and MLP.

@@ -16,8 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from data.records import ALPHABET
-from llm_sft.prompts import (ANSWER_END, IGNORE_INDEX, LABEL_TOKENS, RESIDUE_SEPARATOR,
+from idr_kit.data.records import ALPHABET
+from idr_kit.llm_sft.prompts import (ANSWER_END, IGNORE_INDEX, LABEL_TOKENS, RESIDUE_SEPARATOR,
                              UNASSESSED_TOKEN, split_prompt)
 
 

@@ -23,21 +23,21 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from baselines.rows import assessed_labels, require_both_classes, require_labels
-from data.atomic import write_json
-from data.records import Protein
-from data.splits import validation_proteins
-from llm_sft.batches import example_batch, prompt_batch, residue_values
-from llm_sft.decode import label_probs
-from llm_sft.model import (LORA_TARGETS, MODES, HeadStep, SftStep, add_lora, enable_checkpointing,
+from idr_kit.baselines.rows import assessed_labels, require_both_classes, require_labels
+from idr_kit.data.atomic import write_json
+from idr_kit.data.records import Protein
+from idr_kit.data.splits import validation_proteins
+from idr_kit.llm_sft.batches import example_batch, prompt_batch, residue_values
+from idr_kit.llm_sft.decode import label_probs
+from idr_kit.llm_sft.model import (LORA_TARGETS, MODES, HeadStep, SftStep, add_lora, enable_checkpointing,
                            load_causal_lm, load_tokenizer, sft_objective, weights_dtype)
-from llm_sft.official import QWEN_7B_INSTRUCT
-from llm_sft.tokens import PromptVocab, encode_example, encode_prompt
-from token_clf.batching import token_budget_batches
-from token_clf.model import Head
-from token_clf.pieces import cut, reassemble
-from token_clf.runtime import autocast, pick_device, start_group
-from token_clf.train import PROGRESS_DELAY, History, LoopSettings, checkpoint_file, train
+from idr_kit.llm_sft.official import QWEN_7B_INSTRUCT
+from idr_kit.llm_sft.tokens import PromptVocab, encode_example, encode_prompt
+from idr_kit.token_clf.batching import token_budget_batches
+from idr_kit.token_clf.model import Head
+from idr_kit.token_clf.pieces import cut, reassemble
+from idr_kit.token_clf.runtime import autocast, pick_device, start_group
+from idr_kit.token_clf.train import PROGRESS_DELAY, History, LoopSettings, checkpoint_file, train
 
 ADAPTER_DIR = "adapter"
 HEAD_FILE = "head.safetensors"

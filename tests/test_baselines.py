@@ -12,17 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines.embedding import train_table
-from baselines.features import FeatureSpec, feature_names, residue_features
-from baselines.lgbm import LGBMTrack
-from data.splits import validation_proteins
-from baselines.scales import SCALE_NAMES, SCALE_TABLE
-from baselines.w2v import W2VTrack
-from data.competition import read_pickle
-from data.fasta import read_fasta
-from data.metrics import roc_auc
-from data.records import ALPHABET, InputError, Protein, make_protein
-from tracks import load_track, make_track, save_track
+from idr_kit.baselines.embedding import train_table
+from idr_kit.baselines.features import FeatureSpec, feature_names, residue_features
+from idr_kit.baselines.lgbm import LGBMTrack
+from idr_kit.data.splits import validation_proteins
+from idr_kit.baselines.scales import SCALE_NAMES, SCALE_TABLE
+from idr_kit.baselines.w2v import W2VTrack
+from idr_kit.data.competition import read_pickle
+from idr_kit.data.fasta import read_fasta
+from idr_kit.data.metrics import roc_auc
+from idr_kit.data.records import ALPHABET, InputError, Protein, make_protein
+from idr_kit.tracks import load_track, make_track, save_track
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TRACKS = ["w2v", "lgbm"]
@@ -239,7 +239,7 @@ def test_w2v_vectors_do_not_depend_on_python_hash_seed(train, tmp_path):
     # gensim seeds each vector from the word's hash in some versions; ours must not vary.
     seqs = [p.seq for p in train[:30]]
     (tmp_path / "seqs.txt").write_text("\n".join(seqs))
-    script = ("import sys, numpy as np; from baselines.embedding import train_table; "
+    script = ("import sys, numpy as np; from idr_kit.baselines.embedding import train_table; "
               "seqs = open(sys.argv[1]).read().split(); "
               "np.save(sys.argv[2], train_table(seqs, vector_size=10, seed=0))")
     root = Path(__file__).resolve().parents[1]

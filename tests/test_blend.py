@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-import ensemble.blend as blend
-from data.metrics import f1_max, roc_auc
-from data.records import Protein, make_protein
-from ensemble.blend import (BLENDERS, MeanBlender, RankBlender, StackBlender, WeightedBlender,
+import idr_kit.ensemble.blend as blend
+from idr_kit.data.metrics import f1_max, roc_auc
+from idr_kit.data.records import Protein, make_protein
+from idr_kit.ensemble.blend import (BLENDERS, MeanBlender, RankBlender, StackBlender, WeightedBlender,
                             blender_from_state, context_features, fast_auc, fast_f1_max,
                             make_blender, pooled_members)
 

@@ -7,9 +7,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from data.disprot import read_disprot_json
-from data.download import DownloadError, disprot_url, download_caid, download_disprot, fetch, main
-from data.fasta import read_fasta
+from idr_kit.data.disprot import read_disprot_json
+from idr_kit.data.download import DownloadError, disprot_url, download_caid, download_disprot, fetch, main
+from idr_kit.data.fasta import read_fasta
 
 DISPROT_RELEASE = {"data": [
     {"disprot_id": "DP00003", "acc": "P03265", "sequence": "MASREEEQRETTPERGRGAARRPPT",

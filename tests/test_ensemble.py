@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines.w2v import W2VTrack
-from data.load import read_proteins
-from data.probs import read_npz
-from data.records import make_protein
-from ensemble.blend import make_blender
-from ensemble.peers import MetapredictTrack
-from ensemble.track import EnsembleTrack, blend_out_of_fold, stack_parts
-from tracks import TRACKS, load_track, make_track, save_track
+from idr_kit.baselines.w2v import W2VTrack
+from idr_kit.data.load import read_proteins
+from idr_kit.data.probs import read_npz
+from idr_kit.data.records import make_protein
+from idr_kit.ensemble.blend import make_blender
+from idr_kit.ensemble.peers import MetapredictTrack
+from idr_kit.ensemble.track import EnsembleTrack, blend_out_of_fold, stack_parts
+from idr_kit.tracks import TRACKS, load_track, make_track, save_track
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ("w2v.vector_size=20",)  # quicker than the baseline's 100, and it still learns
@@ -45,7 +45,7 @@ def spy(monkeypatch):
 
 @pytest.fixture(scope="module")
 def train(shared_data):
-    from data.competition import read_pickle
+    from idr_kit.data.competition import read_pickle
     return read_pickle(shared_data / "train.pkl")[:90]
 
 

@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from data.records import ALPHABET
-from llm_sft.batches import example_batch, prompt_batch
-from llm_sft.official import qwen_tokenizer_dir
-from llm_sft.prompts import (ANSWER_END, IGNORE_INDEX, LABEL_TOKENS, SYSTEM_PROMPT, USER_TEMPLATE,
+from idr_kit.data.records import ALPHABET
+from idr_kit.llm_sft.batches import example_batch, prompt_batch
+from idr_kit.llm_sft.official import qwen_tokenizer_dir
+from idr_kit.llm_sft.prompts import (ANSWER_END, IGNORE_INDEX, LABEL_TOKENS, SYSTEM_PROMPT, USER_TEMPLATE,
                              parse_answer, render_answer, render_prompt, residue_text, split_prompt)
-from llm_sft.tokens import PromptVocab, encode_example, encode_prompt, single_token
-from token_clf.pieces import Piece
+from idr_kit.llm_sft.tokens import PromptVocab, encode_example, encode_prompt, single_token
+from idr_kit.token_clf.pieces import Piece
 
 GOLDEN_PROMPT = (
     "<|im_start|>system\n"
@@ -128,7 +128,7 @@ def test_example_targets_golden(vocab):
 
 
 def test_example_batch_pads_on_the_left():
-    from llm_sft.tokens import Example
+    from idr_kit.llm_sft.tokens import Example
     a = Example(np.array([5, 6, 7]), np.array([6, 7, -100]), 1)
     b = Example(np.array([8]), np.array([-100]), 0)
     batch = example_batch([a, b], pad=0)

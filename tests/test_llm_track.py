@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from data.metrics import evaluate
-from data.records import make_protein
-from llm_sft.batches import prompt_batch
-from llm_sft.decode import label_probs
-from llm_sft.model import add_lora, decoder_hidden, load_causal_lm, load_tokenizer, output_layer
-from llm_sft.official import tiny_config, write_qwen_dir
-from llm_sft.tokens import PromptVocab, encode_prompt
-from token_clf.backbones import WeightsUnavailable
-from token_clf.pieces import cut
-from tracks import load_track, make_track, save_track
+from idr_kit.data.metrics import evaluate
+from idr_kit.data.records import make_protein
+from idr_kit.llm_sft.batches import prompt_batch
+from idr_kit.llm_sft.decode import label_probs
+from idr_kit.llm_sft.model import add_lora, decoder_hidden, load_causal_lm, load_tokenizer, output_layer
+from idr_kit.llm_sft.official import tiny_config, write_qwen_dir
+from idr_kit.llm_sft.tokens import PromptVocab, encode_prompt
+from idr_kit.token_clf.backbones import WeightsUnavailable
+from idr_kit.token_clf.pieces import cut
+from idr_kit.tracks import load_track, make_track, save_track
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
@@ -179,7 +179,7 @@ def test_a_rerun_resumes_from_its_checkpoint(tiny, tmp_path, capsys):
 def test_from_scratch_base_is_recreated_from_its_seed(tmp_path):
     model_dir = tmp_path / "config-only"
     tiny_config().save_pretrained(model_dir)  # an architecture without weights
-    from llm_sft.official import write_tokenizer
+    from idr_kit.llm_sft.official import write_tokenizer
     write_tokenizer(model_dir)
     track = make_track("llm", model_name=str(model_dir), from_scratch=True,
                        **dict(HEAD, epochs=1, seed=3)).fit(per_residue_toy(6, 7))
@@ -274,7 +274,7 @@ def test_training_under_a_launcher_keeps_both_processes_in_step(launcher, tiny, 
     module, *options = LAUNCHERS[launcher]
     port = 29600 + os.getpid() % 1000 + (launcher == "accelerate")
     result = run(*options, "--main_process_port" if launcher == "accelerate" else "--master_port",
-                 str(port), "-m", "llm_sft.fit", "--model-name", tiny,
+                 str(port), "-m", "idr_kit.llm_sft.fit", "--model-name", tiny,
                  "--train", str(toy_files / "train.fasta"), "--out", str(tmp_path),
                  "--set", "epochs=1", "--set", "window=64", "--set", "device=cpu",
                  "--set", "token_budget=1024", module=module)

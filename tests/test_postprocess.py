@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from data.metrics import binary_scores, f1_per_protein
-from data.records import Protein, make_protein
-from ensemble.postprocess import (PostProcess, f1_per_protein_curve, fit_min_length,
+from idr_kit.data.metrics import binary_scores, f1_per_protein
+from idr_kit.data.records import Protein, make_protein
+from idr_kit.ensemble.postprocess import (PostProcess, f1_per_protein_curve, fit_min_length,
                                   fit_smoothing, min_length, min_length_all, runs, smooth,
                                   smooth_all, threshold_calls, tune_threshold_per_protein)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import score
-import submit
+from idr_kit import score
+from idr_kit import submit
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -28,8 +28,8 @@ def readme_commands(script: str) -> list[list[str]]:
 
 
 def launcher_commands() -> list[tuple[str, list[str]]]:
-    """(module, its arguments) for each ``-m token_clf.fit`` / ``-m llm_sft.fit`` line."""
-    found = [re.search(r"-m (token_clf|llm_sft)\.fit (.*)", line) for line in readme_lines()]
+    """(module, its arguments) for each ``-m idr_kit.token_clf.fit`` / ``-m idr_kit.llm_sft.fit`` line."""
+    found = [re.search(r"-m idr_kit\.(token_clf|llm_sft)\.fit (.*)", line) for line in readme_lines()]
     return [(m.group(1), shlex.split(m.group(2))) for m in found if m]
 
 
@@ -44,7 +44,7 @@ def test_readme_submit_commands_parse(args):
 
 @pytest.mark.parametrize("module, args", launcher_commands(), ids=lambda v: " ".join(v) if isinstance(v, list) else v)
 def test_readme_launcher_commands_parse(module, args):
-    import fit
+    from idr_kit import fit
     parsed = fit.build_parser(track={"token_clf": "esm", "llm_sft": "llm"}[module]).parse_args(args)
     if parsed.recipe:
         assert (ROOT / parsed.recipe).is_file()

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.competition import write_submission
-from data.fasta import write_caid
-from data.load import read_proteins
-from data.metrics import KEYS
-from data.probs import write_npz
+from idr_kit.data.competition import write_submission
+from idr_kit.data.fasta import write_caid
+from idr_kit.data.load import read_proteins
+from idr_kit.data.metrics import KEYS
+from idr_kit.data.probs import write_npz
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"

@@ -4,9 +4,9 @@ from collections import Counter
 
 import pytest
 
-from data.competition import read_pickle
-from data.records import InputError
-from data.splits import linked_components, load_folds, make_folds, read_groups, save_folds
+from idr_kit.data.competition import read_pickle
+from idr_kit.data.records import InputError
+from idr_kit.data.splits import linked_components, load_folds, make_folds, read_groups, save_folds
 
 IDS = [f"P{i:03d}" for i in range(103)]
 

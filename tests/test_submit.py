@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.fasta import read_caid
-from data.probs import read_npz
+from idr_kit.data.fasta import read_caid
+from idr_kit.data.probs import read_npz
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -167,8 +167,8 @@ def test_one_protein_under_two_ids_in_two_files_shares_a_fold(small_data, tmp_pa
 
 
 def test_fold_groups_follow_clusters_then_sequences(tmp_path):
-    from data.records import make_protein
-    from submit import fold_groups
+    from idr_kit.data.records import make_protein
+    from idr_kit.submit import fold_groups
     train = [make_protein("a", "MKV", "010"), make_protein("b", "MKV", "011"),
              make_protein("c", "GGG", "000"), make_protein("d", "PPP", "111")]
     table = tmp_path / "clusters.tsv"

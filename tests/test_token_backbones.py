@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from token_clf import official
-from token_clf.align import encode_batch
-from token_clf.backbones import (WeightsUnavailable, antiberty_dir, load_encoder, load_esm,
+from idr_kit.token_clf import official
+from idr_kit.token_clf.align import encode_batch
+from idr_kit.token_clf.backbones import (WeightsUnavailable, antiberty_dir, load_encoder, load_esm,
                                  load_hf)
-from token_clf.official import (ESM2_SIZES, KNOWN_SHA256, WeightsMismatch, read_esm_checkpoint,
+from idr_kit.token_clf.official import (ESM2_SIZES, KNOWN_SHA256, WeightsMismatch, read_esm_checkpoint,
                                 sha256_file, write_esm_checkpoint, write_hf_bert_dir,
                                 write_hf_esm_dir)
 

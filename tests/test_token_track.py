@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from data.metrics import evaluate
-from data.records import make_protein
-from token_clf.official import write_esm_checkpoint, write_hf_bert_dir, write_hf_esm_dir
-from tracks import load_track, make_track, save_track
+from idr_kit.data.metrics import evaluate
+from idr_kit.data.records import make_protein
+from idr_kit.token_clf.official import write_esm_checkpoint, write_hf_bert_dir, write_hf_esm_dir
+from idr_kit.tracks import load_track, make_track, save_track
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = "esm2_t2_tiny"  # not a published size: the file's own architecture is used
@@ -109,7 +109,7 @@ def test_long_proteins_are_windows_averaged_over_their_overlap(lora_track):
 
 
 def test_lora_trains_only_adapters_and_changes_the_encoder(models, lora_track):
-    from token_clf.backbones import load_esm
+    from idr_kit.token_clf.backbones import load_esm
     base = load_esm(TINY, str(models["esm_pt"]))
     trained = dict(lora_track.model_.encoder.named_parameters())
     adapters = [n for n in trained if "lora_" in n]
@@ -201,7 +201,7 @@ def test_submit_trains_the_esm_track_and_a_saved_model_predicts_the_same(models,
 def test_training_under_torchrun_keeps_both_processes_in_step(models, toy_files, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--master_port", str(29500 + os.getpid() % 1000), "-m", "token_clf.fit",
+               "--master_port", str(29500 + os.getpid() % 1000), "-m", "idr_kit.token_clf.fit",
                "--track", "esm", "--backbone", TINY, "--weights", str(models["esm_pt"]),
                "--train", str(toy_files / "train.fasta"), "--out", str(tmp_path),
                "--set", "mode=full", "--set", "epochs=2", "--set", "window=64", "--set", "device=cpu"]

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from data.records import make_protein
-from token_clf.model import Head, HiddenStep, masked_bce
-from token_clf.pieces import cut, hidden_batch, reassemble
-from token_clf.runtime import World
-from token_clf.train import LoopSettings, train
+from idr_kit.data.records import make_protein
+from idr_kit.token_clf.model import Head, HiddenStep, masked_bce
+from idr_kit.token_clf.pieces import cut, hidden_batch, reassemble
+from idr_kit.token_clf.runtime import World
+from idr_kit.token_clf.train import LoopSettings, train
 
 SETTINGS = LoopSettings(epochs=30, lr=0.05, weight_decay=0.0, warmup=0.1, grad_clip=1.0,
                         accumulate=1, patience=100, pos_weight=1.0, seed=0)

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import crossval
-from data.records import make_protein
-from tracks import (TRACKS, load_track, make_track, parse_overrides, read_track_meta, save_track,
+from idr_kit import crossval
+from idr_kit.data.records import make_protein
+from idr_kit.tracks import (TRACKS, load_track, make_track, parse_overrides, read_track_meta, save_track,
                     track_class)
 
 
@@ -53,7 +53,7 @@ def test_every_track_has_a_frozen_config_with_a_seed(name):
 
 @pytest.fixture(scope="module")
 def small_train(shared_data):
-    from data.competition import read_pickle
+    from idr_kit.data.competition import read_pickle
     return read_pickle(shared_data / "train.pkl")[:60]
 
 
@@ -127,7 +127,7 @@ def test_a_changed_config_does_not_reuse_checkpoints(small_train, tmp_path):
 
 
 def test_changed_training_labels_do_not_reuse_checkpoints(small_train, tmp_path):
-    from data.records import Protein
+    from idr_kit.data.records import Protein
     folds = [i % 2 for i in range(len(small_train))]
     calls = []
 
@@ -143,7 +143,7 @@ def test_changed_training_labels_do_not_reuse_checkpoints(small_train, tmp_path)
 
 
 def test_recipes_in_the_repository_name_only_real_settings():
-    from tracks import read_recipe
+    from idr_kit.tracks import read_recipe
     recipes = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.json"))
     assert recipes
     for recipe in recipes:
@@ -153,7 +153,7 @@ def test_recipes_in_the_repository_name_only_real_settings():
 
 
 def test_a_recipe_with_an_unknown_setting_is_refused(tmp_path):
-    from tracks import read_recipe
+    from idr_kit.tracks import read_recipe
     (tmp_path / "r.json").write_text('{"mode": "lora", "learning_rate": 0.1}')
     with pytest.raises(ValueError, match="learning_rate"):
         read_recipe(track_class("esm").Config, tmp_path / "r.json")

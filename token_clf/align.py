@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from data.records import InputError
+from idr_kit.data.records import InputError
 
 # Every backbone here prepends one start token (<cls> / [CLS]): residue i is token i + 1.
 RESIDUE_OFFSET = 1

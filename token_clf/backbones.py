@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from token_clf.align import EXTRA_TOKENS, Vocab
-from token_clf.official import (ESM2_SIZES, WeightsMismatch, check_esm_architecture,
+from idr_kit.token_clf.align import EXTRA_TOKENS, Vocab
+from idr_kit.token_clf.official import (ESM2_SIZES, WeightsMismatch, check_esm_architecture,
                                 check_known_digest, esm2_module, esm_dims, model_url,
                                 read_esm_checkpoint, regression_path, sha256_file)
 

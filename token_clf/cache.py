@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from data.atomic import atomic_write
-from token_clf.batching import token_budget_batches
-from token_clf.pieces import SPECIAL_TOKENS, Piece, token_batch
-from token_clf.runtime import autocast
+from idr_kit.data.atomic import atomic_write
+from idr_kit.token_clf.batching import token_budget_batches
+from idr_kit.token_clf.pieces import SPECIAL_TOKENS, Piece, token_batch
+from idr_kit.token_clf.runtime import autocast
 
 # Shared by every cache object in this process, so folds trained one after another reuse it.
 _MEMORY: dict[tuple[str, str], np.ndarray] = {}

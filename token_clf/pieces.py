@@ -13,9 +13,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from data.records import Protein
-from token_clf.align import RESIDUE_OFFSET, Vocab, encode_batch
-from token_clf.windows import plan_windows, stitch
+from idr_kit.data.records import Protein
+from idr_kit.token_clf.align import RESIDUE_OFFSET, Vocab, encode_batch
+from idr_kit.token_clf.windows import plan_windows, stitch
 
 SPECIAL_TOKENS = 2  # the start and end tokens around every piece
 

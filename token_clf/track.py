@@ -19,18 +19,18 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from baselines.rows import assessed_labels, require_both_classes, require_labels
-from data.atomic import atomic_write, write_json
-from data.records import Protein
-from data.splits import validation_proteins
-from token_clf.align import RESIDUE_OFFSET
-from token_clf.batching import token_budget_batches
-from token_clf.cache import EmbeddingCache, backbone_key, embed
-from token_clf.model import (Head, HiddenStep, TokenClassifier, TokenStep, add_lora,
+from idr_kit.baselines.rows import assessed_labels, require_both_classes, require_labels
+from idr_kit.data.atomic import atomic_write, write_json
+from idr_kit.data.records import Protein
+from idr_kit.data.splits import validation_proteins
+from idr_kit.token_clf.align import RESIDUE_OFFSET
+from idr_kit.token_clf.batching import token_budget_batches
+from idr_kit.token_clf.cache import EmbeddingCache, backbone_key, embed
+from idr_kit.token_clf.model import (Head, HiddenStep, TokenClassifier, TokenStep, add_lora,
                              set_trainable)
-from token_clf.pieces import cut, hidden_batch, reassemble, token_batch
-from token_clf.runtime import autocast, pick_device, start_group
-from token_clf.train import (LoopSettings, History, checkpoint_file, load_trainable,
+from idr_kit.token_clf.pieces import cut, hidden_batch, reassemble, token_batch
+from idr_kit.token_clf.runtime import autocast, pick_device, start_group
+from idr_kit.token_clf.train import (LoopSettings, History, checkpoint_file, load_trainable,
                              trainable_state, train)
 
 WEIGHTS_FILE = "token_clf.pt"
@@ -87,7 +87,7 @@ class BertConfig(TokenConfig):
 
 
 def build_encoder(c: TokenConfig):
-    from token_clf import backbones
+    from idr_kit.token_clf import backbones
     if c.backbone.startswith(ESM_NAME_PREFIX) and not Path(c.backbone).exists():
         return backbones.load_esm(c.backbone, c.weights or None, from_scratch=c.from_scratch)
     if c.weights:
@@ -225,7 +225,7 @@ class TokenTrack:
 
     @classmethod
     def load(cls, directory: str | Path, config: TokenConfig) -> "TokenTrack":
-        from token_clf.backbones import load_encoder
+        from idr_kit.token_clf.backbones import load_encoder
         directory = Path(directory)
         meta = json.loads((directory / META_FILE).read_text())
         track = cls(config)

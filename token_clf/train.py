@@ -23,9 +23,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from data.atomic import atomic_write
-from token_clf.model import masked_bce
-from token_clf.runtime import World, all_sum, autocast
+from idr_kit.data.atomic import atomic_write
+from idr_kit.token_clf.model import masked_bce
+from idr_kit.token_clf.runtime import World, all_sum, autocast
 
 PROGRESS_DELAY = 2
 Objective = Callable[[object, dict], "tuple[torch.Tensor, torch.Tensor]"]  # out, batch -> mean, count
@@ -76,7 +76,7 @@ def checkpoint_file(config, proteins, run_only: tuple, name: str) -> Path | None
     learnt, training data), so folds and reruns never pick up another's. None: no checkpoints."""
     if not config.checkpoint_dir:
         return None
-    from crossval import fingerprint
+    from idr_kit.crossval import fingerprint
     learnt = {k: v for k, v in dataclasses.asdict(config).items() if k not in run_only}
     return Path(config.checkpoint_dir) / f"{name}-{fingerprint(learnt, [], proteins)}.pt"
 
