@@ -246,14 +246,21 @@ def binary_source(has_scores: bool, has_binary: bool, threshold: float | None) -
     return "default"
 
 
+def binarize(scores, threshold: float) -> np.ndarray:
+    """0/1 calls as CAID reads scores: rounded to 3 decimals, then ``>= threshold``.
+
+    (L,) -> (L,) uint8. The one definition every writer and scorer of calls uses.
+    """
+    return (_round(np.asarray(scores, dtype=np.float64)) >= threshold).astype(np.uint8)
+
+
 def _calls(scores: Predictions | None, binary: Predictions | None, threshold: float | None
            ) -> Predictions:
     source = binary_source(scores is not None, binary is not None, threshold)
     if source == "binary":
         return binary
     cut = DEFAULT_THRESHOLD if threshold is None else threshold
-    return {pid: (_round(np.asarray(s, dtype=np.float64)) >= cut).astype(np.uint8)
-            for pid, s in scores.items()}
+    return {pid: binarize(s, cut) for pid, s in scores.items()}
 
 
 def _in_use(scores: Predictions | None, binary: Predictions | None, threshold: float | None

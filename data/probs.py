@@ -119,3 +119,23 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     validate_probs(list(probs), [np.size(p) for p in probs.values()], probs,
                    what=str(path))
     return probs
+
+
+def validate_outputs(proteins: Sequence, probs, what: str) -> None:
+    """A track's predictions: a list of one (L,) float32 array in [0, 1] per protein, in order.
+
+    Positional (training ids may repeat across pooled files); ValueError naming the protein.
+    """
+    if not isinstance(probs, list) or len(probs) != len(proteins):
+        count = len(probs) if hasattr(probs, "__len__") else "no"
+        raise ValueError(f"{what}: {count} arrays for {len(proteins)} proteins")
+    for p, values in zip(proteins, probs):
+        if not (isinstance(values, np.ndarray) and values.dtype == np.float32
+                and values.shape == (len(p.seq),)):
+            shape = getattr(values, "shape", type(values).__name__)
+            raise ValueError(f"{what}: protein {p.id}: expected a ({len(p.seq)},) float32 array, "
+                             f"got {shape} of {getattr(values, 'dtype', '?')}")
+    flat = np.concatenate(probs) if probs else np.zeros(0, np.float32)
+    if not np.all((flat >= 0) & (flat <= 1)):  # NaN fails too
+        bad = next(p for p, v in zip(proteins, probs) if not np.all((v >= 0) & (v <= 1)))
+        raise ValueError(f"{what}: protein {bad.id}: values outside [0, 1]")

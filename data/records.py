@@ -75,7 +75,7 @@ def clean_sequence(raw: str, *, protein: str, source: str | None = None) -> str:
     if not seq:
         raise InputError("empty sequence", source=source, protein=protein)
     codes = np.frombuffer(seq.encode("utf-8", errors="replace"), dtype=np.uint8)
-    bad = np.flatnonzero(~_ALLOWED[codes]) if seq.isascii() else _first_non_ascii(seq)
+    bad = np.flatnonzero(~_ALLOWED[codes]) if seq.isascii() else _first_invalid(seq)
     if len(bad):
         pos = int(bad[0])
         raise InputError(f"invalid residue {seq[pos]!r} (allowed: {ALPHABET})",
@@ -83,7 +83,7 @@ def clean_sequence(raw: str, *, protein: str, source: str | None = None) -> str:
     return seq
 
 
-def _first_non_ascii(seq: str) -> np.ndarray:
+def _first_invalid(seq: str) -> np.ndarray:
     return np.array([i for i, c in enumerate(seq) if not (c.isascii() and c in ALPHABET)][:1])
 
 
@@ -136,3 +136,60 @@ def check_unique_ids(proteins: Iterable[Protein], *, source: str | None = None) 
         if p.id in seen:
             raise InputError("duplicate protein id", source=source, protein=p.id)
         seen.add(p.id)
+
+
+# ---- assessed residues ------------------------------------------------------------------------
+# The one place that pools residues for training and fitting: only assessed ones (mask True),
+# proteins in order, so a '-' never counts as 0 anywhere.
+
+def assessed_labels(proteins: Sequence[Protein]) -> np.ndarray:
+    """Labels of the assessed residues of every labelled protein, in order -> (N,) uint8."""
+    labelled = [p.labels[p.mask] for p in proteins if p.has_labels]
+    return np.concatenate(labelled).astype(np.uint8) if labelled else np.zeros(0, np.uint8)
+
+
+def pooled(proteins: Sequence[Protein], arrays: Sequence[np.ndarray]
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Assessed residues of every labelled protein: ``(labels (N,) uint8, values (N, ...))``.
+
+    ``arrays[i]`` belongs to ``proteins[i]``: (L,) scores, or (L, M) for M members.
+    """
+    if len(proteins) != len(arrays):
+        raise ValueError(f"{len(arrays)} arrays for {len(proteins)} proteins")
+    pairs = [(p, np.asarray(a)) for p, a in zip(proteins, arrays) if p.has_labels]
+    for p, a in pairs:
+        if len(a) != len(p):
+            raise ValueError(f"protein {p.id}: {len(a)} values for {len(p)} residues")
+    if not pairs:
+        return np.zeros(0, np.uint8), np.zeros(0, np.float32)
+    return (assessed_labels([p for p, _ in pairs]),
+            np.concatenate([a[p.mask] for p, a in pairs]))
+
+
+def check_residues(proteins: Iterable[Protein]) -> None:
+    """InputError naming the protein and position of the first residue outside ``ALPHABET``
+    (records made by ``make_protein`` are clean; this guards hand-made ones)."""
+    for p in proteins:
+        if not p.seq:
+            raise InputError("empty sequence", protein=p.id)
+        if p.seq.isascii() and _ALLOWED[np.frombuffer(p.seq.encode(), dtype=np.uint8)].all():
+            continue
+        pos = int(_first_invalid(p.seq)[0])
+        raise InputError(f"invalid residue {p.seq[pos]!r} (allowed: {ALPHABET})",
+                         protein=p.id, position=pos + 1)
+
+
+def require_training(proteins: Sequence[Protein]) -> None:
+    """What every track needs to learn disorder: labelled proteins, assessed residues of both
+    classes. Raises InputError naming the protein, or ValueError saying what the labels hold."""
+    if not proteins:
+        raise ValueError("training needs at least one protein")
+    for p in proteins:
+        if not p.has_labels:
+            raise InputError("training protein has no labels", protein=p.id)
+    check_residues(proteins)
+    labels = assessed_labels(proteins)
+    if not ((labels == 0).any() and (labels == 1).any()):
+        raise ValueError("training needs assessed residues of both classes (0 ordered, 1 "
+                         f"disordered); these labels hold {int((labels == 0).sum())} ordered "
+                         f"and {int((labels == 1).sum())} disordered")

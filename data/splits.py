@@ -174,3 +174,10 @@ def validation_proteins(proteins: Sequence[Protein], fraction: float, seed: int)
         return int.from_bytes(digest, "little") / 2.0 ** 64
 
     return np.array([unit(p.seq) < fraction for p in proteins], dtype=bool)
+
+
+def split_validation(proteins: Sequence[Protein], fraction: float, seed: int
+                     ) -> tuple[list[Protein], list[Protein]]:
+    """``(train, held)``: the proteins a track trains on and those it stops early on."""
+    held = validation_proteins(proteins, fraction, seed)
+    return ([p for p, h in zip(proteins, held) if not h], [p for p, h in zip(proteins, held) if h])

@@ -1,0 +1,101 @@
+"""Progress of long work: a bar on a terminal, one line per stage in a log.
+
+A bar redrawn many times a second is right on a terminal and noise in a log (CI, ``nohup``, a
+pipe), where it leaves hundreds of carriage-return fragments. So ``progress`` draws tqdm's bar
+only when standard error is a terminal; otherwise it prints one line when a stage ends, naming
+it, what it counted and how long it took. Stages shorter than ``DELAY`` stay silent either way.
+
+``stage(name)`` prefixes every bar and line opened inside it, so an ensemble's work reads
+``[lgbm] boosting`` rather than ``boosting``. The mode is process-wide (``configure``):
+``auto`` (the default, as above), ``bars``, ``lines`` or ``off``.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import sys
+import time
+from typing import Iterable, Iterator
+
+from tqdm.auto import tqdm
+
+DELAY = 2.0  # seconds a stage must last before it shows: small jobs stay quiet
+MODES = ("auto", "bars", "lines", "off")
+_mode = ["auto"]
+_prefix: contextvars.ContextVar[str] = contextvars.ContextVar("progress_prefix", default="")
+
+
+def configure(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"unknown progress mode {mode!r}; expected one of {', '.join(MODES)}")
+    _mode[0] = mode
+
+
+@contextlib.contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Prefix every progress bar or line opened inside with ``[name]``."""
+    token = _prefix.set(f"{_prefix.get()}[{name}] ")
+    try:
+        yield
+    finally:
+        _prefix.reset(token)
+
+
+def progress(iterable: Iterable | None = None, *, desc: str, total: int | None = None,
+             unit: str = "it", unit_scale: bool = False):
+    """A tqdm-like object (iterate it, or ``update``/``close`` it, or use it in ``with``)."""
+    label = _prefix.get() + desc
+    mode = _mode[0]
+    if mode == "auto":
+        mode = "bars" if sys.stderr.isatty() else "lines"
+    if mode == "bars":
+        return tqdm(iterable, desc=label, total=total, unit=unit, unit_scale=unit_scale,
+                    delay=DELAY, leave=False)
+    return StageLine(iterable, label, total, unit, quiet=mode == "off")
+
+
+class StageLine:
+    """Counts like a tqdm bar and prints one line when closed, if the stage took DELAY or more."""
+
+    def __init__(self, iterable, desc: str, total: int | None, unit: str, quiet: bool):
+        self.iterable, self.desc, self.unit, self.quiet = iterable, desc, unit, quiet
+        self.total = total if total is not None else _length(iterable)
+        self.n, self.start, self.closed = 0, time.perf_counter(), False
+
+    def __iter__(self):
+        try:
+            for item in self.iterable:
+                yield item
+                self.n += 1
+        finally:
+            self.close()
+
+    def __enter__(self) -> "StageLine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def set_postfix_str(self, text: str) -> None:  # tqdm's, for callers that annotate bars
+        pass
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        seconds = time.perf_counter() - self.start
+        if self.quiet or seconds < DELAY:
+            return
+        count = f"{self.n:,}" if self.total is None else f"{self.n:,}/{self.total:,}"
+        unit = self.unit if self.n == 1 or self.unit.endswith("s") else self.unit + "s"
+        print(f"{self.desc}: {count} {unit} in {seconds:.1f} s", file=sys.stderr, flush=True)
+
+
+def _length(iterable) -> int | None:
+    try:
+        return len(iterable)
+    except TypeError:
+        return None
