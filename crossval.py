@@ -1,53 +1,29 @@
-"""Out-of-fold predictions on the training set, and the threshold tuned on them.
+"""Out-of-fold predictions: every training protein predicted by a model that never saw it.
 
-Folds are protein-level and saved once (data/splits.py). Each fold's predictions come from a track
-trained on the other folds, so the threshold is tuned on predictions for proteins the model never saw,
-and never on the data being predicted. The out-of-fold arrays are kept as artefacts: the ensemble
-learns its blend from them.
+Folds are protein-level and fixed once per run (data/splits.py). Each fold's predictions come
+from a fresh track trained on the other folds, so whatever is tuned on them (threshold,
+smoothing, an ensemble's blend) is never tuned on predictions that saw their own labels. With a
+checkpoint folder each finished fold is saved, and a rerun with the same config, folds and
+training data resumes after it.
 """
 from __future__ import annotations
 
-import hashlib
-import json
+import gc
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from idr_kit.data.metrics import f1_max
+from idr_kit.data.digests import proteins_digest, value_digest
 from idr_kit.data.probs import read_npz, write_npz
+from idr_kit.data.progress import progress
 from idr_kit.data.records import Protein
-
-# Used when no out-of-fold predictions exist to tune on (--folds 0): the natural cut of a probability.
-DEFAULT_THRESHOLD = 0.5
-
-
-def pooled(proteins: Sequence[Protein], probs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Assessed residues of all proteins: ``(y_true (N,) uint8, y_score (N,) float32)``."""
-    labelled = [(p, s) for p, s in zip(proteins, probs) if p.has_labels]
-    if not labelled:
-        return np.zeros(0, np.uint8), np.zeros(0, np.float32)
-    y = np.concatenate([p.labels[p.mask] for p, _ in labelled])
-    s = np.concatenate([np.asarray(s, np.float32)[p.mask] for p, s in labelled])
-    return y, s
-
-
-def tune_threshold(proteins: Sequence[Protein], probs: Sequence[np.ndarray]) -> float:
-    """The CAID F1-max threshold over the pooled assessed residues of ``proteins``."""
-    y, s = pooled(proteins, probs)
-    if len(y) == 0 or y.min() == y.max():
-        raise ValueError("cannot tune a threshold: the training labels hold only one class")
-    return float(f1_max(y, s)[1])
 
 
 def fingerprint(config: dict, folds: Sequence[int], proteins: Sequence[Protein]) -> str:
-    """Names a checkpoint: a change of config, folds or training data starts afresh."""
-    digest = hashlib.sha256(json.dumps({"config": config, "folds": list(map(int, folds))},
-                                       sort_keys=True).encode())
-    for p in proteins:
-        digest.update(f"{p.id}\n{p.seq}\n{p.label_string()}\n".encode())
-    return digest.hexdigest()[:16]
+    """Names a checkpoint: a change of config, folds or training data (labels too) starts afresh."""
+    return value_digest({"config": config, "folds": [int(f) for f in folds],
+                         "proteins": proteins_digest(proteins, labels=True)})
 
 
 def out_of_fold(make_track: Callable[[], object], proteins: Sequence[Protein],
@@ -55,22 +31,31 @@ def out_of_fold(make_track: Callable[[], object], proteins: Sequence[Protein],
                 config: dict | None = None) -> list[np.ndarray]:
     """Predictions for every protein from a track trained without its fold.
 
-    ``folds[i]`` is the fold of ``proteins[i]``. With ``checkpoint_dir``, each finished fold is
-    saved there, and a rerun with the same ``config`` and folds resumes after the last one.
+    ``folds[i]`` is the fold of ``proteins[i]``. ``make_track()`` gives a fresh track; each one
+    is let go before the next is made, so two models never sit in memory together.
     """
-    ks = sorted(set(folds))
+    if len(folds) != len(proteins):
+        raise ValueError(f"{len(folds)} folds for {len(proteins)} proteins")
     tag = fingerprint(config or {}, folds, proteins)
     out: list[np.ndarray | None] = [None] * len(proteins)
-    for k in tqdm(ks, desc="out-of-fold", unit="fold"):
+    for k in progress(sorted(set(folds)), desc="out-of-fold", unit="fold"):
         held = [i for i, f in enumerate(folds) if f == k]
         probs = _load_fold(checkpoint_dir, tag, k, len(held))
         if probs is None:
-            track = make_track().fit([p for p, f in zip(proteins, folds) if f != k])
-            probs = track.predict_proba([proteins[i] for i in held])
+            probs = _fold(make_track, [p for p, f in zip(proteins, folds) if f != k],
+                          [proteins[i] for i in held])
             _save_fold(checkpoint_dir, tag, k, probs)
         for i, pr in zip(held, probs):
             out[i] = pr
     return out
+
+
+def _fold(make_track, train: list[Protein], held: list[Protein]) -> list[np.ndarray]:
+    track = make_track().fit(train)
+    probs = track.predict_proba(held)
+    del track
+    gc.collect()  # a GPU track's weights go now, before the next fold builds its own
+    return probs
 
 
 def _fold_path(checkpoint_dir: Path, tag: str, k: int) -> Path:
@@ -88,4 +73,3 @@ def _save_fold(checkpoint_dir, tag, k, probs) -> None:
     if checkpoint_dir is not None:
         # Keys are positions within the fold: ids may repeat across training files.
         write_npz(_fold_path(checkpoint_dir, tag, k), {str(j): p for j, p in enumerate(probs)})
-

@@ -1,7 +1,7 @@
 """Pictures of predictions: one protein along its sequence, and pooled ROC / precision-recall.
 
 matplotlib is an optional extra (``pip install matplotlib``, or the ``plots`` extra); it is
-imported inside the functions, so the rest of the ensemble runs without it. Figures are drawn
+imported inside the functions, so the rest of the kit runs without it. Figures are drawn
 on the Agg canvas directly (no pyplot, so no GUI backend and no global figure list) and written
 atomically. Sizes are fixed, never "tight", so every PNG of a kind has the same pixel size:
 ``PROTEIN_FIGSIZE`` and ``SUMMARY_FIGSIZE`` inches at ``DPI``.
@@ -15,11 +15,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from idr_kit.crossval import pooled
 from idr_kit.data.atomic import atomic_write
 from idr_kit.data.metrics import curve_aps, curve_auc, threshold_curve
-from idr_kit.data.records import Protein
-from idr_kit.ensemble.postprocess import runs
+from idr_kit.data.records import Protein, pooled
+from idr_kit.postprocess import runs
 
 DPI = 100
 PROTEIN_FIGSIZE = (12.0, 4.0)  # inches: 1200 x 400 px, wide because proteins are long

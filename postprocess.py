@@ -1,33 +1,36 @@
-"""Post-processing of per-residue disorder probabilities: smoothing, short-run removal, threshold.
+"""From probabilities to the submitted 0/1 calls: smoothing, threshold, short-run removal.
 
-All pure. Everything fitted here is fitted on out-of-fold predictions (never on the proteins
-being predicted) and scored the CAID way (``data.metrics``: scores rounded to 3 decimals,
-pooled over the assessed residues).
+Any track's out-of-fold predictions can fit these; by default a track's decision is the
+identity plus a threshold (``Track.decision_defaults``; the ensemble also fits smoothing and a
+minimum IDR length). Everything fitted here is fitted on out-of-fold predictions, never on the
+proteins being predicted, and scored the CAID way (``data.metrics``: scores rounded to 3
+decimals, pooled over the assessed residues).
 
-    smooth       centred median or mean along the sequence; near a terminus the window shrinks
-                 to the residues inside the protein rather than padding with made-up values
-    min_length   calls of disorder in runs shorter than ``length`` residues are set to order
-    fit_*        choose the smoothing, the minimum run length, the per-protein-F1 threshold
-    PostProcess  the chosen settings as a frozen, JSON-able record that applies them
+    smooth_all     centred median or mean along each sequence; near a terminus the window
+                   shrinks to the residues inside the protein rather than padding
+    min_length     calls of disorder in runs shorter than ``length`` residues become order
+    fit_*          choose the smoothing, the minimum run length, the threshold
+    Decision       the chosen settings and threshold, a frozen JSON-able record saved with the
+                   model, that turns a track's probabilities into its submitted calls
 
 The fitting functions pool every protein into one long array with gaps of NaN (smoothing) or
 0 (runs) between proteins, so one vectorised pass serves ~10^6 residues; the gap keeps each
-protein's windows and runs inside the protein, so the result equals the one-protein functions
+protein's windows and runs inside the protein, so the result equals one protein at a time
 exactly (tested).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
 
-from idr_kit.crossval import pooled
-from idr_kit.data.metrics import DECIMALS, average_precision, binary_scores, f1_max, roc_auc
-from idr_kit.data.records import Protein
+from idr_kit.data.metrics import (DECIMALS, DEFAULT_THRESHOLD, average_precision, binarize,
+                                  binary_scores, f1_max, roc_auc)
+from idr_kit.data.records import Protein, pooled
 
 SMOOTHERS = ("median", "mean")
-NO_SMOOTHING = "none"  # PostProcess.kind when nothing is smoothed (width 1)
+NO_SMOOTHING = "none"  # Decision.kind when nothing is smoothed (width 1)
 WIDTHS = (1, 3, 5, 9, 15)  # odd; 15 residues is about the shortest IDR worth annotating
 LENGTHS = (0, 2, 3, 5, 8, 12, 20)  # 0: keep every call; 20: a common minimum IDR length
 
@@ -89,18 +92,6 @@ def _smooth_pooled(values: np.ndarray, width: int, kind: str) -> np.ndarray:
     return window(values, width).astype(np.float32)
 
 
-def smooth(probs: np.ndarray, width: int, kind: str) -> np.ndarray:
-    """Centred moving ``kind`` ("median" or "mean") of odd ``width``: (L,) -> (L,) float32.
-
-    Width 1 is the identity. Near a terminus the window holds only the residues inside the
-    protein: position 0 of width 3 averages residues 0 and 1.
-    """
-    probs = np.asarray(probs, dtype=np.float32)
-    if probs.ndim != 1:
-        raise ValueError(f"probs must be one protein's (L,) array, got shape {probs.shape}")
-    return _smooth_pooled(probs, width, kind)
-
-
 def smooth_all(probs: Sequence[np.ndarray], width: int, kind: str) -> list[np.ndarray]:
     """``smooth`` of every protein in one pass: NaN gaps keep each window inside its protein."""
     _check_width(width)
@@ -143,12 +134,6 @@ def min_length(binary: np.ndarray, length: int) -> np.ndarray:
     return (calls.astype(bool) & (np.cumsum(marks[:-1]) == 0)).astype(np.uint8)
 
 
-def threshold_calls(probs: np.ndarray, threshold: float) -> np.ndarray:
-    """0/1 calls the CAID way, ``round(p, 3) >= threshold``: (L,) -> (L,) uint8."""
-    rounded = np.round(np.asarray(probs, dtype=np.float64), DECIMALS)
-    return (rounded >= threshold).astype(np.uint8)
-
-
 def min_length_all(binary: Sequence[np.ndarray], length: int) -> list[np.ndarray]:
     """``min_length`` of every protein in one pass: a 0 between proteins ends every run."""
     pieces = [piece for b in binary for piece in (np.asarray(b), np.zeros(1, np.uint8))]
@@ -161,11 +146,9 @@ def min_length_all(binary: Sequence[np.ndarray], length: int) -> list[np.ndarray
 # ---- fitting on out-of-fold predictions -------------------------------------------------------
 
 def _check_fit(proteins: Sequence[Protein], probs: Sequence[np.ndarray]) -> None:
-    if len(proteins) != len(probs):
-        raise ValueError(f"{len(proteins)} proteins but {len(probs)} prediction arrays")
     y, _ = pooled(proteins, probs)
     if len(y) == 0 or y.min() == y.max():
-        raise ValueError("cannot fit post-processing: the labels hold only one class")
+        raise ValueError("cannot fit a decision: the assessed labels hold only one class")
 
 
 def _pooled_metric(metric: str, proteins: Sequence[Protein], probs: Sequence[np.ndarray]
@@ -204,7 +187,7 @@ def fit_min_length(probs: Sequence[np.ndarray], proteins: Sequence[Protein], thr
                    lengths: Sequence[int] = LENGTHS) -> int:
     """The minimum run length with the best pooled CAID F1 of the calls; ties -> the shorter."""
     _check_fit(proteins, probs)
-    calls = [threshold_calls(p, threshold) for p in probs]
+    calls = [binarize(p, threshold) for p in probs]
     best, best_f1 = 0, -1.0
     for length in sorted(set(lengths)):
         y, kept = pooled(proteins, min_length_all(calls, length))
@@ -240,6 +223,12 @@ def f1_per_protein_curve(proteins: Sequence[Protein], probs: Sequence[np.ndarray
     return thresholds, np.ascontiguousarray(f1.T).mean(axis=1)
 
 
+def tune_threshold(proteins: Sequence[Protein], probs: Sequence[np.ndarray]) -> float:
+    """The CAID F1-max threshold over the pooled assessed residues of ``proteins``."""
+    _check_fit(proteins, probs)
+    return float(f1_max(*pooled(proteins, probs))[1])
+
+
 def tune_threshold_per_protein(proteins: Sequence[Protein], probs: Sequence[np.ndarray]) -> float:
     """The threshold (a distinct rounded score) maximising the mean per-protein F1.
 
@@ -251,14 +240,36 @@ def tune_threshold_per_protein(proteins: Sequence[Protein], probs: Sequence[np.n
     return float(thresholds[best])
 
 
-# ---- the chosen settings ----------------------------------------------------------------------
+# ---- the decision: settings to fit, and what was fitted -----------------------------------------
+
+THRESHOLD_RULES = ("pooled", "per_protein")
+
 
 @dataclass(frozen=True)
-class PostProcess:
-    """Smoothing of the probabilities and the minimum run length of the calls."""
+class DecisionSettings:
+    """What a run fits on out-of-fold predictions to turn probabilities into calls."""
+    smoothing: bool = False  # fit a moving median or mean (WIDTHS), kept only if it helps
+    smoothing_metric: str = "auc"  # what the smoothing must improve: auc | aps | f1
+    min_length: bool = False  # fit a minimum IDR length for the calls (LENGTHS)
+    threshold_rule: str = "pooled"  # pooled F1-max, or per_protein: the best mean per-protein F1
+
+    def __post_init__(self):
+        if self.threshold_rule not in THRESHOLD_RULES:
+            raise ValueError(f"unknown threshold_rule {self.threshold_rule!r}; expected "
+                             f"{', '.join(THRESHOLD_RULES)}")
+        if self.smoothing_metric not in METRICS:
+            raise ValueError(f"unknown smoothing_metric {self.smoothing_metric!r}; expected "
+                             f"{', '.join(METRICS)}")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Smoothing of the probabilities, the threshold and the minimum run length of the calls."""
     kind: str = NO_SMOOTHING  # "none", "median" or "mean"
     width: int = 1  # odd; 1 smooths nothing
     min_length: int = 0  # runs of disorder shorter than this become order; 0 keeps all
+    threshold: float = DEFAULT_THRESHOLD
+    source: str = "default"  # where the threshold came from
 
     def __post_init__(self):
         if self.kind not in (NO_SMOOTHING, *SMOOTHERS):
@@ -268,23 +279,54 @@ class PostProcess:
             raise ValueError(f"kind 'none' needs width 1, got {self.width}")
         if not isinstance(self.min_length, (int, np.integer)) or self.min_length < 0:
             raise ValueError(f"min_length must be an integer >= 0, got {self.min_length}")
+        check_threshold(self.threshold)
 
-    def apply_probs(self, probs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Smoothed probabilities, one (L,) float32 array per protein."""
+    def probs(self, probs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The probabilities as submitted (smoothed), one (L,) float32 array per protein."""
         if self.kind == NO_SMOOTHING:
             return [np.asarray(p, dtype=np.float32) for p in probs]
         return smooth_all(probs, self.width, self.kind)
 
-    def apply_binary(self, binary: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Calls without the short runs, one (L,) uint8 array per protein."""
-        return [min_length(b, self.min_length) for b in binary]
+    def calls(self, probs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """0/1 calls of already smoothed ``probs``: CAID's binarization, then short runs off."""
+        return [min_length(binarize(p, self.threshold), self.min_length) for p in probs]
+
+    def with_threshold(self, threshold: float, source: str) -> "Decision":
+        return replace(self, threshold=float(threshold), source=source)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, state: dict) -> PostProcess:
-        unknown = set(state) - {"kind", "width", "min_length"}
+    def from_dict(cls, state: dict) -> "Decision":
+        unknown = set(state) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"unknown post-processing settings: {sorted(unknown)}")
+            raise ValueError(f"unknown decision settings: {sorted(unknown)}")
         return cls(**state)
+
+
+def check_threshold(threshold: float) -> float:
+    if not (isinstance(threshold, (int, float, np.floating)) and 0 <= threshold <= 1):
+        raise ValueError(f"threshold {threshold!r} is not a number in [0, 1]")
+    return float(threshold)
+
+
+TUNED = "F1-max on out-of-fold predictions of the training set"
+TUNED_PER_PROTEIN = "mean per-protein F1 on out-of-fold predictions of the training set"
+
+
+def fit_decision(oof: Sequence[np.ndarray], proteins: Sequence[Protein],
+                 settings: DecisionSettings, threshold: float | None = None) -> Decision:
+    """Smoothing, then the threshold (unless given), then the minimum IDR length, in that
+    order, each fitted on out-of-fold probabilities of the training proteins."""
+    kind, width = (fit_smoothing(oof, proteins, metric=settings.smoothing_metric)
+                   if settings.smoothing else (NO_SMOOTHING, 1))
+    smoothed = Decision(kind, width).probs(oof)
+    if threshold is not None:
+        cut, source = check_threshold(threshold), "--threshold"
+    elif settings.threshold_rule == "per_protein":
+        cut, source = tune_threshold_per_protein(proteins, smoothed), TUNED_PER_PROTEIN
+    else:
+        cut, source = tune_threshold(proteins, smoothed), TUNED
+    length = fit_min_length(smoothed, proteins, cut) if settings.min_length else 0
+    return Decision(kind, width, length, cut, source)

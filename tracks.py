@@ -1,84 +1,298 @@
-"""The registry of tracks, and saving and loading a trained one.
+"""The track contract, the runtime a track runs in, and the registry of tracks.
 
-Every track honours one contract (see ../STYLE.md, principle 1):
+Every track is a ``Track``: it turns proteins into per-residue probabilities of disorder.
 
-    track = cls(config)                   # __init__ only stores the frozen config
-    track.fit(proteins) -> track          # proteins: list[data.Protein] with labels
-    track.predict_proba(proteins)         # -> list of (L,) float32 arrays in [0, 1]
-    track.save(directory)                 # writes its learned state into directory
-    cls.load(directory, config) -> track  # reads it back
+    track = Registry.make("lgbm", config, runtime)   # __init__ only stores settings
+    track.fit(proteins, folds=None) -> track       # labelled proteins; folds: the run's
+    track.predict_proba(proteins)                  # -> one (L,) float32 array in [0, 1] each
+    track.predict_parts(proteins)                  # -> {name: probs, ...} (members too)
+    track.out_of_fold(proteins, folds)             # -> {name: probs, ...} for every protein,
+                                                   #    each from a model that never saw it
+    save_model(track, directory, decision)         # learned state + track.json
+    load_model(directory, runtime) -> SavedModel   # the track and its decision
 
-The factories import their track lazily, so the CPU baselines start without torch.
+The base class enforces the contract in code: training data is checked once (labels, both
+classes), predictions are checked for count, length, dtype and range, and an unfitted track
+refuses with ``NotFittedError``. Subclasses write ``_fit``, ``_predict``, ``_save``, ``_load``.
+
+``config`` is what the track learns with: a frozen dataclass, saved with the model, importable
+without torch. ``runtime`` is where and how it runs (device, threads, checkpoint and cache
+folders): given by the caller every time, never saved with a model nor read back from one.
+
+The registry maps a name to the dotted paths of its track and config classes and to what it
+needs beyond the base install, so a name resolves without importing any track, and a missing
+extra is reported before any work.
 """
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import importlib.util
 import json
+import os
 import subprocess
+import tempfile
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, ClassVar, NamedTuple, Sequence
 
+import numpy as np
+
+from idr_kit import crossval
 from idr_kit.data.atomic import write_json
-
-
-def _w2v():
-    from idr_kit.baselines.w2v import W2VTrack
-    return W2VTrack
-
-
-def _lgbm():
-    from idr_kit.baselines.lgbm import LGBMTrack
-    return LGBMTrack
-
-
-def _esm():
-    from idr_kit.token_clf.track import EsmTrack
-    return EsmTrack
-
-
-def _bert():
-    from idr_kit.token_clf.track import BertTrack
-    return BertTrack
-
-
-def _llm():
-    from idr_kit.llm_sft.track import LlmTrack
-    return LlmTrack
-
-
-def _ensemble():
-    from idr_kit.ensemble.track import EnsembleTrack
-    return EnsembleTrack
-
-
-def _metapredict():
-    from idr_kit.ensemble.peers import MetapredictTrack
-    return MetapredictTrack
-
-
-TRACKS: dict[str, Callable[[], type]] = {
-    "w2v": _w2v,
-    "lgbm": _lgbm,
-    "esm": _esm,
-    "bert": _bert,
-    "llm": _llm,
-    "metapredict": _metapredict,  # an external predictor (peers.py): nothing to train
-    "ensemble": _ensemble,
-}
+from idr_kit.data.digests import file_sha256, text_sha256
+from idr_kit.data.probs import validate_outputs
+from idr_kit.data.records import Protein, check_residues, require_training
+from idr_kit.postprocess import Decision, DecisionSettings
 
 TRACK_FILE = "track.json"
+DISTRIBUTION = "idr-kit"
+# torch must come from its CPU wheel first: an unpinned torch pulls gigabytes of CUDA packages.
+TORCH_FIRST = "pip install torch==2.13.0 (the CPU build; any CUDA build on a GPU machine), then "
 
 
-def track_class(name: str) -> type:
+class NotFittedError(RuntimeError):
+    """A track asked to predict or save before ``fit`` or ``load``."""
+
+
+class MissingExtra(ImportError):
+    """A track needs packages that this install lacks; the message says what to install."""
+
+
+# ---- where a track runs -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class World:
+    """This process's place in a ``torchrun`` launch (a world of one otherwise)."""
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls) -> "World":
+        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+                   int(os.environ.get("LOCAL_RANK", 0)))
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how a track runs. Never part of what it learns; never saved with a model."""
+    device: str = "auto"  # auto | cpu | cuda
+    precision: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | bf16 | fp32
+    threads: int = 0  # CPU threads for torch and LightGBM; 0: the library's default
+    checkpoint_dir: str = ""  # resumable work (epochs, folds, ensemble members); "": none
+    cache_dir: str = ""  # reusable derived data (frozen-backbone embeddings) on disk; "": none
+    cache_gb: float = 8.0  # embeddings kept in memory
+    checkpoint_activations: bool = True  # recompute activations in backward: less GPU memory
+
+    def under(self, *parts: str) -> "Runtime":
+        """The same runtime with checkpoints in a sub-folder (a fold's, a member's)."""
+        if not self.checkpoint_dir:
+            return self
+        return dataclasses.replace(self, checkpoint_dir=str(Path(self.checkpoint_dir, *parts)))
+
+    def checkpoint_path(self, *parts: str) -> Path | None:
+        return Path(self.checkpoint_dir, *parts) if self.checkpoint_dir else None
+
+
+@dataclass(frozen=True)
+class TrackConfig:
+    """Base of every track's config: a seed, and JSON lists read back as tuples."""
+    seed: int = 0
+    # Config fields the command line offers as their own flags (--backbone ...), with help.
+    FLAGS: ClassVar[dict[str, str]] = {}
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            if isinstance(f.default, tuple) and isinstance(getattr(self, f.name), list):
+                object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
+
+    def components(self) -> tuple[str, ...]:
+        """Registered tracks this one runs inside it (an ensemble's members)."""
+        return ()
+
+
+# ---- the contract -----------------------------------------------------------------------------
+
+class Track(ABC):
+    name: ClassVar[str]  # its registry name
+    Config: ClassVar[type[TrackConfig]]
+    # How its out-of-fold predictions become 0/1 calls, unless the run says otherwise.
+    decision_defaults: ClassVar[DecisionSettings] = DecisionSettings()
+
+    def __init__(self, config: TrackConfig | None = None, runtime: Runtime | None = None):
+        self.config = config if config is not None else self.Config()
+        self.runtime = runtime if runtime is not None else Runtime()
+
+    def fit(self, proteins: Sequence[Protein], folds: Sequence[int] | None = None) -> "Track":
+        """Learn from labelled ``proteins``; ``folds[i]`` is protein i's fold in the run, for a
+        track that learns from out-of-fold predictions (others ignore it)."""
+        proteins = list(proteins)
+        require_training(proteins)
+        self._fit(proteins, None if folds is None else list(folds))
+        self.fitted_ = True
+        return self
+
+    def predict_proba(self, proteins: Sequence[Protein]) -> list[np.ndarray]:
+        self._require_fitted()
+        proteins = list(proteins)
+        check_residues(proteins)
+        probs = self._predict(proteins) if proteins else []
+        validate_outputs(proteins, probs, f"track {self.name}")
+        return probs
+
+    def predict_parts(self, proteins: Sequence[Protein]) -> dict[str, list[np.ndarray]]:
+        """The track's probabilities under its name, and those of any parts it combines."""
+        return {self.name: self.predict_proba(proteins)}
+
+    def out_of_fold(self, proteins: Sequence[Protein], folds: Sequence[int]
+                    ) -> dict[str, list[np.ndarray]]:
+        """Probabilities for every protein from a copy of this track trained without its fold.
+
+        Finished folds are checkpointed (runtime.checkpoint_dir/folds) and reused by a rerun.
+        """
+        proteins = list(proteins)
+        require_training(proteins)
+        probs = crossval.out_of_fold(self.fresh, proteins, folds,
+                                     checkpoint_dir=self.runtime.checkpoint_path("folds"),
+                                     config={"track": self.name, **dataclasses.asdict(self.config)})
+        return {self.name: probs}
+
+    def fresh(self) -> "Track":
+        """An unfitted track with the same config and runtime."""
+        return type(self)(self.config, self.runtime)
+
+    def save(self, directory: str | Path) -> None:
+        self._require_fitted()
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        self._save(Path(directory))
+
+    @classmethod
+    def load(cls, directory: str | Path, config: TrackConfig, runtime: Runtime | None = None):
+        track = cls(config, runtime)
+        track._load(Path(directory))
+        track.fitted_ = True
+        return track
+
+    def state_digest(self) -> str:
+        """A digest of what was learnt: equal for equal models (torchrun checks its ranks by it)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            self.save(tmp)
+            files = sorted(p for p in Path(tmp).rglob("*") if p.is_file())
+            return text_sha256("".join(f"{p.relative_to(tmp)}:{file_sha256(p)}\n"
+                                       for p in files))[:16]
+
+    def _require_fitted(self) -> None:
+        if not getattr(self, "fitted_", False):
+            raise NotFittedError(f"track {self.name} is not fitted: call fit() or load() first")
+
+    @abstractmethod
+    def _fit(self, proteins: list[Protein], folds: list[int] | None) -> None: ...
+
+    @abstractmethod
+    def _predict(self, proteins: list[Protein]) -> list[np.ndarray]: ...
+
+    @abstractmethod
+    def _save(self, directory: Path) -> None: ...
+
+    @abstractmethod
+    def _load(self, directory: Path) -> None: ...
+
+
+# ---- the registry -----------------------------------------------------------------------------
+
+class Entry(NamedTuple):
+    track: str  # "module:Class"
+    config: str  # "module:Class", importable without the extra
+    needs: tuple[str, ...] = ()  # modules beyond the base install
+    extra: str = ""  # the pip extra that installs them
+
+
+TRACKS: dict[str, Entry] = {
+    "w2v": Entry("idr_kit.baselines.w2v:W2VTrack", "idr_kit.baselines.w2v:W2VConfig"),
+    "lgbm": Entry("idr_kit.baselines.lgbm:LGBMTrack", "idr_kit.baselines.lgbm:LGBMConfig"),
+    "esm": Entry("idr_kit.token_clf.track:EsmTrack", "idr_kit.token_clf.config:EsmConfig",
+                 ("torch", "esm", "transformers", "peft"), "esm"),
+    "bert": Entry("idr_kit.token_clf.track:BertTrack", "idr_kit.token_clf.config:BertConfig",
+                  ("torch", "transformers", "peft"), "esm"),
+    "llm": Entry("idr_kit.llm_sft.track:LlmTrack", "idr_kit.llm_sft.config:LlmConfig",
+                 ("torch", "transformers", "peft", "safetensors"), "llm"),
+    # An external predictor (peers.py): nothing to train.
+    "metapredict": Entry("idr_kit.ensemble.peers:MetapredictTrack",
+                         "idr_kit.ensemble.peers:MetapredictConfig", ("torch", "metapredict"),
+                         "metapredict"),
+    "ensemble": Entry("idr_kit.ensemble.track:EnsembleTrack", "idr_kit.ensemble.track:EnsembleConfig"),
+}
+
+
+def _entry(name: str) -> Entry:
     if name not in TRACKS:
         raise KeyError(f"unknown track {name!r}; known tracks: {', '.join(sorted(TRACKS))}")
-    return TRACKS[name]()
+    return TRACKS[name]
 
 
-def make_track(name: str, **overrides: Any):
-    """A fresh, untrained track with its default config updated by ``overrides``."""
-    cls = track_class(name)
-    return cls(dataclasses.replace(cls.Config(), **overrides))
+def _resolve(dotted: str):
+    module, _, attr = dotted.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def config_class(name: str) -> type[TrackConfig]:
+    return _resolve(_entry(name).config)
+
+
+def track_class(name: str) -> type[Track]:
+    require_installed(name)
+    return _resolve(_entry(name).track)
+
+
+def installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def missing_modules(name: str, config: TrackConfig | None = None) -> list[tuple[str, str]]:
+    """``(module, extra)`` pairs that track ``name`` (and the tracks it runs) lacks here."""
+    entry = _entry(name)
+    missing = [(module, entry.extra) for module in entry.needs if not installed(module)]
+    for part in (config.components() if config is not None else ()):
+        missing += [m for m in missing_modules(part) if m not in missing]
+    return missing
+
+
+def require_installed(name: str, config: TrackConfig | None = None) -> None:
+    """MissingExtra, in one line naming the extras to install, unless everything is here."""
+    missing = missing_modules(name, config)
+    if missing:
+        modules = ", ".join(sorted({m for m, _ in missing}))
+        extras = ",".join(sorted({e for _, e in missing}))
+        raise MissingExtra(f"track {name!r} needs {modules}, not installed here: "
+                           f"{TORCH_FIRST}pip install -e \".[{extras}]\" in the checkout "
+                           f"(or pip install \"{DISTRIBUTION}[{extras}]\")")
+
+
+def make_track(name: str, config: TrackConfig | None = None, runtime: Runtime | None = None,
+               **settings: Any) -> Track:
+    """A fresh, untrained track: ``config`` (else the default) updated by ``settings``."""
+    config = config if config is not None else config_class(name)()
+    if settings:
+        config = dataclasses.replace(config, **settings)
+    require_installed(name, config)
+    return track_class(name)(config, runtime)
+
+
+# ---- saving and loading -----------------------------------------------------------------------
+
+class SavedModel(NamedTuple):
+    track: Track
+    decision: Decision
+    meta: dict
 
 
 def code_version() -> str:
@@ -93,48 +307,91 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         from importlib.metadata import PackageNotFoundError, version
         try:
-            return version("idr-kit")
+            return version(DISTRIBUTION)
         except PackageNotFoundError:
             return "unknown"
 
 
-def track_name(track) -> str:
-    for name, factory in TRACKS.items():
-        if type(track) is factory():
-            return name
-    raise KeyError(f"{type(track).__name__} is not a registered track")
-
-
-def save_track(track, directory: str | Path, **extra: Any) -> Path:
-    """Write the track's learned state and a ``track.json`` naming it, its config and version."""
+def save_model(track: Track, directory: str | Path, decision: Decision = Decision(),
+               **record: Any) -> Path:
+    """The track's learned state, and ``track.json``: its name, config, decision and version."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     track.save(directory)
-    meta = {"track": track_name(track), "config": dataclasses.asdict(track.config),
-            "code_version": code_version(), **extra}
-    write_json(directory / TRACK_FILE, meta)
+    write_json(directory / TRACK_FILE, {"track": track.name,
+                                        "config": dataclasses.asdict(track.config),
+                                        "decision": decision.to_dict(),
+                                        "code_version": code_version(), **record})
     return directory
 
 
-def read_track_meta(directory: str | Path) -> dict:
+def read_model_meta(directory: str | Path) -> dict:
     path = Path(directory) / TRACK_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: not a saved model (no {TRACK_FILE}); "
                                 "pass the model/ folder that submit.py wrote")
-    return json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable model record ({err})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise ValueError(f"{path}: not a model record: no 'track' and 'config'")
+    return meta
 
 
-def load_track(directory: str | Path):
-    meta = read_track_meta(directory)
-    cls = track_class(meta["track"])
-    return cls.load(Path(directory), cls.Config(**meta["config"]))
+def load_model(directory: str | Path, runtime: Runtime | None = None) -> SavedModel:
+    """A saved model with ``runtime`` (never one read from the folder)."""
+    meta = read_model_meta(directory)
+    name = meta.get("track")
+    config = build_config(name, meta["config"], source=str(Path(directory) / TRACK_FILE))
+    require_installed(name, config)
+    track = track_class(name).load(Path(directory), config, runtime)
+    return SavedModel(track, Decision.from_dict(meta.get("decision") or {}), meta)
 
 
-def parse_overrides(config_cls: type, pairs: list[str]) -> dict[str, Any]:
-    """``["window=5", "widths=5,11,21", "use_length=false"]`` -> typed values for ``config_cls``.
+def build_config(name: str, values: dict, *, source: str) -> TrackConfig:
+    cls = config_class(name)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{source}: unknown setting(s) {', '.join(unknown)} for track {name!r}")
+    return cls(**values)
 
-    Types come from the field's default value, so the command line follows the dataclass.
+
+# ---- settings from the command line and recipes -----------------------------------------------
+
+SETTING_KINDS = ("config", "decision", "runtime")
+
+
+def settings_fields(name: str) -> dict[str, tuple[str, Any]]:
+    """Every setting a run of track ``name`` takes: key -> (kind, default value)."""
+    defaults = {"config": config_class(name)(), "decision": DecisionSettings(),
+                "runtime": Runtime()}
+    out: dict[str, tuple[str, Any]] = {}
+    for kind, default in defaults.items():
+        for f in dataclasses.fields(default):
+            out[f.name] = (kind, getattr(default, f.name))
+    return out
+
+
+def parse_settings(name: str, pairs: Sequence[str]) -> dict[str, Any]:
+    """``["window=5", "widths=5,11,21", "use_length=false"]`` -> typed values.
+
+    Types come from the defaults, so the command line follows the dataclasses.
     """
+    fields = settings_fields(name)
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in fields:
+            raise ValueError(f"bad setting {pair!r}: expected KEY=VALUE with KEY one of: "
+                             f"{', '.join(sorted(fields))}")
+        out[key] = typed(fields[key][1], text.strip(), key)
+    return out
+
+
+def parse_overrides(config_cls: type, pairs: Sequence[str]) -> dict[str, Any]:
+    """``parse_settings`` for one config dataclass only (an ensemble member's settings)."""
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     defaults = config_cls()
     out: dict[str, Any] = {}
@@ -142,33 +399,54 @@ def parse_overrides(config_cls: type, pairs: list[str]) -> dict[str, Any]:
         key, sep, text = pair.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or key not in fields:
-            known = ", ".join(sorted(fields))
-            raise ValueError(f"bad setting {pair!r}: expected KEY=VALUE with KEY one of: {known}")
-        out[key] = _typed(getattr(defaults, key), text.strip(), key)
+            raise ValueError(f"bad setting {pair!r}: expected KEY=VALUE with KEY one of: "
+                             f"{', '.join(sorted(fields))}")
+        out[key] = typed(getattr(defaults, key), text.strip(), key)
     return out
 
 
-def read_recipe(config_cls: type, path: str | Path) -> dict[str, Any]:
-    """Settings from a recipe file (a JSON object of config fields), checked against ``config_cls``.
+def split_settings(name: str, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Settings by kind: ``{"config": {...}, "decision": {...}, "runtime": {...}}``."""
+    fields = settings_fields(name)
+    out: dict[str, dict[str, Any]] = {kind: {} for kind in SETTING_KINDS}
+    for key, value in values.items():
+        out[fields[key][0]][key] = value
+    return out
 
-    A recipe is how a full-size run is written down once (recipes/); --set still overrides it.
-    """
+
+def read_recipe(path: str | Path) -> tuple[str | None, dict[str, Any]]:
+    """A recipe file: ``(its track, its settings)``. A recipe is a JSON object of settings
+    (config, decision or runtime), with ``_track`` naming its track; ``_`` keys are comments."""
     try:
-        settings = json.loads(Path(path).read_text())
+        settings = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not a JSON recipe ({err})") from None
-    known = {f.name for f in dataclasses.fields(config_cls)}
     if not isinstance(settings, dict):
         raise ValueError(f"{path}: a recipe is a JSON object of settings")
-    settings = {k: v for k, v in settings.items() if not k.startswith("_")}  # "_comment" keys
-    unknown = sorted(set(settings) - known)
+    track = settings.get("_track")
+    return track, {k: v for k, v in settings.items() if not k.startswith("_")}
+
+
+def check_recipe(name: str, settings: dict[str, Any], path: str | Path) -> None:
+    unknown = sorted(set(settings) - set(settings_fields(name)))
     if unknown:
-        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(sorted(known))}")
-    return settings
+        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)} for track {name!r}; "
+                         f"known: {', '.join(sorted(settings_fields(name)))}")
 
 
-def _typed(default: Any, text: str, key: str) -> Any:
+def recipe_path(given: str | Path) -> Path:
+    """A recipe file by path, or by the name of one shipped with the kit (``cpu_own``)."""
+    path = Path(given)
+    if path.is_file():
+        return path
+    shipped = Path(__file__).resolve().parent / "recipes" / f"{path.stem}.json"
+    if path.parent == Path(".") and shipped.is_file():
+        return shipped
+    known = sorted(p.stem for p in shipped.parent.glob("*.json"))
+    raise FileNotFoundError(f"{given}: no such recipe file; shipped recipes: {', '.join(known)}")
+
+
+def typed(default: Any, text: str, key: str) -> Any:
     try:
         if isinstance(default, bool):
             if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
@@ -176,10 +454,21 @@ def _typed(default: Any, text: str, key: str) -> Any:
             return text.lower() in ("true", "1", "yes")
         if isinstance(default, tuple):
             kind = type(default[0]) if default else str
-            return tuple(kind(t) for t in text.split(",") if t.strip())
+            return tuple(kind(t.strip()) for t in text.split(",") if t.strip())
         if default is None:
             return text
         return type(default)(text)
     except ValueError:
         raise ValueError(f"bad value {text!r} for setting {key!r} "
                          f"(expected {type(default).__name__})") from None
+
+
+def command_flags() -> dict[str, tuple[str, Any]]:
+    """Config fields that registered tracks offer as their own flags: name -> (help, default)."""
+    flags: dict[str, tuple[str, Any]] = {}
+    for name in TRACKS:
+        cls = config_class(name)
+        defaults = cls()
+        for field, text in cls.FLAGS.items():
+            flags.setdefault(field, (text, getattr(defaults, field)))
+    return flags

@@ -5,37 +5,34 @@ chemical scales, distance to the termini, optionally length). Training uses asse
 only, weighs the rarer class up, and stops early on a validation fold of whole proteins,
 picked by hashing each sequence with the seed, so identical sequences never straddle it.
 
-Saved state: LightGBM's text model, the Word2Vec table (``.npz``) and the config (JSON).
+Saved state: LightGBM's text model and the Word2Vec table (``.npz``); the config is in the
+model's track.json.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import lightgbm as lgb
 import numpy as np
-from tqdm.auto import tqdm
 
 from idr_kit.baselines.embedding import train_table
 from idr_kit.baselines.features import FeatureSpec, feature_names, residue_features
-from idr_kit.baselines.rows import (PROGRESS_DELAY, assessed_labels, predict_in_chunks,
-                            require_both_classes, require_labels, training_rows)
+from idr_kit.baselines.rows import predict_in_chunks, training_rows
 from idr_kit.data.atomic import atomic_write
-from idr_kit.data.records import Protein
-from idr_kit.data.splits import validation_proteins
+from idr_kit.data.progress import progress
+from idr_kit.data.records import Protein, assessed_labels, require_training
+from idr_kit.data.splits import split_validation
+from idr_kit.tracks import Track, TrackConfig
 
 MODEL_FILE = "lgbm_model.txt"
 TABLE_FILE = "residue_vectors.npz"
-CONFIG_FILE = "lgbm_config.json"
 
 
 @dataclass(frozen=True)
-class LGBMConfig:
-    seed: int = 0
-    num_threads: int = 2
+class LGBMConfig(TrackConfig):
     # Features: defaults, and the evidence for them, live in baselines/features.py.
     vector_size: int = 8  # Word2Vec adds nothing over composition in CV: keep it small
     w2v_widths: tuple[int, ...] = FeatureSpec.w2v_widths
@@ -59,32 +56,20 @@ class LGBMConfig:
     balance_classes: bool = True  # scale_pos_weight = ordered / disordered residues
     valid_fraction: float = 0.1  # proteins held out for early stopping; 0 trains all rounds
 
-    def __post_init__(self):
-        # JSON gives lists back; keep the frozen config hashable and equal to the original.
-        for field in ("w2v_widths", "composition_widths", "scale_widths"):
-            object.__setattr__(self, field, tuple(getattr(self, field)))
-
     def feature_spec(self) -> FeatureSpec:
         names = {f.name for f in dataclasses.fields(FeatureSpec)}
         return FeatureSpec(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
 
 
-class LGBMTrack:
+class LGBMTrack(Track):
+    name = "lgbm"
     Config = LGBMConfig
 
-    def __init__(self, config: LGBMConfig | None = None):
-        self.config = config if config is not None else LGBMConfig()
-
-    def fit(self, proteins: Sequence[Protein]) -> "LGBMTrack":
-        require_labels(proteins)
-        require_both_classes(assessed_labels(proteins))
+    def _fit(self, proteins: list[Protein], folds) -> None:
         self.table_ = train_table([p.seq for p in proteins],
                                   vector_size=self.config.vector_size, seed=self.config.seed)
-        held = validation_proteins(proteins, self.config.valid_fraction, self.config.seed)
-        train = [p for p, h in zip(proteins, held) if not h]
-        valid = [p for p, h in zip(proteins, held) if h]
+        train, valid = split_validation(proteins, self.config.valid_fraction, self.config.seed)
         self.booster_ = self._boost(train, valid)
-        return self
 
     def features(self, protein: Protein) -> np.ndarray:
         """(L, F) float32 features of one protein."""
@@ -96,14 +81,15 @@ class LGBMTrack:
                            feature_name=names, reference=reference, free_raw_data=True)
 
     def _boost(self, train: list[Protein], valid: list[Protein]) -> lgb.Booster:
-        labels = assessed_labels(train)
-        require_both_classes(labels)
-        params = self._params(labels)
+        require_training(train)  # the proteins left once the early-stopping fold is out
+        params = self._params(assessed_labels(train))
         dtrain = self._dataset(train)
-        with tqdm(total=self.config.num_rounds, desc="boosting", unit="round",
-                  delay=PROGRESS_DELAY, leave=False) as bar:
-            callbacks = [lambda env: bar.update(1)]
-            if not _can_validate(valid):
+        stops_early = _can_validate(valid)
+        # Early stopping ends far sooner than num_rounds: then the bar counts without a total.
+        with progress(total=None if stops_early else self.config.num_rounds, desc="boosting",
+                      unit="round") as bar:
+            callbacks = [lambda _: bar.update(1)]
+            if not stops_early:
                 return lgb.train(params, dtrain, num_boost_round=self.config.num_rounds,
                                  callbacks=callbacks)
             dvalid = self._dataset(valid, reference=dtrain)
@@ -121,38 +107,27 @@ class LGBMTrack:
             "bagging_freq": 1 if c.bagging_fraction < 1 else 0, "lambda_l2": c.lambda_l2,
             "max_bin": c.max_bin, "scale_pos_weight": float(pos_weight), "seed": c.seed,
             # deterministic needs row-wise histograms to give the same model run after run.
-            "deterministic": True, "force_row_wise": True, "num_threads": c.num_threads,
+            "deterministic": True, "force_row_wise": True, "num_threads": self.runtime.threads,
             "verbosity": -1,
         }
 
-    def predict_proba(self, proteins: Sequence[Protein]) -> list[np.ndarray]:
-        if not hasattr(self, "booster_"):
-            raise RuntimeError("LGBMTrack is not fitted: call fit() or load() first")
+    def _predict(self, proteins: list[Protein]) -> list[np.ndarray]:
         return predict_in_chunks(proteins, self.features, self._predict_rows)
 
     def _predict_rows(self, rows: np.ndarray) -> np.ndarray:
-        return self.booster_.predict(rows, num_threads=self.config.num_threads)
+        return self.booster_.predict(rows, num_threads=self.runtime.threads)
 
-    def save(self, directory: str | Path) -> None:
-        directory = Path(directory)
+    def _save(self, directory: Path) -> None:
         iteration = self.booster_.best_iteration or None  # 0 means trained without stopping
         with atomic_write(directory / MODEL_FILE) as handle:
             handle.write(self.booster_.model_to_string(num_iteration=iteration))
         with atomic_write(directory / TABLE_FILE, "wb") as handle:
             np.savez(handle, table=self.table_)
-        with atomic_write(directory / CONFIG_FILE) as handle:
-            json.dump(dataclasses.asdict(self.config), handle, indent=2)
 
-    @classmethod
-    def load(cls, directory: str | Path, config: LGBMConfig) -> "LGBMTrack":
-        directory = Path(directory)
-        _check_same_features(LGBMConfig(**json.loads((directory / CONFIG_FILE).read_text())),
-                             config, directory)
-        track = cls(config)
-        track.booster_ = lgb.Booster(model_str=(directory / MODEL_FILE).read_text())
+    def _load(self, directory: Path) -> None:
+        self.booster_ = lgb.Booster(model_str=(directory / MODEL_FILE).read_text())
         with np.load(directory / TABLE_FILE) as saved:
-            track.table_ = saved["table"]
-        return track
+            self.table_ = saved["table"]
 
 
 def _can_validate(valid: list[Protein]) -> bool:
@@ -161,11 +136,3 @@ def _can_validate(valid: list[Protein]) -> bool:
         return False
     labels = assessed_labels(valid)
     return bool((labels == 0).any() and (labels == 1).any())
-
-
-def _check_same_features(saved: LGBMConfig, given: LGBMConfig, directory: Path) -> None:
-    """A model only understands the features it was trained on."""
-    for name in [f.name for f in dataclasses.fields(FeatureSpec)] + ["vector_size"]:
-        if getattr(saved, name) != getattr(given, name):
-            raise ValueError(f"{directory}: model trained with {name}={getattr(saved, name)!r}, "
-                             f"config says {getattr(given, name)!r}")

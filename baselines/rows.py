@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from idr_kit.data.records import InputError, Protein
+from idr_kit.data.progress import progress
+from idr_kit.data.records import Protein
 
 Featurize = Callable[[Protein], np.ndarray]  # protein -> (L, F) float32
 PredictRows = Callable[[np.ndarray], np.ndarray]  # (N, F) -> (N,) P(disordered)
@@ -19,30 +19,6 @@ PredictRows = Callable[[np.ndarray], np.ndarray]  # (N, F) -> (N,) P(disordered)
 # Residues stacked per classifier call: large enough that per-call overhead vanishes,
 # small enough that a chunk of 150 float32 features stays near 150 MB.
 CHUNK_ROWS = 1 << 18
-# Progress bars appear only for steps that last longer than this (seconds): quiet for small jobs.
-PROGRESS_DELAY = 2.0
-
-
-def require_labels(proteins: Sequence[Protein]) -> None:
-    """Refuse to train on an empty list or on a protein without labels."""
-    if not proteins:
-        raise ValueError("fit needs at least one protein")
-    for p in proteins:
-        if not p.has_labels:
-            raise InputError("training protein has no labels", protein=p.id)
-
-
-def assessed_labels(proteins: Sequence[Protein]) -> np.ndarray:
-    """Labels of assessed residues, proteins in order -> (N,) uint8."""
-    return np.concatenate([p.labels[p.mask] for p in proteins])
-
-
-def require_both_classes(labels: np.ndarray) -> None:
-    """A classifier of disorder needs assessed residues of both kinds to learn anything."""
-    if not ((labels == 0).any() and (labels == 1).any()):
-        raise ValueError("fit needs assessed residues of both classes (0 ordered, 1 disordered); "
-                         f"got {int((labels == 0).sum())} ordered, {int((labels == 1).sum())} "
-                         "disordered")
 
 
 def training_rows(proteins: Sequence[Protein], featurize: Featurize) -> np.ndarray:
@@ -52,7 +28,7 @@ def training_rows(proteins: Sequence[Protein], featurize: Featurize) -> np.ndarr
     """
     total = int(sum(p.mask.sum() for p in proteins))
     rows, start = None, 0
-    for p in tqdm(proteins, desc="features", unit="protein", delay=PROGRESS_DELAY, leave=False):
+    for p in progress(proteins, desc="features", unit="protein"):
         features = featurize(p)[p.mask]
         if rows is None:
             rows = np.empty((total, features.shape[1]), dtype=np.float32)
@@ -78,8 +54,7 @@ def predict_in_chunks(proteins: Sequence[Protein], featurize: Featurize,
                       predict: PredictRows) -> list[np.ndarray]:
     """One (L,) float32 probability array per protein, in order."""
     out: list[np.ndarray] = []
-    with tqdm(total=len(proteins), desc="predict", unit="protein", delay=PROGRESS_DELAY,
-              leave=False) as bar:
+    with progress(total=len(proteins), desc="predicting", unit="protein") as bar:
         for group in chunks(proteins):
             probs = predict(np.concatenate([featurize(p) for p in group]))
             probs = np.clip(probs, 0.0, 1.0).astype(np.float32)

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from sklearn.naive_bayes import GaussianNB
 
 from idr_kit.baselines.embedding import embed, train_table
-from idr_kit.baselines.rows import (assessed_labels, predict_in_chunks, require_both_classes,
-                            require_labels, training_rows)
+from idr_kit.baselines.rows import predict_in_chunks, training_rows
 from idr_kit.baselines.windows import window_mean
 from idr_kit.data.atomic import atomic_write
-from idr_kit.data.records import Protein
+from idr_kit.data.records import Protein, assessed_labels
+from idr_kit.tracks import Track, TrackConfig
 
 # The baseline's slice seq[i-2:i+2]: two residues before i, i itself, one after.
 CONTEXT_LEFT, CONTEXT_RIGHT = 2, 1
@@ -33,57 +32,44 @@ NB_FIELDS = ("theta_", "var_", "class_prior_", "classes_", "epsilon_", "class_co
 
 
 @dataclass(frozen=True)
-class W2VConfig:
-    seed: int = 0
+class W2VConfig(TrackConfig):
     vector_size: int = 100  # the baseline's; everything else is gensim's default
 
 
-class W2VTrack:
+class W2VTrack(Track):
+    name = "w2v"
     Config = W2VConfig
 
-    def __init__(self, config: W2VConfig | None = None):
-        self.config = config if config is not None else W2VConfig()
-
-    def fit(self, proteins: Sequence[Protein]) -> "W2VTrack":
-        require_labels(proteins)
-        labels = assessed_labels(proteins)
-        require_both_classes(labels)
+    def _fit(self, proteins: list[Protein], folds) -> None:
         self.table_ = train_table([p.seq for p in proteins],
                                   vector_size=self.config.vector_size, seed=self.config.seed)
-        self.nb_ = GaussianNB().fit(training_rows(proteins, self.features), labels)
-        return self
+        rows = training_rows(proteins, self.features)
+        self.nb_ = GaussianNB().fit(rows, assessed_labels(proteins))
 
     def features(self, protein: Protein) -> np.ndarray:
         """Mean residue vector over the baseline's window -> (L, vector_size) float32."""
         vectors = embed(protein.seq, self.table_, protein.id)  # (L, D)
         return window_mean(vectors, CONTEXT_LEFT, CONTEXT_RIGHT)
 
-    def predict_proba(self, proteins: Sequence[Protein]) -> list[np.ndarray]:
-        if not hasattr(self, "nb_"):
-            raise RuntimeError("W2VTrack is not fitted: call fit() or load() first")
+    def _predict(self, proteins: list[Protein]) -> list[np.ndarray]:
         disordered = int(np.flatnonzero(self.nb_.classes_ == 1)[0])
         return predict_in_chunks(proteins, self.features,
                                  lambda rows: self.nb_.predict_proba(rows)[:, disordered])
 
-    def save(self, directory: str | Path) -> None:
-        directory = Path(directory)
+    def _save(self, directory: Path) -> None:
         with atomic_write(directory / TABLE_FILE, "wb") as handle:
             np.savez(handle, table=self.table_)
         with atomic_write(directory / NB_FILE, "wb") as handle:
             np.savez(handle, **{name: getattr(self.nb_, name) for name in NB_FIELDS})
 
-    @classmethod
-    def load(cls, directory: str | Path, config: W2VConfig) -> "W2VTrack":
-        directory = Path(directory)
-        track = cls(config)
+    def _load(self, directory: Path) -> None:
         with np.load(directory / TABLE_FILE) as saved:
-            track.table_ = saved["table"]
+            self.table_ = saved["table"]
         with np.load(directory / NB_FILE) as saved:
-            track.nb_ = _gaussian_nb(saved)
-        if track.table_.shape[1] != config.vector_size:
-            raise ValueError(f"{directory}: saved vectors have size {track.table_.shape[1]}, "
-                             f"config says vector_size={config.vector_size}")
-        return track
+            self.nb_ = _gaussian_nb(saved)
+        if self.table_.shape[1] != self.config.vector_size:
+            raise ValueError(f"{directory}: saved vectors have size {self.table_.shape[1]}, "
+                             f"config says vector_size={self.config.vector_size}")
 
 
 def _gaussian_nb(saved) -> GaussianNB:

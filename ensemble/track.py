@@ -1,215 +1,197 @@
 """The ensemble track: members' out-of-fold probabilities in, a blend fitted on them out.
 
-Protocol (``fit``), over one fixed set of protein-level folds (``folds_file``, written by
-submit.py, else made here by the same rule: proteins of one sequence or cluster share a fold):
+Protocol, over one fixed set of protein-level folds (the run's, else made here by the kit's
+rule with ``folds`` folds: proteins of one sequence share a fold):
 
-1. every member predicts every training protein out of fold: trained on k-1 folds, predicting
-   the k-th (crossval.out_of_fold). The arrays are saved with the config that made them and
-   reused when the config, folds and data match;
-2. every member is trained once more on all proteins, to predict new ones (also cached);
-3. the blender learns from the members' out-of-fold arrays only. Its own out-of-fold blend,
-   fitted without each fold in turn, is what the post-processing and the threshold are tuned
-   on, so nothing is tuned on predictions that saw their own labels.
+1. every member predicts every training protein out of fold, through its own ``out_of_fold``:
+   trained on k-1 folds, predicting the k-th. With a checkpoint folder the arrays are saved
+   with the config that made them (``members/NAME/oof.npz``) and reused when the config, folds
+   and data match;
+2. ``fit``: every member is trained once more on all proteins, to predict new ones (also kept),
+   and the blender learns from the members' out-of-fold arrays only;
+3. ``out_of_fold``: the blender is cross-validated over the same folds, so the ensemble's own
+   out-of-fold blend, from which the run fits its threshold and post-processing, was never
+   fitted on the fold it predicts.
 
-Members are any registered track (tracks.py), with ``metapredict`` as an external one
-(peers.py). The ensemble honours the track contract, so submit.py treats it like any other.
+Members are any registered tracks (tracks.py), metapredict among them. The ensemble is a Track
+like the others: the run pipeline treats it as it treats any track.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
-from idr_kit.crossval import fingerprint, out_of_fold, tune_threshold
+from idr_kit.crossval import fingerprint
 from idr_kit.data.atomic import write_json
-from idr_kit.data.metrics import DECIMALS
-from idr_kit.data.probs import read_npz, write_npz
+from idr_kit.data.digests import proteins_digest
+from idr_kit.data.probs import read_npz, validate_outputs, write_npz
+from idr_kit.data.progress import stage
 from idr_kit.data.records import Protein
-from idr_kit.data.splits import fold_groups, load_folds, make_folds
+from idr_kit.data.splits import fold_groups, make_folds
 from idr_kit.ensemble.blend import blender_from_state, make_blender
-from idr_kit.ensemble.postprocess import (PostProcess, fit_min_length, fit_smoothing,
-                                  tune_threshold_per_protein)
-from idr_kit.tracks import load_track, make_track, parse_overrides, save_track, track_class
+from idr_kit.postprocess import DecisionSettings
+from idr_kit.tracks import (Track, TrackConfig, config_class, load_model, make_track,
+                            parse_overrides, save_model)
 
 META_FILE = "ensemble.json"
 MEMBERS_DIR = "members"
-THRESHOLDS = ("pooled", "per_protein")
 
 
 @dataclass(frozen=True)
-class EnsembleConfig:
+class EnsembleConfig(TrackConfig):
     members: tuple = ("w2v", "lgbm")  # registered track names
     member_settings: tuple = ()  # "lgbm.num_leaves=63": a member's setting, as --set gives it
     blender: str = "stack"  # mean | weighted | rank | stack (blend.py)
-    metric: str = "auc"  # what the weighted blend and the smoothing maximise: auc | f1
-    folds: int = 5
-    groups: str = ""  # cluster table: proteins of one cluster share a fold
-    folds_file: str = ""  # a saved fold assignment (submit.py's folds.json) to use instead
-    threshold: str = "pooled"  # pooled F1-max, or per_protein: the best mean per-protein F1
-    smoothing: bool = True  # fit a moving median/mean on the out-of-fold blend
-    min_length: bool = True  # fit a minimum IDR length for the 0/1 calls
-    seed: int = 0
-    cache_dir: str = ""  # members' out-of-fold arrays, models and predictions, reused
+    metric: str = "auc"  # what the weighted blend maximises: auc | f1
+    folds: int = 5  # folds for the blend when the run gives none (--folds 0)
+    FLAGS: ClassVar[dict[str, str]] = {
+        "members": "ensemble members: comma-separated track names, e.g. w2v,lgbm,metapredict"}
 
-    def member_config(self, name: str) -> dict:
+    def components(self) -> tuple[str, ...]:
+        return tuple(self.members)
+
+    def member_config(self, name: str) -> TrackConfig:
         mine = [s.split(".", 1)[1] for s in self.member_settings if s.split(".", 1)[0] == name]
-        return {"seed": self.seed, **parse_overrides(track_class(name).Config, mine)}
+        cls = config_class(name)
+        return cls(**{"seed": self.seed, **parse_overrides(cls, mine)})
 
 
-class EnsembleTrack:
+class EnsembleTrack(Track):
+    name = "ensemble"
     Config = EnsembleConfig
-    OWN_OUT_OF_FOLD = True  # submit.py hands it the run's folds and takes its threshold
-
-    def __init__(self, config: EnsembleConfig | None = None):
-        self.config = config if config is not None else self.Config()
+    decision_defaults = DecisionSettings(smoothing=True, min_length=True)
 
     # -- training -------------------------------------------------------------------------
-    def fit(self, proteins: Sequence[Protein]) -> "EnsembleTrack":
-        c = self._checked()
-        folds = self._folds(proteins)
-        member_oof = {name: self._member_oof(name, proteins, folds) for name in c.members}
-        self.tags_ = {name: self._member_tag(name, proteins) for name in c.members}
-        self.members_ = {name: self._member_fit(name, proteins) for name in c.members}
-        parts = stack_parts([member_oof[name] for name in c.members])
-        oof = blend_out_of_fold(parts, proteins, folds, lambda: self._blender())
-        self.blender_ = self._blender().fit(parts, proteins)
-        self._fit_post(oof, proteins)
-        self.oof_ = {"ensemble": self.post_.apply_probs(oof), **member_oof}
-        return self
+    def _fit(self, proteins: list[Protein], folds: list[int] | None) -> None:
+        self._check()
+        folds = folds or self._own_folds(proteins)
+        member_oof = self._members_oof(proteins, folds)
+        self.tags_ = {name: self._member_tag(name, proteins) for name in self.config.members}
+        self.members_ = {name: self._member_fit(name, proteins) for name in self.config.members}
+        self.blender_ = self._blender().fit(stack_parts(list(member_oof.values())), proteins)
 
-    def _checked(self) -> EnsembleConfig:
+    def out_of_fold(self, proteins: Sequence[Protein], folds: Sequence[int]
+                    ) -> dict[str, list[np.ndarray]]:
+        """The blend of each fold from a blender fitted on the other folds, and each member's
+        own out-of-fold arrays, which the blender learnt from."""
+        self._check()
+        proteins, folds = list(proteins), list(folds)
+        member_oof = self._members_oof(proteins, folds)
+        parts = stack_parts(list(member_oof.values()))
+        return {self.name: blend_out_of_fold(parts, proteins, folds, self._blender),
+                **member_oof}
+
+    def _check(self) -> None:
+        """Bad settings fail before any member trains."""
         c = self.config
         if not c.members or len(set(c.members)) != len(c.members):
             raise ValueError(f"ensemble members must be distinct track names, got {c.members}")
-        if "ensemble" in c.members:
+        if self.name in c.members:
             raise ValueError("an ensemble cannot be its own member")
-        if c.threshold not in THRESHOLDS:
-            raise ValueError(f"unknown threshold {c.threshold!r}; expected {', '.join(THRESHOLDS)}")
         strays = sorted({s.split(".", 1)[0] for s in c.member_settings} - set(c.members))
         if strays or any("." not in s for s in c.member_settings):
             raise ValueError(f"member_settings are MEMBER.KEY=VALUE for a member in {c.members}; "
                              f"got {', '.join(c.member_settings)}")
         for name in c.members:
-            c.member_config(name)  # unknown tracks and settings fail before any training
-        make_blender(c.blender, **self._blender_kwargs())
-        return c
-
-    def _blender_kwargs(self) -> dict:
-        c = self.config
-        return {"weighted": {"metric": c.metric}, "stack": {"seed": c.seed}}.get(c.blender, {})
+            c.member_config(name)  # unknown tracks and settings
+        self._blender()
 
     def _blender(self):
-        return make_blender(self.config.blender, **self._blender_kwargs())
-
-    def _folds(self, proteins: Sequence[Protein]) -> list[int]:
         c = self.config
-        if c.folds_file:
-            fold_of = load_folds(c.folds_file)
-            missing = [p.id for p in proteins if p.id not in fold_of]
-            if missing:
-                raise ValueError(f"{c.folds_file}: no fold for protein {missing[0]} "
-                                 f"({len(missing)} missing)")
-        else:
-            fold_of = make_folds([p.id for p in proteins], k=c.folds, seed=c.seed,
-                                 groups=fold_groups(proteins, c.groups or None))
+        kwargs = {"weighted": {"metric": c.metric}, "stack": {"seed": c.seed}}.get(c.blender, {})
+        return make_blender(c.blender, **kwargs)
+
+    def _own_folds(self, proteins: list[Protein]) -> list[int]:
+        fold_of = make_folds([p.id for p in proteins], k=self.config.folds, seed=self.config.seed,
+                             groups=fold_groups(proteins, None))
         return [fold_of[p.id] for p in proteins]
 
-    def _member_oof(self, name: str, proteins, folds) -> list[np.ndarray]:
-        settings = self.config.member_config(name)
-        where = self._member_dir(name)
-        probs = out_of_fold(lambda: make_track(name, **settings), proteins, folds,
-                            checkpoint_dir=where and where / "oof-folds",
-                            config={"track": name, **settings})
-        if where:  # the first-class artefact: id -> float32, with the config that made it
-            write_npz(where / "oof.npz", dict(zip(unique_keys(proteins), probs)))
-            write_json(where / "oof.json", {"track": name, "config": settings,
-                                            "folds": folds, "ids": [p.id for p in proteins]})
-        return probs
+    def _member(self, name: str) -> Track:
+        return make_track(name, self.config.member_config(name),
+                          self.runtime.under(MEMBERS_DIR, name))
+
+    def _members_oof(self, proteins: list[Protein], folds: list[int]) -> dict[str, list]:
+        return {name: self._member_oof(name, proteins, folds) for name in self.config.members}
+
+    def _member_oof(self, name: str, proteins: list[Protein], folds: list[int]) -> list:
+        """A member's out-of-fold arrays: from this process's memo, else its fold checkpoints."""
+        settings = dataclasses.asdict(self.config.member_config(name))
+        key = (name, fingerprint({"track": name, **settings}, folds, proteins))
+        memo = self.__dict__.setdefault("_oof_memo", {})
+        if key not in memo:
+            with stage(name):
+                memo[key] = self._member(name).out_of_fold(proteins, folds)[name]
+            where = self.runtime.checkpoint_path(MEMBERS_DIR, name)
+            if where:  # the first-class artefact: id -> float32, with the config that made it
+                write_npz(where / "oof.npz", dict(zip(unique_keys(proteins), memo[key])))
+                write_json(where / "oof.json", {"track": name, "config": settings,
+                                                "folds": folds, "ids": [p.id for p in proteins]})
+        return memo[key]
 
     def _member_tag(self, name: str, proteins) -> str:
         """Names a member model: its track, settings and training data."""
-        return fingerprint({"track": name, **self.config.member_config(name)}, [], proteins)
+        settings = dataclasses.asdict(self.config.member_config(name))
+        return fingerprint({"track": name, **settings}, [], proteins)
 
-    def _member_fit(self, name: str, proteins):
-        """The member trained on every protein; a saved one with the same settings and data is reused."""
-        where = self._member_dir(name)
-        model = where and where / f"model-{self.tags_[name]}"
-        if model and (model / "track.json").is_file():
-            return load_track(model)
-        track = make_track(name, **self.config.member_config(name)).fit(proteins)
-        if model:
-            save_track(track, model)
+    def _member_fit(self, name: str, proteins) -> Track:
+        """The member trained on every protein; a kept one with the same settings and data is reused."""
+        where = self.runtime.checkpoint_path(MEMBERS_DIR, name, f"model-{self.tags_[name]}")
+        if where and (where / "track.json").is_file():
+            return load_model(where, self.runtime.under(MEMBERS_DIR, name)).track
+        with stage(name):
+            track = self._member(name).fit(proteins)
+        if where:
+            save_model(track, where)
         return track
-
-    def _member_dir(self, name: str) -> Path | None:
-        return Path(self.config.cache_dir) / name if self.config.cache_dir else None
-
-    def _fit_post(self, oof: list[np.ndarray], proteins) -> None:
-        """Smoothing, then the threshold, then the minimum IDR length, each on the OOF blend."""
-        c = self.config
-        kind, width = (fit_smoothing(oof, proteins, metric=c.metric) if c.smoothing
-                       else ("none", 1))
-        smoothed = PostProcess(kind, width).apply_probs(oof)
-        tune = tune_threshold_per_protein if c.threshold == "per_protein" else tune_threshold
-        self.threshold_ = float(tune(proteins, smoothed))
-        length = fit_min_length(smoothed, proteins, self.threshold_) if c.min_length else 0
-        self.post_ = PostProcess(kind, width, length)
 
     # -- prediction -----------------------------------------------------------------------
     def predict_parts(self, proteins: Sequence[Protein]) -> dict[str, list[np.ndarray]]:
-        """Each member's probabilities and the ensemble's ("ensemble"), per protein."""
-        if not hasattr(self, "members_"):
-            raise RuntimeError("EnsembleTrack is not fitted: call fit() or load() first")
+        """The blend under "ensemble", and each member's probabilities under its name."""
+        self._require_fitted()
+        proteins = list(proteins)
         member = {name: self._member_predict(name, track, proteins)
                   for name, track in self.members_.items()}
-        blend = self.blender_.predict(stack_parts([member[n] for n in self.members_]))
-        return {"ensemble": self.post_.apply_probs(blend), **member}
+        blend = self.blender_.predict(stack_parts(list(member.values()))) if proteins else []
+        validate_outputs(proteins, blend, f"track {self.name}")
+        return {self.name: blend, **member}
 
-    def predict_proba(self, proteins: Sequence[Protein]) -> list[np.ndarray]:
-        return self.predict_parts(proteins)["ensemble"]
+    def _predict(self, proteins: list[Protein]) -> list[np.ndarray]:
+        return self.predict_parts(proteins)[self.name]
 
-    def calls(self, probs: Sequence[np.ndarray], threshold: float) -> list[np.ndarray]:
-        """0/1 calls as CAID reads them (rounded scores >= threshold), short IDRs removed."""
-        binary = [(np.round(p, DECIMALS) >= threshold).astype(np.uint8) for p in probs]
-        return self.post_.apply_binary(binary)
-
-    def _member_predict(self, name: str, track, proteins) -> list[np.ndarray]:
-        """A member's predictions, reused from the cache for the same model and proteins."""
-        where = self._member_dir(name)
-        tag = fingerprint({"model": self.tags_[name]}, [], proteins)
-        path = where and where / f"predictions-{tag}.npz"
+    def _member_predict(self, name: str, track: Track, proteins) -> list[np.ndarray]:
+        """A member's predictions, reused from the checkpoint folder for the same model and
+        proteins (labels play no part: a test set is named by its ids and sequences)."""
+        tag = proteins_digest(proteins, labels=False)
+        path = self.runtime.checkpoint_path(MEMBERS_DIR, name,
+                                            f"predictions-{self.tags_[name]}-{tag}.npz")
         if path and path.is_file():
             saved = read_npz(path)
             return [saved[k] for k in unique_keys(proteins)]
-        probs = track.predict_proba(proteins)
+        with stage(name):
+            probs = track.predict_proba(proteins)
         if path:
             write_npz(path, dict(zip(unique_keys(proteins), probs)))
         return probs
 
     # -- saving ---------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> None:
-        directory = Path(directory)
+    def _save(self, directory: Path) -> None:
         for name, track in self.members_.items():
-            save_track(track, directory / MEMBERS_DIR / name)
+            save_model(track, directory / MEMBERS_DIR / name)
         write_json(directory / META_FILE, {"members": list(self.members_),
-                                           "blender": self.blender_.state(),
-                                           "post": self.post_.to_dict(), "tags": self.tags_,
-                                           "threshold": self.threshold_})
+                                           "blender": self.blender_.state(), "tags": self.tags_})
 
-    @classmethod
-    def load(cls, directory: str | Path, config: EnsembleConfig) -> "EnsembleTrack":
-        directory = Path(directory)
+    def _load(self, directory: Path) -> None:
         meta = json.loads((directory / META_FILE).read_text())
-        track = cls(config)
-        track.members_ = {name: load_track(directory / MEMBERS_DIR / name) for name in meta["members"]}
-        track.blender_ = blender_from_state(meta["blender"])
-        track.post_ = PostProcess.from_dict(meta["post"])
-        track.threshold_ = meta["threshold"]
-        track.tags_ = meta["tags"]
-        return track
+        self.members_ = {name: load_model(directory / MEMBERS_DIR / name,
+                                          self.runtime.under(MEMBERS_DIR, name)).track
+                         for name in meta["members"]}
+        self.blender_ = blender_from_state(meta["blender"])
+        self.tags_ = meta["tags"]
 
 
 def stack_parts(member_probs: list[list[np.ndarray]]) -> list[np.ndarray]:

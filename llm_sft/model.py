@@ -23,9 +23,6 @@ from idr_kit.llm_sft.prompts import IGNORE_INDEX
 from idr_kit.token_clf.backbones import WeightsUnavailable, hf_location, is_offline, quiet_transformers
 from idr_kit.token_clf.model import Head
 
-MODES = ("generate", "head")
-# Every linear projection of a Qwen2 block: attention and MLP.
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 
 

@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from idr_kit.baselines.w2v import W2VTrack
+from idr_kit.baselines.w2v import W2VConfig, W2VTrack
 from idr_kit.data.load import read_proteins
 from idr_kit.data.probs import read_npz
 from idr_kit.data.records import make_protein
 from idr_kit.ensemble.blend import make_blender
-from idr_kit.ensemble.peers import MetapredictTrack
 from idr_kit.ensemble.track import EnsembleTrack, blend_out_of_fold, stack_parts
-from idr_kit.tracks import TRACKS, load_track, make_track, save_track
+from idr_kit.tracks import TRACKS, Entry, Runtime, load_model, make_track, save_model
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ("w2v.vector_size=20",)  # quicker than the baseline's 100, and it still learns
@@ -25,11 +24,12 @@ QUICK = ("w2v.vector_size=20",)  # quicker than the baseline's 100, and it still
 
 class SpyTrack(W2VTrack):
     """The real w2v track, noting which proteins each instance trains on and predicts."""
+    name = "spy"
     calls: list = []
 
-    def fit(self, proteins):
+    def fit(self, proteins, folds=None):
         SpyTrack.calls.append(("fit", [p.id for p in proteins]))
-        return super().fit(proteins)
+        return super().fit(proteins, folds)
 
     def predict_proba(self, proteins):
         SpyTrack.calls.append(("predict", [p.id for p in proteins]))
@@ -38,7 +38,8 @@ class SpyTrack(W2VTrack):
 
 @pytest.fixture
 def spy(monkeypatch):
-    monkeypatch.setitem(TRACKS, "spy", lambda: SpyTrack)
+    monkeypatch.setitem(TRACKS, "spy", Entry(f"{__name__}:SpyTrack",
+                                             "idr_kit.baselines.w2v:W2VConfig"))
     SpyTrack.calls = []
     return SpyTrack
 
@@ -54,10 +55,11 @@ def test(shared_data):
     return read_proteins(shared_data / "valid.fasta")[:20]
 
 
-def ensemble(**settings) -> EnsembleTrack:
+def ensemble(runtime: Runtime | None = None, **settings) -> EnsembleTrack:
     members = settings.get("members", EnsembleTrack.Config.members)
     quick = tuple(s for s in QUICK if s.split(".")[0] in members)
-    return make_track("ensemble", **{"folds": 3, "member_settings": quick, **settings})
+    return make_track("ensemble", runtime=runtime,
+                      **{"folds": 3, "member_settings": quick, **settings})
 
 
 # -- the protocol -----------------------------------------------------------------------------
@@ -89,21 +91,46 @@ def test_a_fold_of_the_blend_never_sees_its_own_labels(train):
     assert any(not np.array_equal(x, y) for x, y, f in zip(a, b, folds) if f != 0)
 
 
+def test_the_out_of_fold_then_fit_protocol_trains_each_fold_once(spy, train):
+    track = ensemble(members=("spy", "w2v"))
+    folds = [i % 3 for i in range(len(train))]
+    parts = track.out_of_fold(train, folds)
+    assert set(parts) == {"ensemble", "spy", "w2v"}
+    track.fit(train, folds)  # the members' out-of-fold arrays are reused, not recomputed
+    assert [kind for kind, _ in spy.calls] == ["fit", "predict"] * 3 + ["fit"]
+
+
 def test_members_out_of_fold_arrays_and_models_are_reused(spy, train, tmp_path):
-    settings = dict(members=("spy",), cache_dir=str(tmp_path))
-    first = ensemble(**settings).fit(train)
+    runtime = Runtime(checkpoint_dir=str(tmp_path))
+    folds = [i % 3 for i in range(len(train))]
+    first = ensemble(runtime, members=("spy",))
+    first_oof = first.out_of_fold(train, folds)["ensemble"]
+    first.fit(train, folds)
     assert len(spy.calls) == 7
-    oof = read_npz(tmp_path / "spy" / "oof.npz")
+    oof = read_npz(tmp_path / "members" / "spy" / "oof.npz")
     assert set(oof) == {p.id for p in train}
-    record = json.loads((tmp_path / "spy" / "oof.json").read_text())
+    record = json.loads((tmp_path / "members" / "spy" / "oof.json").read_text())
     assert record["track"] == "spy" and len(record["folds"]) == len(train)
     spy.calls = []
-    again = ensemble(**settings).fit(train)
-    assert spy.calls == []  # every fold and the final model came from the cache
-    for x, y in zip(first.oof_["ensemble"], again.oof_["ensemble"]):
+    again = ensemble(runtime, members=("spy",))
+    again_oof = again.out_of_fold(train, folds)["ensemble"]
+    again.fit(train, folds)
+    assert spy.calls == []  # every fold and the final model came from the checkpoints
+    for x, y in zip(first_oof, again_oof):
         np.testing.assert_array_equal(x, y)
-    ensemble(**settings, member_settings=("spy.vector_size=16",)).fit(train)
+    ensemble(runtime, members=("spy",), member_settings=("spy.vector_size=16",)).fit(train, folds)
     assert len(spy.calls) == 7  # other settings: computed afresh
+
+
+def test_member_predictions_for_unlabelled_proteins_are_kept_and_reused(spy, train, tmp_path):
+    track = ensemble(Runtime(checkpoint_dir=str(tmp_path)), members=("spy",)).fit(train)
+    unlabelled = [make_protein(f"u{i}", p.seq) for i, p in enumerate(train[:4])]
+    first = track.predict_proba(unlabelled)
+    spy.calls = []
+    again = track.predict_proba(unlabelled)
+    assert spy.calls == []
+    for x, y in zip(first, again):
+        np.testing.assert_array_equal(x, y)
 
 
 def test_the_ensemble_predicts_saves_and_reloads(train, test, tmp_path):
@@ -113,13 +140,10 @@ def test_the_ensemble_predicts_saves_and_reloads(train, test, tmp_path):
     for name, probs in parts.items():
         assert [len(p) for p in probs] == [len(p.seq) for p in test], name
         assert all(p.dtype == np.float32 and (p >= 0).all() and (p <= 1).all() for p in probs)
-    assert 0 < track.threshold_ < 1
-    save_track(track, tmp_path / "model", threshold=track.threshold_)
-    again = load_track(tmp_path / "model")
+    save_model(track, tmp_path / "model")
+    again = load_model(tmp_path / "model").track
     for a, b in zip(track.predict_proba(test), again.predict_proba(test)):
         np.testing.assert_array_equal(a, b)
-    calls = track.calls(parts["ensemble"], track.threshold_)
-    assert all(set(np.unique(c)) <= {0, 1} and len(c) == len(p.seq) for c, p in zip(calls, test))
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -128,7 +152,6 @@ def test_the_ensemble_predicts_saves_and_reloads(train, test, tmp_path):
     (dict(members=("nonexistent",)), "unknown track"),
     (dict(member_settings=("spy.nonexistent=1",)), "nonexistent"),
     (dict(member_settings=("w2v.vector_size=8",)), "for a member in"),
-    (dict(threshold="median"), "unknown threshold"),
     (dict(blender="vote"), "vote")])
 def test_bad_settings_fail_before_any_training(settings, message, spy, train):
     with pytest.raises((ValueError, KeyError), match=message):
@@ -138,8 +161,8 @@ def test_bad_settings_fail_before_any_training(settings, message, spy, train):
 
 def test_metapredict_is_a_track_that_reads_any_residue():
     pytest.importorskip("metapredict")
-    proteins = [make_protein("odd", "MKVLXUBZOEE"), make_protein("one", "M")]
-    probs = MetapredictTrack().fit(proteins).predict_proba(proteins)
+    proteins = [make_protein("odd", "MKVLXUBZOEE", "00011111100"), make_protein("one", "M", "1")]
+    probs = make_track("metapredict").fit(proteins).predict_proba(proteins)
     assert [len(p) for p in probs] == [11, 1] and all(p.dtype == np.float32 for p in probs)
 
 
@@ -179,21 +202,26 @@ def test_submit_builds_an_ensemble_with_plots_and_a_saved_model_predicts_the_sam
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ("submit.csv", "probs.npz", "predictions.caid", "folds.json", "config.json",
                  "model/track.json", "model/ensemble.json", "oof/ensemble-train.npz",
-                 "oof/w2v-train.npz", "oof/lgbm-train.npz", "members/lgbm/oof.npz",
+                 "oof/w2v-train.npz", "oof/lgbm-train.npz", "checkpoints/members/lgbm/oof.npz",
                  "plots/summary.png"):
         assert (out / name).is_file(), name
     assert len(list((out / "plots").glob("*.png"))) == 4
     record = json.loads((out / "config.json").read_text())
     assert record["threshold_source"].startswith("F1-max on out-of-fold")
-    assert record["threshold"] == json.loads((out / "model" / "ensemble.json").read_text())["threshold"]
-    assert record["track_config"]["folds_file"] == str(out / "folds.json")
+    saved = json.loads((out / "model" / "track.json").read_text())["decision"]
+    assert record["threshold"] == saved["threshold"] and record["decision"] == saved
     again = run_submit("--model", str(out / "model"), "--test", str(files / "test.fasta"),
                        "--out", str(tmp_path / "again"))
     assert again.returncode == 0, again.stderr[-3000:]
     assert (out / "submit.csv").read_text() == (tmp_path / "again" / "submit.csv").read_text()
 
 
-def test_submit_refuses_an_ensemble_without_folds(files, tmp_path):
+def test_without_run_folds_an_ensemble_blends_on_its_own_folds(files, tmp_path):
     result = run_submit("--track", "ensemble", "--train", str(files / "train.pkl"),
-                        "--test", str(files / "test.fasta"), "--out", str(tmp_path), "--folds", "0")
-    assert result.returncode == 2 and "--folds must be at least 2" in result.stderr
+                        "--test", str(files / "test.fasta"), "--out", str(tmp_path), "--folds", "0",
+                        "--set", "member_settings=w2v.vector_size=20,lgbm.num_rounds=30",
+                        "--set", "folds=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((tmp_path / "config.json").read_text())
+    assert record["threshold"] == 0.5 and record["threshold_source"] == "default"
+    assert "--folds 0" in result.stderr and not (tmp_path / "oof").exists()

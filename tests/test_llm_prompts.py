@@ -4,7 +4,7 @@ import pytest
 
 from idr_kit.data.records import ALPHABET
 from idr_kit.llm_sft.batches import example_batch, prompt_batch
-from idr_kit.llm_sft.official import qwen_tokenizer_dir
+from layouts import qwen_tokenizer_dir
 from idr_kit.llm_sft.prompts import (ANSWER_END, IGNORE_INDEX, LABEL_TOKENS, SYSTEM_PROMPT, USER_TEMPLATE,
                              parse_answer, render_answer, render_prompt, residue_text, split_prompt)
 from idr_kit.llm_sft.tokens import PromptVocab, encode_example, encode_prompt, single_token

@@ -13,15 +13,16 @@ from idr_kit.data.records import make_protein
 from idr_kit.llm_sft.batches import prompt_batch
 from idr_kit.llm_sft.decode import label_probs
 from idr_kit.llm_sft.model import add_lora, decoder_hidden, load_causal_lm, load_tokenizer, output_layer
-from idr_kit.llm_sft.official import tiny_config, write_qwen_dir
+from layouts import tiny_config, write_qwen_dir
 from idr_kit.llm_sft.tokens import PromptVocab, encode_prompt
 from idr_kit.token_clf.backbones import WeightsUnavailable
 from idr_kit.token_clf.pieces import cut
-from idr_kit.tracks import load_track, make_track, save_track
+from idr_kit.tracks import Runtime, load_model, make_track, save_model
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
-FAST = dict(window=64, overlap=16, token_budget=2048, device="cpu", lora_r=8,
+RUNTIME = Runtime(device="cpu")
+FAST = dict(window=64, overlap=16, token_budget=2048, lora_r=8,
             valid_fraction=0.2, patience=20)
 HEAD = dict(FAST, mode="head", epochs=6, lr=3e-3, head_hidden=0)
 GENERATE = dict(FAST, mode="generate", epochs=8, lr=3e-2, token_budget=1024)
@@ -62,12 +63,12 @@ def tiny(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def head_track(tiny):
-    return make_track("llm", model_name=tiny, **HEAD).fit(per_residue_toy(32, 1))
+    return make_track("llm", runtime=RUNTIME, model_name=tiny, **HEAD).fit(per_residue_toy(32, 1))
 
 
 @pytest.fixture(scope="module")
 def generate_track(tiny):
-    return make_track("llm", model_name=tiny, **GENERATE).fit(per_protein_toy(24, 1))
+    return make_track("llm", runtime=RUNTIME, model_name=tiny, **GENERATE).fit(per_protein_toy(24, 1))
 
 
 def test_head_mode_learns_the_per_residue_toy_task(head_track):
@@ -120,11 +121,11 @@ def test_batch_equals_single_and_padding_changes_nothing(which, request):
 @pytest.mark.parametrize("which", ["head_track", "generate_track"])
 def test_saved_adapters_reload_to_the_same_predictions(which, request, tmp_path):
     track = request.getfixturevalue(which)
-    save_track(track, tmp_path / "model")
+    save_model(track, tmp_path / "model")
     assert (tmp_path / "model" / "adapter" / "adapter_model.safetensors").is_file()
     assert (tmp_path / "model" / "adapter" / "adapter_config.json").is_file()
     assert (tmp_path / "model" / "head.safetensors").is_file() == (which == "head_track")
-    again = load_track(tmp_path / "model")
+    again = load_model(tmp_path / "model", RUNTIME).track
     proteins = per_residue_toy(4, 4)
     for a, b in zip(track.predict_proba(proteins), again.predict_proba(proteins)):
         np.testing.assert_array_equal(a, b)
@@ -158,18 +159,19 @@ def test_unassessed_residues_do_not_steer_training(tiny):
     flipped = [type(p)(p.id, p.seq, np.where(p.mask, p.labels, 1 - p.labels).astype(np.uint8), p.mask)
                for p in proteins]
     for settings in (dict(HEAD, epochs=1), dict(GENERATE, epochs=1)):
-        a = make_track("llm", model_name=tiny, **settings).fit(proteins)
-        b = make_track("llm", model_name=tiny, **settings).fit(flipped)
+        a = make_track("llm", runtime=RUNTIME, model_name=tiny, **settings).fit(proteins)
+        b = make_track("llm", runtime=RUNTIME, model_name=tiny, **settings).fit(flipped)
         assert a.history_.train_loss == b.history_.train_loss
         for x, y in zip(a.predict_proba(proteins[:2]), b.predict_proba(proteins[:2])):
             np.testing.assert_array_equal(x, y)
 
 
 def test_a_rerun_resumes_from_its_checkpoint(tiny, tmp_path, capsys):
-    settings = dict(HEAD, epochs=2, checkpoint_dir=str(tmp_path))
+    settings = dict(HEAD, epochs=2)
+    runtime = Runtime(device="cpu", checkpoint_dir=str(tmp_path))
     proteins = per_residue_toy(8, 6)
-    first = make_track("llm", model_name=tiny, **settings).fit(proteins)
-    again = make_track("llm", model_name=tiny, **settings).fit(proteins)
+    first = make_track("llm", runtime=runtime, model_name=tiny, **settings).fit(proteins)
+    again = make_track("llm", runtime=runtime, model_name=tiny, **settings).fit(proteins)
     assert "resuming" in capsys.readouterr().out
     assert again.history_.train_loss == first.history_.train_loss
     for x, y in zip(first.predict_proba(proteins[:3]), again.predict_proba(proteins[:3])):
@@ -179,24 +181,24 @@ def test_a_rerun_resumes_from_its_checkpoint(tiny, tmp_path, capsys):
 def test_from_scratch_base_is_recreated_from_its_seed(tmp_path):
     model_dir = tmp_path / "config-only"
     tiny_config().save_pretrained(model_dir)  # an architecture without weights
-    from idr_kit.llm_sft.official import write_tokenizer
+    from layouts import write_tokenizer
     write_tokenizer(model_dir)
-    track = make_track("llm", model_name=str(model_dir), from_scratch=True,
+    track = make_track("llm", runtime=RUNTIME, model_name=str(model_dir), from_scratch=True,
                        **dict(HEAD, epochs=1, seed=3)).fit(per_residue_toy(6, 7))
-    save_track(track, tmp_path / "model")
-    again = load_track(tmp_path / "model")
+    save_model(track, tmp_path / "model")
+    again = load_model(tmp_path / "model", RUNTIME).track
     proteins = per_residue_toy(3, 8)
     for a, b in zip(track.predict_proba(proteins), again.predict_proba(proteins)):
         np.testing.assert_array_equal(a, b)
 
 
 def test_adapters_refuse_a_base_of_another_architecture(head_track, tmp_path):
-    save_track(head_track, tmp_path / "model")
+    save_model(head_track, tmp_path / "model")
     other = write_qwen_dir(tmp_path / "other", tiny_config(layers=3))
     meta = (tmp_path / "model" / "track.json").read_text()
     (tmp_path / "model" / "track.json").write_text(meta.replace(head_track.config.model_name, str(other)))
     with pytest.raises(ValueError, match="architecture differs"):
-        load_track(tmp_path / "model")
+        load_model(tmp_path / "model", RUNTIME).track
 
 
 @pytest.mark.parametrize("setting, message", [("mode=answer", "unknown mode"),
@@ -204,16 +206,15 @@ def test_adapters_refuse_a_base_of_another_architecture(head_track, tmp_path):
                                               ("window=0", "window >= 1")])
 def test_bad_settings_are_named(tiny, setting, message):
     key, value = setting.split("=")
-    track = make_track("llm", model_name=tiny, **{**GENERATE, key: type(GENERATE.get(key, 1))(value)
-                                                 if key != "mode" else value})
-    with pytest.raises(ValueError, match=message):
-        track.fit(per_residue_toy(4, 9))
+    settings = {**GENERATE, key: type(GENERATE.get(key, 1))(value) if key != "mode" else value}
+    with pytest.raises(ValueError, match=message):  # when the settings are given, before fit
+        make_track("llm", runtime=RUNTIME, model_name=tiny, **settings)
 
 
 def test_without_the_model_offline_the_message_says_how_to_supply_it(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache
-    track = make_track("llm", device="cpu")
+    track = make_track("llm", runtime=RUNTIME)
     with pytest.raises(WeightsUnavailable, match="--model-name DIR") as err:
         track.fit(per_residue_toy(4, 10))
     assert "Qwen/Qwen2.5-7B-Instruct" in str(err.value)
@@ -279,9 +280,9 @@ def test_training_under_a_launcher_keeps_both_processes_in_step(launcher, tiny, 
                  "--set", "epochs=1", "--set", "window=64", "--set", "device=cpu",
                  "--set", "token_budget=1024", module=module)
     assert result.returncode == 0, result.stderr[-3000:]
-    lines = [line for line in result.stdout.splitlines() if "weights " in line]
+    lines = [line for line in result.stdout.splitlines() if "state " in line]
     assert {line.split(":")[0] for line in lines} == {"rank 0/2", "rank 1/2"}
-    assert len({line.split("weights ")[1] for line in lines}) == 1
+    assert len({line.split("state ")[1] for line in lines}) == 1
     predicted = run("--model", str(tmp_path / "model"), "--test", str(toy_files / "test.fasta"),
                     "--out", str(tmp_path / "predict"))
     assert predicted.returncode == 0, predicted.stderr[-3000:]

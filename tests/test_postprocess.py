@@ -4,11 +4,18 @@ import json
 import numpy as np
 import pytest
 
+from idr_kit.data.metrics import binarize as threshold_calls
 from idr_kit.data.metrics import binary_scores, f1_per_protein
 from idr_kit.data.records import Protein, make_protein
-from idr_kit.ensemble.postprocess import (PostProcess, f1_per_protein_curve, fit_min_length,
-                                  fit_smoothing, min_length, min_length_all, runs, smooth,
-                                  smooth_all, threshold_calls, tune_threshold_per_protein)
+from idr_kit.postprocess import (TUNED, Decision, DecisionSettings, f1_per_protein_curve,
+                                 fit_decision, fit_min_length, fit_smoothing, min_length,
+                                 min_length_all, runs, smooth_all, tune_threshold,
+                                 tune_threshold_per_protein)
+
+
+def smooth(probs, width: int, kind: str) -> np.ndarray:
+    """One protein's smoothing."""
+    return smooth_all([np.asarray(probs)], width, kind)[0]
 
 
 def bits(text: str) -> np.ndarray:
@@ -212,27 +219,68 @@ def test_the_per_protein_f1_curve_equals_data_metrics_at_every_threshold():
     assert f1_per_protein(proteins, calls) == f1.max()
 
 
-# ---- PostProcess ------------------------------------------------------------------------------
+# ---- the decision ----------------------------------------------------------------------------
 
-def test_post_process_applies_smoothing_and_min_length():
-    post = PostProcess("median", 3, 3)
-    [probs] = post.apply_probs([np.array([0, 0, 1, 0, 0.])])
+def test_a_decision_smooths_then_calls_then_drops_short_runs():
+    decision = Decision("median", 3, 3, threshold=0.5)
+    [probs] = decision.probs([np.array([0, 0, 1, 0, 0.])])
     np.testing.assert_array_equal(probs, [0, 0, 0, 0, 0])
-    [calls] = post.apply_binary([bits("0111011")])
-    np.testing.assert_array_equal(calls, bits("0111000"))
-    [same] = PostProcess().apply_probs([np.array([.25, .5])])
+    [calls] = decision.calls([np.array([0, .6, .7, .8, .1, .9, .9], np.float32)])
+    np.testing.assert_array_equal(calls, bits("0111000"))  # the run of two is too short
+    [same] = Decision().probs([np.array([.25, .5])])
     assert same.dtype == np.float32 and same.tolist() == [.25, .5]
 
 
-def test_post_process_round_trips_through_json():
-    post = PostProcess("mean", 9, 5)
-    state = json.loads(json.dumps(post.to_dict()))
-    assert state == {"kind": "mean", "width": 9, "min_length": 5}
-    assert PostProcess.from_dict(state) == post
+def test_a_decision_round_trips_through_json():
+    decision = Decision("mean", 9, 5, 0.375, "test")
+    state = json.loads(json.dumps(decision.to_dict()))
+    assert state == {"kind": "mean", "width": 9, "min_length": 5, "threshold": 0.375,
+                     "source": "test"}
+    assert Decision.from_dict(state) == decision
 
 
 @pytest.mark.parametrize("state", [{"kind": "none", "width": 3}, {"kind": "max"},
-                                   {"width": 4}, {"min_length": -1}, {"colour": "red"}])
-def test_post_process_rejects_bad_settings(state):
+                                   {"width": 4}, {"min_length": -1}, {"colour": "red"},
+                                   {"threshold": float("nan")}, {"threshold": 1.5},
+                                   {"threshold": -0.1}])
+def test_a_decision_rejects_bad_settings(state):
     with pytest.raises((ValueError, TypeError)):
-        PostProcess.from_dict(state)
+        Decision.from_dict(state)
+
+
+def oof_example():
+    """Labels and out-of-fold scores where smoothing helps and a threshold is clear."""
+    rng = np.random.default_rng(3)
+    proteins, probs = [], []
+    for i in range(30):
+        labels = np.repeat(rng.integers(0, 2, 8), 10)  # runs of 10
+        noisy = np.clip(0.3 + 0.4 * labels + rng.normal(0, 0.25, 80), 0, 1).astype(np.float32)
+        proteins.append(Protein(f"p{i}", "A" * 80, labels.astype(np.uint8), np.ones(80, bool)))
+        probs.append(noisy)
+    return proteins, probs
+
+
+def test_the_default_decision_is_the_identity_and_a_pooled_threshold():
+    proteins, probs = oof_example()
+    decision = fit_decision(probs, proteins, DecisionSettings())
+    assert (decision.kind, decision.width, decision.min_length) == ("none", 1, 0)
+    assert decision.threshold == tune_threshold(proteins, probs) and decision.source == TUNED
+
+
+def test_a_fitted_decision_smooths_noisy_runs_and_a_given_threshold_wins():
+    proteins, probs = oof_example()
+    settings = DecisionSettings(smoothing=True, min_length=True)
+    decision = fit_decision(probs, proteins, settings)
+    assert decision.kind != "none" and decision.width > 1
+    fixed = fit_decision(probs, proteins, settings, threshold=0.7)
+    assert fixed.threshold == 0.7 and fixed.source == "--threshold"
+    assert (fixed.kind, fixed.width) == (decision.kind, decision.width)
+    per_protein = fit_decision(probs, proteins, DecisionSettings(threshold_rule="per_protein"))
+    assert per_protein.threshold == tune_threshold_per_protein(proteins, probs)
+
+
+@pytest.mark.parametrize("settings", [dict(threshold_rule="median"),
+                                      dict(smoothing_metric="mcc")])
+def test_decision_settings_reject_unknown_rules(settings):
+    with pytest.raises(ValueError):
+        DecisionSettings(**settings)

@@ -12,9 +12,10 @@ from idr_kit.token_clf import official
 from idr_kit.token_clf.align import encode_batch
 from idr_kit.token_clf.backbones import (WeightsUnavailable, antiberty_dir, load_encoder, load_esm,
                                  load_hf)
-from idr_kit.token_clf.official import (ESM2_SIZES, KNOWN_SHA256, WeightsMismatch, read_esm_checkpoint,
-                                sha256_file, write_esm_checkpoint, write_hf_bert_dir,
-                                write_hf_esm_dir)
+from idr_kit.data.digests import file_sha256 as sha256_file
+from idr_kit.token_clf.official import (ESM2_SIZES, KNOWN_SHA256, WeightsMismatch,
+                                        read_esm_checkpoint)
+from layouts import write_esm_checkpoint, write_hf_bert_dir, write_hf_esm_dir
 
 TINY = (2, 32, 4)  # layers, embed dim, heads
 SHORT, LONG = "MKVLAAGIDERST", "MSTNPKPQRKTKRNTNRRPQDVKFPGGXUBZ"

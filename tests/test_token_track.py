@@ -10,15 +10,19 @@ import torch
 
 from idr_kit.data.metrics import evaluate
 from idr_kit.data.records import make_protein
-from idr_kit.token_clf.official import write_esm_checkpoint, write_hf_bert_dir, write_hf_esm_dir
-from idr_kit.tracks import load_track, make_track, save_track
+from layouts import write_esm_checkpoint, write_hf_bert_dir, write_hf_esm_dir
+from idr_kit.tracks import Runtime, load_model, make_track, save_model
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = "esm2_t2_tiny"  # not a published size: the file's own architecture is used
 DISORDER_PRONE = set("PESQKGD")
 FAST = dict(epochs=8, lr=3e-3, window=64, overlap=16, token_budget=2048, valid_fraction=0.2,
-            head_hidden=0,  # a linear head learns the per-residue toy task fastest
-            device="cpu")
+            head_hidden=0)  # a linear head learns the per-residue toy task fastest
+CPU = Runtime(device="cpu")
+
+
+def reload(directory):
+    return load_model(directory, CPU).track
 
 
 def toy_proteins(n: int, seed: int) -> list:
@@ -46,8 +50,9 @@ def toy():
     return toy_proteins(48, seed=1), toy_proteins(12, seed=2)
 
 
-def esm_track(models, **settings):
-    return make_track("esm", backbone=TINY, weights=str(models["esm_pt"]), **{**FAST, **settings})
+def esm_track(models, runtime=CPU, **settings):
+    return make_track("esm", runtime=runtime, backbone=TINY, weights=str(models["esm_pt"]),
+                      **{**FAST, **settings})
 
 
 def auc(track, proteins) -> float:
@@ -63,8 +68,8 @@ def test_each_mode_learns_the_toy_task_and_reloads_identically(models, toy, mode
     losses = track.history_.train_loss
     assert losses[-1] < losses[0]
     assert auc(track, test) > 0.8
-    save_track(track, tmp_path / "model")
-    again = load_track(tmp_path / "model")
+    save_model(track, tmp_path / "model")
+    again = reload(tmp_path / "model")
     for a, b in zip(track.predict_proba(test), again.predict_proba(test)):
         np.testing.assert_array_equal(a, b)
 
@@ -73,10 +78,11 @@ def test_each_mode_learns_the_toy_task_and_reloads_identically(models, toy, mode
 def test_transformers_directories_train_and_reload(models, toy, backbone, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     train, test = toy
-    track = make_track("bert", backbone=str(models[backbone]), mode="full", **FAST).fit(train)
+    track = make_track("bert", runtime=CPU, backbone=str(models[backbone]), mode="full",
+                       **FAST).fit(train)
     assert auc(track, test) > 0.8
-    save_track(track, tmp_path / "model")
-    again = load_track(tmp_path / "model")
+    save_model(track, tmp_path / "model")
+    again = reload(tmp_path / "model")
     for a, b in zip(track.predict_proba(test), again.predict_proba(test)):
         np.testing.assert_array_equal(a, b)
 
@@ -142,7 +148,7 @@ def test_unassessed_residues_do_not_steer_training(models, toy):
 
 
 def test_a_rerun_resumes_from_its_checkpoint(models, toy, tmp_path, capsys):
-    settings = dict(mode="frozen", epochs=3, checkpoint_dir=str(tmp_path))
+    settings = dict(mode="frozen", epochs=3, runtime=Runtime(device="cpu", checkpoint_dir=str(tmp_path)))
     first = esm_track(models, **settings).fit(toy[0])
     again = esm_track(models, **settings).fit(toy[0])
     assert "resuming" in capsys.readouterr().out
@@ -152,8 +158,8 @@ def test_a_rerun_resumes_from_its_checkpoint(models, toy, tmp_path, capsys):
 
 
 def test_antiberty_backbone_fine_tunes_from_its_real_weights(toy):
-    track = make_track("bert", backbone="antiberty", mode="lora", epochs=1, max_steps=2,
-                       token_budget=1024, device="cpu").fit(toy[0][:8])
+    track = make_track("bert", runtime=CPU, backbone="antiberty", mode="lora", epochs=1,
+                       max_steps=2, token_budget=1024).fit(toy[0][:8])
     assert track.model_.encoder.max_residues == 510
     probs = track.predict_proba(toy[1][:2])
     assert [len(p) for p in probs] == [len(p.seq) for p in toy[1][:2]]
@@ -207,17 +213,17 @@ def test_training_under_torchrun_keeps_both_processes_in_step(models, toy_files,
                "--set", "mode=full", "--set", "epochs=2", "--set", "window=64", "--set", "device=cpu"]
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    digests = {line.split("weights ")[1] for line in result.stdout.splitlines() if "weights " in line}
-    ranks = {line.split(":")[0] for line in result.stdout.splitlines() if "weights " in line}
+    digests = {line.split("state ")[1] for line in result.stdout.splitlines() if "state " in line}
+    ranks = {line.split(":")[0] for line in result.stdout.splitlines() if "state " in line}
     assert ranks == {"rank 0/2", "rank 1/2"} and len(digests) == 1
     assert (tmp_path / "model" / "track.json").is_file()
 
 
 def test_from_scratch_is_a_random_backbone_saved_whole(toy, tmp_path):
-    track = make_track("esm", backbone="esm2_t6_8M_UR50D", from_scratch=True, mode="frozen",
-                       **{**FAST, "epochs": 1, "max_steps": 1}).fit(toy[0][:6])
+    track = make_track("esm", runtime=CPU, backbone="esm2_t6_8M_UR50D", from_scratch=True,
+                       mode="frozen", **{**FAST, "epochs": 1, "max_steps": 1}).fit(toy[0][:6])
     assert track.model_.encoder.source["from_scratch"]
-    save_track(track, tmp_path / "model")
-    again = load_track(tmp_path / "model")  # random weights cannot be re-drawn: they were saved
+    save_model(track, tmp_path / "model")
+    again = reload(tmp_path / "model")  # random weights cannot be re-drawn: they were saved
     for a, b in zip(track.predict_proba(toy[1][:3]), again.predict_proba(toy[1][:3])):
         np.testing.assert_array_equal(a, b)

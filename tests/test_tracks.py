@@ -1,4 +1,4 @@
-"""The registry, config overrides, out-of-fold predictions and threshold tuning."""
+"""The registry, settings and recipes, saving and loading, out-of-fold predictions."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,8 +10,10 @@ import pytest
 
 from idr_kit import crossval
 from idr_kit.data.records import make_protein
-from idr_kit.tracks import (TRACKS, load_track, make_track, parse_overrides, read_track_meta, save_track,
-                    track_class)
+from idr_kit.postprocess import Decision, tune_threshold
+from idr_kit.tracks import (TRACKS, config_class, load_model, make_track, parse_overrides,
+                            parse_settings, read_model_meta, read_recipe, save_model,
+                            split_settings, track_class)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,14 +43,20 @@ def test_unknown_track_lists_the_known_ones():
         track_class("nonexistent")
 
 
+def test_settings_go_to_the_config_the_decision_or_the_runtime():
+    values = parse_settings("lgbm", ["num_leaves=63", "smoothing=true", "threads=1"])
+    assert split_settings("lgbm", values) == {"config": {"num_leaves": 63},
+                                              "decision": {"smoothing": True},
+                                              "runtime": {"threads": 1}}
+
+
 @pytest.mark.parametrize("name", sorted(TRACKS))
-def test_every_track_has_a_frozen_config_with_a_seed(name):
-    cls = track_class(name)
-    config = cls.Config()
-    assert dataclasses.is_dataclass(config) and "seed" in {f.name for f in
-                                                           dataclasses.fields(config)}
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        config.seed = 1
+def test_config_decision_and_runtime_keys_never_clash(name):
+    from idr_kit.postprocess import DecisionSettings
+    from idr_kit.tracks import Runtime
+    keys = [{f.name for f in dataclasses.fields(cls)}
+            for cls in (config_class(name), DecisionSettings, Runtime)]
+    assert not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
 
 
 @pytest.fixture(scope="module")
@@ -57,20 +65,31 @@ def small_train(shared_data):
     return read_pickle(shared_data / "train.pkl")[:60]
 
 
-def test_saved_track_records_name_config_and_version(small_train, tmp_path):
+def test_saved_model_records_name_config_decision_and_version(small_train, tmp_path):
     track = make_track("w2v", seed=3).fit(small_train)
-    save_track(track, tmp_path, threshold=0.42)
-    meta = read_track_meta(tmp_path)
-    assert meta["track"] == "w2v" and meta["config"]["seed"] == 3 and meta["threshold"] == 0.42
-    assert meta["code_version"]
-    again = load_track(tmp_path)
-    for a, b in zip(track.predict_proba(small_train[:5]), again.predict_proba(small_train[:5])):
+    save_model(track, tmp_path, Decision(threshold=0.42, source="test"))
+    meta = read_model_meta(tmp_path)
+    assert meta["track"] == "w2v" and meta["config"]["seed"] == 3
+    assert meta["decision"]["threshold"] == 0.42 and meta["code_version"]
+    again = load_model(tmp_path)
+    assert again.decision.threshold == 0.42
+    for a, b in zip(track.predict_proba(small_train[:5]),
+                    again.track.predict_proba(small_train[:5])):
         np.testing.assert_array_equal(a, b)
 
 
 def test_loading_a_folder_without_a_model_says_what_to_pass(tmp_path):
     with pytest.raises(FileNotFoundError, match="model/"):
-        load_track(tmp_path)
+        load_model(tmp_path)
+
+
+def test_a_saved_config_with_an_unknown_setting_is_refused(small_train, tmp_path):
+    save_model(make_track("w2v").fit(small_train), tmp_path)
+    meta = json.loads((tmp_path / "track.json").read_text())
+    meta["config"]["cache_dir"] = "/elsewhere"
+    (tmp_path / "track.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="unknown setting.*cache_dir"):
+        load_model(tmp_path)
 
 
 def test_threshold_is_the_f1_max_of_pooled_assessed_residues():
@@ -80,13 +99,13 @@ def test_threshold_is_the_f1_max_of_pooled_assessed_residues():
     a = make_protein("a", "MKV", "1-1")
     b = make_protein("b", "MK", "01")
     probs = [np.array([0.9, 0.95, 0.8], np.float32), np.array([0.3, 0.2], np.float32)]
-    assert crossval.tune_threshold([a, b], probs) == pytest.approx(0.2)
+    assert tune_threshold([a, b], probs) == pytest.approx(0.2)
 
 
 def test_one_class_training_labels_cannot_tune_a_threshold():
     a = make_protein("a", "MKV", "000")
     with pytest.raises(ValueError, match="one class"):
-        crossval.tune_threshold([a], [np.zeros(3, np.float32)])
+        tune_threshold([a], [np.zeros(3, np.float32)])
 
 
 def test_out_of_fold_never_predicts_a_protein_with_a_model_that_saw_it(small_train, tmp_path):
@@ -143,17 +162,23 @@ def test_changed_training_labels_do_not_reuse_checkpoints(small_train, tmp_path)
 
 
 def test_recipes_in_the_repository_name_only_real_settings():
-    from idr_kit.tracks import read_recipe
+    from idr_kit.postprocess import DecisionSettings
+    from idr_kit.tracks import Runtime, check_recipe
     recipes = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.json"))
     assert recipes
     for recipe in recipes:
-        track = json.loads(recipe.read_text())["_track"]  # which track the recipe is for
-        settings = read_recipe(track_class(track).Config, recipe)
-        track_class(track).Config(**settings)  # builds: every value has a usable type
+        track, settings = read_recipe(recipe)
+        assert track in TRACKS, recipe  # every recipe names its track
+        check_recipe(track, settings, recipe)
+        kinds = split_settings(track, settings)
+        config_class(track)(**kinds["config"])  # builds: every value has a usable type
+        DecisionSettings(**kinds["decision"])
+        Runtime(**kinds["runtime"])
 
 
 def test_a_recipe_with_an_unknown_setting_is_refused(tmp_path):
-    from idr_kit.tracks import read_recipe
-    (tmp_path / "r.json").write_text('{"mode": "lora", "learning_rate": 0.1}')
+    from idr_kit.tracks import check_recipe
+    (tmp_path / "r.json").write_text('{"_track": "esm", "mode": "lora", "learning_rate": 0.1}')
+    track, settings = read_recipe(tmp_path / "r.json")
     with pytest.raises(ValueError, match="learning_rate"):
-        read_recipe(track_class("esm").Config, tmp_path / "r.json")
+        check_recipe(track, settings, tmp_path / "r.json")

@@ -21,10 +21,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from idr_kit.data.digests import file_sha256
 from idr_kit.token_clf.align import EXTRA_TOKENS, Vocab
 from idr_kit.token_clf.official import (ESM2_SIZES, WeightsMismatch, check_esm_architecture,
                                 check_known_digest, esm2_module, esm_dims, model_url,
-                                read_esm_checkpoint, regression_path, sha256_file)
+                                read_esm_checkpoint, regression_path)
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def _load_esm_file(name: str, path: Path, *, verify: bool = True, hub: bool = Fa
     """Check the file (digest, architecture) and build its model; ``expect``: a recorded digest."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such ESM-2 weights file")
-    digest = sha256_file(path)  # ~1 min for the 15B file; it pins exactly what was trained on
+    digest = file_sha256(path)  # ~1 min for the 15B file; it pins exactly what was trained on
     _check_unchanged(path, digest, expect)
     check_known_digest(path.name, digest, path, verify=verify)
     model_data = read_esm_checkpoint(path)
@@ -217,7 +218,7 @@ def _load_hf(source: str, *, from_scratch: bool, offline: bool | None, verify: b
              expect: str | None = None) -> Encoder:
     where, local_only = hf_location(source), is_offline(offline)
     weights = _weights_file(where) if isinstance(where, Path) and not from_scratch else None
-    digest = sha256_file(weights) if weights else None
+    digest = file_sha256(weights) if weights else None
     if weights:
         _check_unchanged(weights, digest, expect)
         check_known_digest(f"{where.name}/{weights.name}", digest, weights, verify=verify)

@@ -10,15 +10,15 @@ identity (``key``) and the piece's sequence, so identical windows are embedded o
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from idr_kit.data.atomic import atomic_write
+from idr_kit.data.digests import SHORT, text_sha256
+from idr_kit.data.progress import progress
 from idr_kit.token_clf.batching import token_budget_batches
 from idr_kit.token_clf.pieces import SPECIAL_TOKENS, Piece, token_batch
 from idr_kit.token_clf.runtime import autocast
@@ -26,7 +26,6 @@ from idr_kit.token_clf.runtime import autocast
 # Shared by every cache object in this process, so folds trained one after another reuse it.
 _MEMORY: dict[tuple[str, str], np.ndarray] = {}
 _MEMORY_BYTES = [0]  # running total of _MEMORY's arrays
-PROGRESS_DELAY = 2  # seconds before a progress bar appears: short runs stay quiet
 
 
 class EmbeddingCache:
@@ -36,7 +35,7 @@ class EmbeddingCache:
         self.max_bytes = int(max_gb * 2 ** 30)
 
     def _path(self, seq: str) -> Path:
-        name = hashlib.sha1(seq.encode()).hexdigest()
+        name = text_sha256(seq)
         return self.directory / name[:2] / f"{name}.npy"
 
     def get(self, seq: str) -> np.ndarray | None:
@@ -64,7 +63,7 @@ class EmbeddingCache:
 def backbone_key(source: dict, seed: int) -> str:
     """Names a frozen backbone: where its weights came from (random ones: the seed too)."""
     text = repr(sorted(source.items())) + (f"seed={seed}" if source.get("from_scratch") else "")
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return text_sha256(text)[:SHORT]
 
 
 @torch.no_grad()
@@ -75,8 +74,8 @@ def embed(encoder, pieces: Sequence[Piece], cache: EmbeddingCache, *, budget: in
     todo_pieces = list({p.seq: p for p in pieces if found[p.seq] is None}.values())  # distinct
     encoder.eval()
     batches = token_budget_batches([len(p) for p in todo_pieces], budget)
-    with tqdm(total=sum(len(p) for p in todo_pieces), desc="embedding", unit="res",
-              unit_scale=True, delay=PROGRESS_DELAY, leave=False) as bar:
+    with progress(total=sum(len(p) for p in todo_pieces), desc="embedding", unit="residue",
+                  unit_scale=True) as bar:
         for index in batches:
             chunk = [todo_pieces[i] for i in index]
             batch = token_batch(chunk, encoder.vocab)

@@ -1,12 +1,11 @@
-"""Published ESM-2 sizes, where their weights live, known digests, and the official file layouts.
+"""Published ESM-2 sizes, where their weights live, known digests, and reading the official file.
 
-The writers produce tiny models in exactly the layouts the real weights come in (a fair-esm
-``.pt``, a ``transformers`` directory), so tests and benchmarks exercise the real loading code.
+(tests/layouts.py writes tiny random models in exactly these layouts, so tests and benchmarks
+exercise the real loading code.)
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,6 @@ ESM2_SIZES: dict[str, EsmSize] = {
     "esm2_t48_15B_UR50D": EsmSize(48, 5120, 40, 15_129_100_194),
 }
 MODEL_URL = "https://dl.fbaipublicfiles.com/fair-esm/models/{name}.pt"
-REGRESSION_URL = "https://dl.fbaipublicfiles.com/fair-esm/regression/{name}-contact-regression.pt"
 REGRESSION_SUFFIX = "-contact-regression.pt"
 
 # sha256 of official weights files, keyed by file name (fair-esm: NAME.pt; a transformers
@@ -50,8 +48,6 @@ KNOWN_SHA256: dict[str, str] = {
     "AntiBERTy_md_smooth/pytorch_model.bin":
         "f1ae33eac8cc8784a7d4be5a600141d2fa7bc7d8d5b3f5324d64a6a63bd0f137",
 }
-# The 25 tokens of AntiBERTy's vocab.txt, in id order: a BERT protein vocab.
-BERT_PROTEIN_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"ACDEFGHIKLMNPQRSTVWY"]
 
 
 class WeightsMismatch(ValueError):
@@ -60,14 +56,6 @@ class WeightsMismatch(ValueError):
 
 def model_url(name: str) -> str:
     return MODEL_URL.format(name=name)
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_known_digest(official_name: str, digest: str, path: Path, *, verify: bool = True) -> None:
@@ -130,84 +118,5 @@ def esm2_module(layers: int, embed_dim: int, heads: int):
                 alphabet=alphabet, token_dropout=True)
 
 
-def random_esm(name_or_dims: str | tuple[int, int, int], seed: int):
-    """A fair-esm ESM2 of a published architecture (or given dims), random weights from ``seed``."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return esm2_module(*esm_dims(name_or_dims))
-
-
-def _official_keys(state: dict) -> tuple[dict, dict]:
-    """ESM2 state dict -> (model, regression) with the prefixes fair-esm's upgrade strips."""
-    model, regression = {}, {}
-    for key, value in state.items():
-        if key.startswith("contact_head."):
-            regression[key] = value.clone()
-        else:
-            prefix = "encoder." if key.startswith("lm_head.") else "encoder.sentence_encoder."
-            model[prefix + key] = value.clone()
-    return model, regression
-
-
-def write_esm_checkpoint(path: str | Path, layers: int, embed_dim: int, heads: int, seed: int, *,
-                         regression: bool = False) -> Path:
-    """Write a random ESM-2 as fair-esm publishes it: NAME.pt (+ NAME-contact-regression.pt)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model, contact = _official_keys(random_esm((layers, embed_dim, heads), seed).state_dict())
-    cfg = argparse.Namespace(encoder_layers=layers, encoder_embed_dim=embed_dim,
-                             encoder_attention_heads=heads, token_dropout=True)
-    torch.save({"cfg": {"model": cfg}, "model": model}, path)
-    if regression:
-        torch.save({"model": contact}, regression_path(path))
-    return path
-
-
 def regression_path(path: Path) -> Path:
     return path.with_name(path.stem + REGRESSION_SUFFIX)
-
-
-def write_hf_esm_dir(path: str | Path, layers: int, embed_dim: int, heads: int, seed: int) -> Path:
-    """A random EsmForTokenClassification (ESM-2 settings: rotary, token dropout) + its tokenizer."""
-    import esm
-    from transformers import EsmConfig, EsmForTokenClassification, EsmTokenizer
-    alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
-    config = EsmConfig(
-        vocab_size=len(alphabet.all_toks), hidden_size=embed_dim, num_hidden_layers=layers,
-        num_attention_heads=heads, intermediate_size=4 * embed_dim, position_embedding_type="rotary",
-        max_position_embeddings=1026, token_dropout=True, emb_layer_norm_before=False,
-        pad_token_id=alphabet.padding_idx, mask_token_id=alphabet.mask_idx, num_labels=1)
-    model = _seeded(lambda: EsmForTokenClassification(config), seed)
-    _write_vocab(Path(path), alphabet.all_toks)
-    return _save(model, EsmTokenizer.from_pretrained(path), Path(path))
-
-
-def write_hf_bert_dir(path: str | Path, layers: int, embed_dim: int, heads: int, seed: int) -> Path:
-    """A random BertForTokenClassification with the 25-token protein vocab, 512 positions."""
-    from transformers import BertConfig, BertForTokenClassification, BertTokenizer
-    config = BertConfig(
-        vocab_size=len(BERT_PROTEIN_TOKENS), hidden_size=embed_dim, num_hidden_layers=layers,
-        num_attention_heads=heads, intermediate_size=4 * embed_dim, max_position_embeddings=512,
-        pad_token_id=0, num_labels=1)
-    model = _seeded(lambda: BertForTokenClassification(config), seed)
-    _write_vocab(Path(path), BERT_PROTEIN_TOKENS)
-    return _save(model, BertTokenizer.from_pretrained(path, do_lower_case=False), Path(path))
-
-
-def _seeded(build, seed: int):
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build()
-
-
-def _write_vocab(path: Path, tokens: list[str]) -> None:
-    # The tokenizer is read back from vocab.txt: constructor arguments for it differ between
-    # transformers 4 (vocab_file) and 5 (vocab), from_pretrained works with both.
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "vocab.txt").write_text("".join(tok + "\n" for tok in tokens))
-
-
-def _save(model, tokenizer, path: Path) -> Path:
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path

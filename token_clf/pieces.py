@@ -2,7 +2,7 @@
 
 A piece is one window of one protein (``windows.plan_windows``): a protein no longer than the
 backbone's window is a single piece. Batches place each piece's residues at token positions
-``RESIDUE_OFFSET .. RESIDUE_OFFSET + n``, exactly where ``align.encode_batch`` puts them, so
+``align.residue_slice`` of their row, exactly where ``align.encode_batch`` puts them, so
 labels, masks and cached embeddings line up with the tokens by construction.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from idr_kit.data.records import Protein
-from idr_kit.token_clf.align import RESIDUE_OFFSET, Vocab, encode_batch
+from idr_kit.token_clf.align import Vocab, encode_batch, residue_slice
 from idr_kit.token_clf.windows import plan_windows, stitch
 
 SPECIAL_TOKENS = 2  # the start and end tokens around every piece
@@ -81,7 +81,7 @@ def _with_targets(batch: dict, pieces: Sequence[Piece], width: int) -> dict:
     labels = np.zeros((len(pieces), width), dtype=np.float32)
     mask = np.zeros((len(pieces), width), dtype=bool)
     for row, p in enumerate(pieces):
-        labels[row, RESIDUE_OFFSET:RESIDUE_OFFSET + len(p)] = p.labels
-        mask[row, RESIDUE_OFFSET:RESIDUE_OFFSET + len(p)] = p.mask
+        residue_slice(labels[row], len(p))[:] = p.labels  # views: the same cut as the outputs'
+        residue_slice(mask[row], len(p))[:] = p.mask
     batch.update(labels=torch.from_numpy(labels), mask=torch.from_numpy(mask))
     return batch

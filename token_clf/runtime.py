@@ -6,36 +6,19 @@ world of one. On CPU the same code runs with the gloo backend, which is how the 
 from __future__ import annotations
 
 import contextlib
-import os
-from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+from idr_kit.tracks import World
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
-@dataclass(frozen=True)
-class World:
-    rank: int = 0
-    size: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def world() -> World:
-    """This process's place in a ``torchrun`` launch, from the variables torchrun sets."""
-    return World(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                 int(os.environ.get("LOCAL_RANK", 0)))
-
-
 def start_group(device: torch.device) -> World:
     """Join the process group when launched by torchrun (nccl on GPU, gloo on CPU)."""
-    here = world()
+    here = World.from_env()
     if here.size > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return here
@@ -48,7 +31,7 @@ def pick_device(name: str) -> torch.device:
         return torch.device("cpu")
     if not torch.cuda.is_available():
         raise ValueError("device 'cuda' asked for, but torch sees no GPU")
-    return torch.device("cuda", world().local_rank)
+    return torch.device("cuda", World.from_env().local_rank)
 
 
 def autocast(device: torch.device, precision: str):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +22,12 @@ from typing import Callable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from idr_kit.data.atomic import atomic_write
+from idr_kit.data.progress import progress
 from idr_kit.token_clf.model import masked_bce
-from idr_kit.token_clf.runtime import World, all_sum, autocast
-
-PROGRESS_DELAY = 2
+from idr_kit.token_clf.runtime import all_sum, autocast
+from idr_kit.tracks import World
 Objective = Callable[[object, dict], "tuple[torch.Tensor, torch.Tensor]"]  # out, batch -> mean, count
 
 
@@ -46,10 +46,12 @@ class LoopSettings:
     precision: str = "auto"
 
     @classmethod
-    def from_config(cls, config) -> "LoopSettings":
-        """The loop's settings out of a track's config dataclass (the fields of the same names)."""
+    def from_config(cls, config, runtime) -> "LoopSettings":
+        """The loop's settings out of a track's config (the fields of the same names) and the
+        run's precision."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in dataclasses.asdict(config).items() if k in names})
+        settings = {k: v for k, v in dataclasses.asdict(config).items() if k in names}
+        return cls(**settings, precision=runtime.precision)
 
 
 @dataclass
@@ -71,14 +73,23 @@ class History:
         return cls(**{k: v for k, v in saved.items() if v is not None})
 
 
-def checkpoint_file(config, proteins, run_only: tuple, name: str) -> Path | None:
-    """Where a track's epochs are checkpointed: one file per (settings that change what is
-    learnt, training data), so folds and reruns never pick up another's. None: no checkpoints."""
-    if not config.checkpoint_dir:
+def checkpoint_file(directory: Path | None, config, proteins, name: str) -> Path | None:
+    """Where a track's epochs are checkpointed: one file per (config, training data), so folds
+    and reruns never pick up another's. None: no checkpoints."""
+    if directory is None:
         return None
     from idr_kit.crossval import fingerprint
-    learnt = {k: v for k, v in dataclasses.asdict(config).items() if k not in run_only}
-    return Path(config.checkpoint_dir) / f"{name}-{fingerprint(learnt, [], proteins)}.pt"
+    return Path(directory) / f"{name}-{fingerprint(dataclasses.asdict(config), [], proteins)}.pt"
+
+
+def parameters_digest(module: nn.Module) -> str:
+    """A digest of the weights that train: equal on every process when DDP kept them in step."""
+    digest = hashlib.sha256()
+    trained = {n: p for n, p in module.named_parameters() if p.requires_grad}
+    for name, value in sorted(trained.items()):
+        digest.update(name.encode())
+        digest.update(value.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def trainable_state(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -167,7 +178,7 @@ def _warmup_then_linear(total: int, warmup: float) -> Callable[[int], float]:
 def _epoch(runner, batches, optimiser, schedule, params, s, device, history, objective) -> float:
     runner.train()
     total, count = 0.0, 0
-    bar = tqdm(batches, desc="training", unit="batch", delay=PROGRESS_DELAY, leave=False)
+    bar = progress(batches, desc=f"training, epoch {history.epoch + 2}", unit="batch")
     for i, batch in enumerate(bar):
         last = (i + 1) % s.accumulate == 0 or i + 1 == len(batches)
         with _maybe_no_sync(runner, not last):

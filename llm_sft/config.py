@@ -1,0 +1,55 @@
+"""Settings of the llm track: what a LoRA-tuned Qwen2.5 learns with (no torch here).
+
+Where it runs (device, precision, threads, checkpoint folder, activation checkpointing) is the
+run's Runtime (tracks.py), never part of this config.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from idr_kit.tracks import TrackConfig
+
+QWEN_7B_INSTRUCT = "Qwen/Qwen2.5-7B-Instruct"
+MODES = ("generate", "head")
+# Every linear projection of a Qwen2 block: attention and MLP.
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass(frozen=True)
+class LlmConfig(TrackConfig):
+    model_name: str = QWEN_7B_INSTRUCT  # a hub id or a local model directory
+    from_scratch: bool = False  # random base weights: benchmarks only, never a fallback
+    mode: str = "generate"  # generate | head (model.py)
+    epochs: int = 2
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    warmup: float = 0.03
+    grad_clip: float = 1.0
+    accumulate: int = 1
+    token_budget: int = 8192  # padded tokens per batch (prompt + answer): similar lengths together
+    window: int = 1000  # residues per chunk; longer proteins are cut with overlap and stitched
+    overlap: int = 128
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: tuple = LORA_TARGETS
+    head_hidden: int = 64  # head mode: token_clf.model.Head over the residues' hidden states
+    head_kernel: int = 31
+    dropout: float = 0.1
+    pos_weight: float = 1.0  # head mode only
+    valid_fraction: float = 0.1  # proteins held out for early stopping
+    patience: int = 2
+    max_steps: int = 0  # cap on optimiser steps (0: none), for smoke runs and benchmarks
+    FLAGS: ClassVar[dict[str, str]] = {
+        "model_name": "llm: a local model directory or hub id (default Qwen/Qwen2.5-7B-Instruct)",
+        "from_scratch": "train from random weights (never done unless asked)"}
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; expected one of {', '.join(MODES)}")
+        if self.mode == "generate" and self.pos_weight != 1:
+            raise ValueError("pos_weight applies to mode=head only")
+        if self.window < 1 or self.overlap < 0:
+            raise ValueError(f"need window >= 1 and overlap >= 0, got {self.window}, {self.overlap}")
