@@ -69,6 +69,10 @@ def test_config_records_what_made_the_outputs(trained):
     assert config["track"] == "w2v" and config["seed"] == 7 and config["folds"] == 3
     assert config["track_config"]["seed"] == 7
     assert config["code_version"] and config["train"][0]["sha256_16"]
+    assert config["train"][0]["proteins"] == 120 and config["test"][0]["proteins"] == 25
+    assert config["versions"]["numpy"] and config["versions"]["python"]
+    assert config["seconds"]["out_of_fold"] > 0 and config["seconds"]["train"] > 0
+    assert config["runtime"]["checkpoint_dir"] == str(out / "checkpoints")
     assert config["command"][:3] == ["submit.py", "--track", "w2v"]
     assert 0 <= config["threshold"] <= 1
     assert config["threshold_source"].startswith("F1-max on out-of-fold")
@@ -99,7 +103,7 @@ def test_saved_model_predicts_the_same(trained, small_data, tmp_path):
 
 def test_rerun_resumes_from_fold_checkpoints(trained, small_data):
     out, _ = trained
-    checkpoints = sorted((out / "oof").glob("fold*.npz"))
+    checkpoints = sorted((out / "checkpoints" / "folds").glob("fold*.npz"))
     assert len(checkpoints) == 3
     stamps = [p.stat().st_mtime_ns for p in checkpoints]
     result = run_submit("--track", "w2v", "--train", str(small_data / "WSAA_data_public.pkl"),
@@ -117,12 +121,22 @@ def test_defaults_find_the_competition_files(small_data, tmp_path):
     assert len(rows) == 10
 
 
-def test_missing_default_data_says_what_to_pass(tmp_path):
+def test_a_data_dir_without_the_files_says_what_to_pass(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "IDR_DATA"}
-    result = run_submit("--track", "w2v", cwd=tmp_path, env=env)
+    result = run_submit("--track", "w2v", "--data-dir", str(tmp_path), cwd=tmp_path, env=env)
     assert result.returncode == 2
-    assert "WSAA_data_test.pkl" in result.stderr and "--test" in result.stderr
+    assert "WSAA_data_public.pkl" in result.stderr and "--train" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_with_no_data_at_all_the_bundled_demo_data_is_used_and_said(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "IDR_DATA"}
+    result = run_submit("--track", "w2v", "--folds", "2", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "bundled demo data" in result.stdout and "Scores on 61 labelled" in result.stdout
+    config = json.loads((tmp_path / "runs" / "w2v" / "config.json").read_text())
+    assert config["train"][0]["path"].endswith("data/demo/train.fasta")
+    assert (tmp_path / "runs" / "w2v" / "scores.json").is_file()
 
 
 def test_bad_test_file_fails_before_training_and_names_the_protein(small_data, tmp_path):
@@ -168,7 +182,7 @@ def test_one_protein_under_two_ids_in_two_files_shares_a_fold(small_data, tmp_pa
 
 def test_fold_groups_follow_clusters_then_sequences(tmp_path):
     from idr_kit.data.records import make_protein
-    from idr_kit.submit import fold_groups
+    from idr_kit.data.splits import fold_groups
     train = [make_protein("a", "MKV", "010"), make_protein("b", "MKV", "011"),
              make_protein("c", "GGG", "000"), make_protein("d", "PPP", "111")]
     table = tmp_path / "clusters.tsv"

@@ -1,0 +1,133 @@
+"""What submit.py and fit.py share: track options, their settings, and one-line errors.
+
+Nothing here knows any particular track: the flags that stand for config fields (--backbone,
+--members ...) are gathered from the registered configs' ``FLAGS``, and every setting is
+routed by name to the track's config, the run's decision settings or its runtime.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import traceback
+from typing import Any, Callable
+
+from idr_kit.postprocess import DecisionSettings, check_threshold
+from idr_kit.tracks import (TRACKS, MissingExtra, Runtime, TrackConfig, build_config,
+                            check_recipe, command_flags, config_class, parse_settings,
+                            read_recipe, recipe_path, require_installed, settings_fields,
+                            split_settings, track_class, typed)
+
+DEFAULT_TRACK = "w2v"  # the challenge's official baseline
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackSettings:
+    name: str
+    config: TrackConfig
+    decision: DecisionSettings
+    runtime: Runtime
+
+
+def add_track_options(parser: argparse.ArgumentParser, *, track_required: bool = False) -> None:
+    parser.add_argument("--track", choices=sorted(TRACKS), required=track_required,
+                        help=f"the track to train (default: the recipe's, else {DEFAULT_TRACK}, "
+                             "the official baseline)")
+    parser.add_argument("--recipe", metavar="JSON",
+                        help="settings from a recipe file, or the name of a shipped one "
+                             "(recipes/); --set overrides it")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="a setting of the track, of the decision (smoothing, min_length, "
+                             "threshold_rule) or of the runtime (device, threads, cache_dir ...); "
+                             "repeatable")
+    parser.add_argument("--seed", type=int, default=0, help="seed for folds and the track")
+    parser.add_argument("--threshold", type=threshold_arg,
+                        help="fixed 0/1 threshold in [0, 1] instead of the tuned one")
+    flags = parser.add_argument_group("track settings with their own flags (same as --set)")
+    for field, (text, default) in command_flags().items():
+        option = "--" + field.replace("_", "-")
+        if isinstance(default, bool):
+            flags.add_argument(option, action="store_true", default=None, help=text)
+        else:
+            flags.add_argument(option, help=text)
+
+
+def threshold_arg(text: str) -> float:
+    try:
+        return check_threshold(float(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def track_settings(args: argparse.Namespace) -> TrackSettings:
+    """The track, its config, decision settings and runtime, from a recipe, --set and flags."""
+    recipe_file = recipe_path(args.recipe) if args.recipe else None
+    recipe_track, values = read_recipe(recipe_file) if recipe_file else (None, {})
+    if args.track and recipe_track and args.track != recipe_track:
+        raise ValueError(f"{recipe_file} is a recipe for track {recipe_track!r}, not {args.track!r}")
+    name = args.track or recipe_track or DEFAULT_TRACK
+    if recipe_file:
+        check_recipe(name, values, recipe_file)
+    values.update(parse_settings(name, args.overrides))
+    values.update(_flag_values(args, name))
+    values.setdefault("seed", args.seed)
+    kinds = split_settings(name, values)
+    config = build_config(name, kinds["config"], source="the settings given")
+    require_installed(name, config)
+    defaults = track_class(name).decision_defaults
+    return TrackSettings(name, config, dataclasses.replace(defaults, **kinds["decision"]),
+                         Runtime(**kinds["runtime"]))
+
+
+def _flag_values(args: argparse.Namespace, name: str) -> dict[str, Any]:
+    fields = {f.name: f.default for f in dataclasses.fields(config_class(name))}
+    out = {}
+    for field, (_, default) in command_flags().items():
+        given = getattr(args, field, None)
+        if given is None:
+            continue
+        if field not in fields:
+            raise ValueError(f"--{field.replace('_', '-')} does not apply to track {name!r}")
+        out[field] = given if isinstance(given, bool) else typed(default, given, field)
+    return out
+
+
+def runtime_settings(args: argparse.Namespace) -> Runtime:
+    """A runtime from --set pairs alone (predicting with a saved model: no track settings)."""
+    fields = {f.name: f.default for f in dataclasses.fields(Runtime)}
+    values = {}
+    for pair in args.overrides:
+        key, sep, text = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in fields:
+            raise ValueError(f"bad setting {pair!r}: with --model only runtime settings apply: "
+                             f"{', '.join(sorted(fields))}")
+        values[key] = typed(fields[key], text.strip(), key)
+    return Runtime(**values)
+
+
+def settings_help() -> str:
+    """Every --set key by kind, for --help."""
+    kinds: dict[str, set[str]] = {}
+    for name in TRACKS:
+        for key, (kind, _) in settings_fields(name).items():
+            kinds.setdefault(kind if kind != "config" else f"track {name}", set()).add(key)
+    return "\n".join(f"  {kind}: {', '.join(sorted(keys))}" for kind, keys in sorted(kinds.items()))
+
+
+def guarded(prog: str, debug: bool, work: Callable[[], object]) -> int:
+    """Run ``work``; a user's mistake becomes one line on stderr and exit status 2 (130 on
+    Ctrl-C) instead of a traceback (``--debug`` prints it too)."""
+    try:
+        work()
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, KeyError, OSError, MissingExtra) as err:  # InputError is a ValueError
+        if debug:
+            traceback.print_exc()
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return 2
+    return 0

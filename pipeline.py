@@ -1,0 +1,254 @@
+"""One run of any track, from its inputs to a submission, on plain values.
+
+    read inputs -> folds -> out-of-fold predictions -> decision (threshold, post-processing)
+    -> final fit -> predict -> the output set -> scores -> plots
+
+Every step takes and returns plain values; ``run`` chains them for one frozen ``RunSpec`` and
+writes ``config.json``, the record of everything that made the outputs. Nothing here knows any
+particular track: a track, an ensemble among them, is driven through the contract in tracks.py.
+"""
+from __future__ import annotations
+
+import dataclasses
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from idr_kit.data.atomic import write_json
+from idr_kit.data.competition import write_submission
+from idr_kit.data.digests import SHORT, file_sha256
+from idr_kit.data.fasta import write_caid
+from idr_kit.data.load import read_proteins
+from idr_kit.data.metrics import DEFAULT_THRESHOLD, evaluate, format_report
+from idr_kit.data.probs import write_npz
+from idr_kit.data.records import InputError, Protein
+from idr_kit.data.splits import fold_groups, make_folds, save_folds
+from idr_kit.postprocess import Decision, DecisionSettings, fit_decision
+from idr_kit.tracks import (MissingExtra, Runtime, Track, TrackConfig, code_version, installed,
+                            load_model, make_track, require_installed, save_model)
+
+# Distributions whose versions explain a change in figures between two runs.
+LIBRARIES = ("numpy", "scipy", "scikit-learn", "gensim", "lightgbm", "torch", "fair-esm",
+             "transformers", "peft", "metapredict", "matplotlib")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything one run needs. Training when ``model`` is None, else predicting with it."""
+    out: Path
+    test: Path
+    train: tuple[Path, ...] = ()
+    track: str = ""
+    config: TrackConfig | None = None
+    decision: DecisionSettings = DecisionSettings()
+    model: Path | None = None
+    seed: int = 0
+    folds: int = 5  # 0: no out-of-fold predictions (the threshold is --threshold, else 0.5)
+    groups: Path | None = None  # cluster table: proteins of one cluster share a fold
+    threshold: float | None = None  # fixed instead of tuned
+    runtime: Runtime = Runtime()
+    plot: bool = False
+    plot_first: int = 20
+    command: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())  # said once at the start (e.g. demo data)
+
+    def __post_init__(self):
+        if self.folds == 1 or self.folds < 0:
+            raise ValueError("--folds must be 0 (no out-of-fold predictions) or at least 2")
+        if self.model is None and (not self.track or not self.train):
+            raise ValueError("a training run needs a track and training files")
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+def read_training(paths: Sequence[Path]) -> tuple[list[Protein], list[int]]:
+    """The proteins of all ``paths`` in order, and how many came from each file."""
+    proteins, sizes = [], []
+    for path in paths:
+        batch = read_proteins(path)
+        if not all(p.has_labels for p in batch):
+            raise InputError("training file has proteins without labels", source=str(path))
+        proteins.extend(batch)
+        sizes.append(len(batch))
+    return proteins, sizes
+
+
+def describe_inputs(paths: Sequence[Path], sizes: Sequence[int] | None = None) -> list[dict]:
+    return [{"path": str(p), "sha256_16": file_sha256(p)[:SHORT],
+             **({"proteins": n} if sizes else {})}
+            for p, n in zip(paths, sizes or [None] * len(paths))]
+
+
+def library_versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+# ---- training ---------------------------------------------------------------------------------
+
+def run_folds(train: Sequence[Protein], k: int, seed: int, groups: Path | None,
+              out: Path, sources: Sequence[Path]) -> list[int]:
+    """The run's one fold assignment, saved as OUT/folds.json; every part of the run uses it."""
+    fold_of = make_folds([p.id for p in train], k=k, seed=seed,
+                         groups=fold_groups(train, groups))
+    save_folds(out / "folds.json", fold_of, k=k, seed=seed, source=[str(p) for p in sources])
+    return [fold_of[p.id] for p in train]
+
+
+def write_oof(out: Path, paths: Sequence[Path], sizes: Sequence[int], train: Sequence[Protein],
+              parts: dict[str, list[np.ndarray]]) -> dict[str, dict]:
+    """Out-of-fold arrays per training file (OUT/oof/[PART-]FILE.npz) and their scores."""
+    scores = {}
+    stems = [path.stem for path in paths]
+    for name, probs in parts.items():
+        start = 0
+        for i, (path, n) in enumerate(zip(paths, sizes)):
+            part, values = train[start:start + n], probs[start:start + n]
+            start += n
+            stem = path.stem if stems.count(path.stem) == 1 else f"{i}-{path.stem}"
+            file = stem if len(parts) == 1 else f"{name}-{stem}"
+            write_npz(out / "oof" / f"{file}.npz", {p.id: s for p, s in zip(part, values)})
+            key = str(path) if len(parts) == 1 else f"{name}: {path}"
+            scores[key] = evaluate(part, {p.id: s for p, s in zip(part, values)})
+            print(f"out-of-fold{' ' + name if len(parts) > 1 else ''} on {path.name}: "
+                  f"AUC {scores[key]['auc']}, F1-max {scores[key]['f1_max']}", flush=True)
+    return scores
+
+
+def default_decision(threshold: float | None) -> Decision:
+    """Without out-of-fold predictions nothing is fitted: the given threshold, else 0.5."""
+    if threshold is not None:
+        return Decision().with_threshold(threshold, "--threshold")
+    print(f"warning: no out-of-fold predictions (--folds 0): using threshold "
+          f"{DEFAULT_THRESHOLD}; pass --threshold to choose", file=sys.stderr)
+    return Decision()
+
+
+def train_model(spec: RunSpec, train: list[Protein], sizes: list[int]
+                ) -> tuple[Track, Decision, dict]:
+    """Folds, out-of-fold predictions, the decision fitted on them, the final fit; the model
+    is saved as OUT/model. Returns the track, its decision and what to record."""
+    track = make_track(spec.track, spec.config, spec.runtime)
+    record: dict = {"seconds": {}}
+    folds = None
+    if spec.folds:
+        folds = run_folds(train, spec.folds, spec.seed, spec.groups, spec.out, spec.train)
+        start = time.perf_counter()
+        oof = track.out_of_fold(train, folds)
+        record["seconds"]["out_of_fold"] = round(time.perf_counter() - start, 2)
+        record["oof"] = write_oof(spec.out, spec.train, sizes, train, oof)
+        decision = fit_decision(oof[track.name], train, spec.decision, spec.threshold)
+    else:
+        decision = default_decision(spec.threshold)
+    start = time.perf_counter()
+    track.fit(train, folds)
+    record["seconds"]["train"] = round(time.perf_counter() - start, 2)
+    save_model(track, spec.out / "model", decision,
+               train=describe_inputs(spec.train, sizes))
+    return track, decision, record
+
+
+# ---- predicting and writing -------------------------------------------------------------------
+
+def predict(track: Track, decision: Decision, test: Sequence[Protein]
+            ) -> tuple[dict[str, list[np.ndarray]], list[np.ndarray]]:
+    """Every part's probabilities (the track's as submitted, after its decision) and the calls."""
+    parts = track.predict_parts(test)
+    parts[track.name] = decision.probs(parts[track.name])
+    return parts, decision.calls(parts[track.name])
+
+
+def write_outputs(out: Path, proteins: Sequence[Protein], probs, calls) -> None:
+    ids, seqs = [p.id for p in proteins], [p.seq for p in proteins]
+    write_npz(out / "probs.npz", dict(zip(ids, probs)))
+    write_caid(out / "predictions.caid", ids, seqs, probs, calls)
+    write_submission(out / "submit.csv", ids, seqs, calls)
+
+
+def score_test(out: Path, proteins: Sequence[Protein], probs, calls, threshold: float
+               ) -> dict | None:
+    """CAID scores of the labelled test proteins, calls scored exactly as submitted."""
+    labelled = [i for i, p in enumerate(proteins) if p.has_labels]
+    if not labelled:
+        return None
+    ref = [proteins[i] for i in labelled]
+    result = evaluate(ref, {proteins[i].id: probs[i] for i in labelled},
+                      {proteins[i].id: calls[i] for i in labelled})
+    print(f"\nScores on {len(ref)} labelled test proteins (threshold {threshold:.3f}):")
+    print(format_report(result))
+    write_json(out / "scores.json", result)
+    return result
+
+
+def write_plots(out: Path, proteins: Sequence[Protein], parts: dict, name: str,
+                threshold: float, first: int) -> list[str]:
+    """PNGs in OUT/plots: the first ``first`` proteins, and a ROC / PR summary if labelled."""
+    from idr_kit import plots
+    written = plots.plot_proteins(out / "plots", proteins, parts, threshold, first, name)
+    labelled = [i for i, p in enumerate(proteins) if p.has_labels]
+    if labelled:
+        written.append(plots.summary_plot(
+            out / "plots" / "summary.png", [proteins[i] for i in labelled],
+            {k: [v[i] for i in labelled] for k, v in parts.items()}, name))
+    print(f"wrote {len(written)} plots to {out / 'plots'}")
+    return [str(path) for path in written]
+
+
+# ---- the whole run ----------------------------------------------------------------------------
+
+def check_ready(spec: RunSpec) -> None:
+    """Everything the run will need is installed: found now, not after hours of training."""
+    if spec.model is None:
+        require_installed(spec.track, spec.config)
+    if spec.plot and not installed("matplotlib"):
+        raise MissingExtra("--plot needs matplotlib: pip install matplotlib (or the kit's "
+                           "'plots' extra)")
+
+
+def run(spec: RunSpec) -> dict:
+    """Train (or load) a model, predict the test set, write the output set; the record."""
+    check_ready(spec)
+    for note in spec.notes:
+        print(note, flush=True)
+    test = read_proteins(spec.test)  # read first: a bad test file fails before training
+    record: dict = {"command": list(spec.command), "code_version": code_version(),
+                    "versions": library_versions(), "seed": spec.seed, "folds": spec.folds,
+                    "groups": str(spec.groups) if spec.groups else None,
+                    "test": describe_inputs([spec.test], [len(test)]),
+                    "runtime": dataclasses.asdict(spec.runtime), "seconds": {}}
+    if spec.model is None:
+        train, sizes = read_training(spec.train)
+        track, decision, trained = train_model(spec, train, sizes)
+        record.update(train=describe_inputs(spec.train, sizes), **trained)
+    else:
+        track, decision, meta = load_model(spec.model, spec.runtime)
+        if spec.threshold is not None:
+            decision = decision.with_threshold(spec.threshold, "--threshold")
+        record.update(model=str(spec.model), model_code_version=meta.get("code_version"))
+    start = time.perf_counter()
+    parts, calls = predict(track, decision, test)
+    record["seconds"]["predict"] = round(time.perf_counter() - start, 2)
+    probs = parts[track.name]
+    write_outputs(spec.out, test, probs, calls)
+    record.update(track=track.name, track_config=dataclasses.asdict(track.config),
+                  decision=decision.to_dict(), threshold=decision.threshold,
+                  threshold_source=decision.source)
+    record["test_scores"] = score_test(spec.out, test, probs, calls, decision.threshold)
+    if spec.plot:
+        record["plots"] = write_plots(spec.out, test, parts, track.name, decision.threshold,
+                                      spec.plot_first)
+    write_json(spec.out / "config.json", record)
+    print(f"wrote {spec.out / 'submit.csv'} ({len(test)} proteins, threshold "
+          f"{decision.threshold:.3f})")
+    return record
