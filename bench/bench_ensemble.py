@@ -20,13 +20,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 
-from idr_kit.crossval import pooled, tune_threshold  # noqa: E402
 from idr_kit.data.load import read_proteins  # noqa: E402
-from idr_kit.data.metrics import DECIMALS, evaluate, roc_auc  # noqa: E402
-from idr_kit.tracks import make_track  # noqa: E402
+from idr_kit.data.metrics import binarize, evaluate, roc_auc  # noqa: E402
+from idr_kit.data.records import pooled  # noqa: E402
+from idr_kit.data.splits import fold_groups, make_folds  # noqa: E402
+from idr_kit.postprocess import fit_decision, tune_threshold  # noqa: E402
+from idr_kit.tracks import Runtime, make_track  # noqa: E402
 
 STYLES = {"nox": "train.pkl", "pdb": "train_pdb_style.fasta"}
 COLUMNS = ("auc", "aps", "f1_max", "f1")
@@ -42,37 +43,46 @@ def oof_auc(train, probs) -> float:
     return roc_auc(*pooled(train, probs))
 
 
-def member_rows(track, train, valid, parts) -> list[dict]:
+def member_rows(members, train, valid, oof, parts) -> list[dict]:
     """Each member on valid.fasta, at the threshold tuned on its own out-of-fold predictions."""
     rows = []
-    for name in track.members_:
-        threshold = tune_threshold(train, track.oof_[name])
-        binary = [(p.round(DECIMALS) >= threshold).astype("uint8") for p in parts[name]]
-        rows.append({"name": name, "threshold": threshold, "oof_auc": oof_auc(train, track.oof_[name]),
+    for name in members:
+        threshold = tune_threshold(train, oof[name])
+        binary = [binarize(p, threshold) for p in parts[name]]
+        rows.append({"name": name, "threshold": threshold, "oof_auc": oof_auc(train, oof[name]),
                      **scores(valid, parts[name], binary)})
     return rows
 
 
-def ensemble_row(track, train, valid, parts, blender: str, seconds: float) -> dict:
-    binary = track.calls(parts["ensemble"], track.threshold_)
-    return {"name": f"ensemble[{blender}]", "threshold": track.threshold_, "fit_s": seconds,
-            "oof_auc": oof_auc(train, track.oof_["ensemble"]), "post": track.post_.to_dict(),
-            **scores(valid, parts["ensemble"], binary)}
+def ensemble_row(track, train, valid, oof, parts, blender: str, seconds: float) -> dict:
+    """The ensemble as submit.py runs it: its decision fitted on its out-of-fold blend."""
+    decision = fit_decision(oof["ensemble"], train, track.decision_defaults)
+    probs = decision.probs(parts["ensemble"])
+    post = {k: v for k, v in decision.to_dict().items() if k not in ("threshold", "source")}
+    return {"name": f"ensemble[{blender}]", "threshold": decision.threshold, "fit_s": seconds,
+            "oof_auc": oof_auc(train, decision.probs(oof["ensemble"])), "post": post,
+            **scores(valid, probs, decision.calls(probs))}
 
 
 def bench_style(style: str, args, cache: Path) -> list[dict]:
     train = read_proteins(DATA / STYLES[style])
     valid = read_proteins(DATA / "valid.fasta")
+    fold_of = make_folds([p.id for p in train], k=args.folds, seed=args.seed,
+                         groups=fold_groups(train, None))
+    folds = [fold_of[p.id] for p in train]
+    runtime = Runtime(checkpoint_dir=str(cache / style))
     rows = []
     for i, blender in enumerate(args.blenders):
         start = time.perf_counter()
-        track = make_track("ensemble", members=tuple(args.members), blender=blender,
-                           folds=args.folds, seed=args.seed, cache_dir=str(cache / style)).fit(train)
+        track = make_track("ensemble", runtime=runtime, members=tuple(args.members),
+                           blender=blender, folds=args.folds, seed=args.seed)
+        oof = track.out_of_fold(train, folds)
+        track.fit(train, folds)
         seconds = time.perf_counter() - start
         parts = track.predict_parts(valid)
         if i == 0:
-            rows += member_rows(track, train, valid, parts)
-        rows.append(ensemble_row(track, train, valid, parts, blender, seconds))
+            rows += member_rows(args.members, train, valid, oof, parts)
+        rows.append(ensemble_row(track, train, valid, oof, parts, blender, seconds))
         print(f"{style} {blender}: fitted in {seconds:.0f} s (members cached after the first)",
               flush=True)
     return rows

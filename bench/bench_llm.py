@@ -4,7 +4,7 @@
     python bench/bench_llm.py --model 7b --length 512 --batch 7 --residues 8000
     python bench/bench_llm.py --model tiny --device cpu --threads 1  # CPU: regression tracking
 
-The model is Qwen2.5-7B-Instruct's real architecture (``official.QWEN2_5_7B``) with random
+The model is Qwen2.5-7B-Instruct's real architecture (``tests/layouts.py``'s ``QWEN2_5_7B``) with random
 weights, bf16 on a GPU (speed and memory do not depend on the weights' values), or the tiny
 two-layer Qwen2 of the tests in fp32 on CPU. Nothing is written but config.json and the real
 Qwen2.5 tokenizer files: the track builds the weights on the device itself (``from_scratch``),
@@ -47,21 +47,21 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # layouts.py: model files in the official layouts
 DATA = ROOT.parent / "shared" / "data"
 
 from idr_kit.data.load import read_proteins  # noqa: E402
-from idr_kit.llm_sft import official  # noqa: E402
+import layouts  # noqa: E402
 from idr_kit.llm_sft.batches import example_batch, prompt_batch  # noqa: E402
-from idr_kit.llm_sft.model import (MODES, HeadStep, SftStep, enable_checkpointing, positions,  # noqa: E402
+from idr_kit.llm_sft.config import MODES, LlmConfig  # noqa: E402
+from idr_kit.llm_sft.model import (HeadStep, SftStep, enable_checkpointing, positions,  # noqa: E402
                            sft_objective)
 from idr_kit.llm_sft.prompts import IGNORE_INDEX  # noqa: E402
 from idr_kit.llm_sft.tokens import encode_example, encode_prompt  # noqa: E402
-from idr_kit.llm_sft.track import LlmConfig  # noqa: E402
 from idr_kit.token_clf.pieces import cut  # noqa: E402
 from idr_kit.token_clf.runtime import autocast, pick_device  # noqa: E402
 from idr_kit.token_clf.train import bce_objective  # noqa: E402
-from idr_kit.tracks import make_track  # noqa: E402
+from idr_kit.tracks import Runtime, make_track  # noqa: E402
 from bench_token_clf import sample  # noqa: E402  (valid.fasta proteins that fit one window)
 
 GIB = 2 ** 30
@@ -96,20 +96,22 @@ def _num(value: float, digits: int | None = None) -> str:
 # -- model and data ---------------------------------------------------------------------------
 def write_model_dir(size: str, directory: Path) -> Path:
     """config.json and the tokenizer files only: the weights are made on the device."""
-    config = official.qwen_config() if size == "7b" else official.tiny_config()
+    config = layouts.qwen_config() if size == "7b" else layouts.tiny_config()
     config.save_pretrained(directory)
-    official.write_tokenizer(directory)
+    layouts.write_tokenizer(directory)
     return directory
 
 
 def ready_track(mode: str, directory: Path, args):
     """The track built as ``fit`` builds it (random base, LoRA, checkpointing), untrained."""
-    track = make_track("llm", model_name=str(directory), from_scratch=True, mode=mode,
-                       device=args.device, threads=args.threads)
+    runtime = Runtime(device=args.device, threads=args.threads)
+    track = make_track("llm", runtime=runtime, model_name=str(directory), from_scratch=True,
+                       mode=mode)
     track._setup()
     track._build()
-    if track.config.gradient_checkpointing:
+    if runtime.checkpoint_activations:
         enable_checkpointing(track.lm_)
+    track.fitted_ = True  # untrained weights: speed and memory do not depend on their values
     return track
 
 
@@ -173,7 +175,7 @@ def steps_of(loss_of, track, batch: dict, optimiser, steps: int):
 
     def run() -> None:
         for _ in range(steps):
-            with autocast(track.device_, track.config.precision):
+            with autocast(track.device_, track.runtime.precision):
                 loss = loss_of(track, batch)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, track.config.grad_clip)
@@ -194,8 +196,10 @@ def training_batch(track, pieces) -> dict:
 
 def print_losses(track, batch: dict, losses: dict) -> None:
     """Each contender's loss on the same weights, before any step: one objective, one number."""
-    track.trained_module().eval()
-    with torch.no_grad(), autocast(track.device_, track.config.precision):
+    track.lm_.eval()
+    if track.head_ is not None:
+        track.head_.eval()
+    with torch.no_grad(), autocast(track.device_, track.runtime.precision):
         got = {name: float(loss_of(track, batch)) for name, loss_of in losses.items()}
     print("  loss before training: " + ", ".join(f"{n} {v:.6f}" for n, v in got.items()),
           flush=True)
@@ -207,9 +211,11 @@ def bench_training(track, pieces, args) -> dict:
     losses = ({"ours": our_sft_loss, "HF SFT": hf_sft_loss} if track.config.mode == "generate"
               else {"ours": head_loss})
     print_losses(track, batch, losses)
-    module = track.trained_module().train()
-    optimiser = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad],
-                                  lr=track.config.lr)
+    parts = [track.lm_] + ([track.head_] if track.head_ is not None else [])
+    for part in parts:
+        part.train()
+    optimiser = torch.optim.AdamW([p for part in parts for p in part.parameters()
+                                   if p.requires_grad], lr=track.config.lr)
     for loss_of in losses.values():
         steps_of(loss_of, track, batch, optimiser, 1)()
     runs = {name: steps_of(f, track, batch, optimiser, args.steps) for name, f in losses.items()}
@@ -256,7 +262,7 @@ def hf_generate(track, proteins) -> list[np.ndarray]:
     for index in track._group(sizes, None):
         chunk = [pieces[i] for i in index]
         batch = prompt_batch([prompts[i] for i in index], chunk, track.vocab_.pad)
-        with autocast(track.device_, track.config.precision):
+        with autocast(track.device_, track.runtime.precision):
             probs = hf_label_probs(track, batch, [len(p) for p in chunk])
         for i, p in zip(index, probs):
             values[i] = p
@@ -284,7 +290,9 @@ def bench_prediction(track, proteins, args) -> dict:
 def bench_mode(mode: str, directory: Path, pieces, proteins, args) -> dict:
     track = ready_track(mode, directory, args)
     device = track.device_
-    trainable = sum(p.numel() for p in track.trained_module().parameters() if p.requires_grad)
+    parts = [track.lm_] + ([track.head_] if track.head_ is not None else [])
+    trainable = sum(p.numel() for part in parts for p in part.parameters()
+                    if p.requires_grad)
     resident = (f", model resident {torch.cuda.memory_allocated(device) / GIB:.2f} GiB"
                 if device.type == "cuda" else "")
     print(f"{mode}: {trainable:,} trainable parameters{resident}", flush=True)

@@ -26,13 +26,14 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # layouts.py: model files in the official layouts
 DATA = ROOT.parent / "shared" / "data"
 
 from idr_kit.data.load import read_proteins  # noqa: E402
 from idr_kit.token_clf.batching import token_budget_batches  # noqa: E402
-from idr_kit.token_clf.official import esm_dims, write_esm_checkpoint  # noqa: E402
-from idr_kit.tracks import make_track  # noqa: E402
+from idr_kit.token_clf.official import esm_dims  # noqa: E402
+from idr_kit.tracks import Runtime, make_track  # noqa: E402
+from layouts import write_esm_checkpoint  # noqa: E402
 
 ESM_WINDOW = 1022  # proteins up to this length: the bare pass needs no windows either
 HEADS = {"default": {}, "linear": {"head_hidden": 0}}  # the track's default head; a linear one
@@ -74,9 +75,10 @@ def bare_forward(model, alphabet, proteins, budget: int, device: torch.device) -
 
 def ready_track(name: str, weights: Path, mode: str, head: dict, args):
     """One optimiser step on four training proteins: the public way to a ready track."""
-    return make_track("esm", backbone=name, weights=str(weights), mode=mode, device=args.device,
-                      token_budget=args.budget, cache_gb=0.0, epochs=1, max_steps=1,
-                      valid_fraction=0.0, **head).fit(read_proteins(DATA / "train.pkl")[:4])
+    runtime = Runtime(device=args.device, cache_gb=0.0)
+    return make_track("esm", runtime=runtime, backbone=name, weights=str(weights), mode=mode,
+                      token_budget=args.budget, epochs=1, max_steps=1, valid_fraction=0.0,
+                      **head).fit(read_proteins(DATA / "train.pkl")[:4])
 
 
 def bench_size(name: str, proteins, args, folder: Path) -> list[dict]:

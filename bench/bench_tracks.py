@@ -41,7 +41,6 @@ def run_measured(cmd: list[str], **kwargs) -> tuple[float, float, str]:
 
 def plain_fasta(src: Path, dest: Path) -> int:
     """Write ``src``'s sequences without labels (what metapredict's CLI reads); return residues."""
-    sys.path.insert(0, str(ROOT))
     from idr_kit.data.load import read_proteins
     proteins = read_proteins(src)
     dest.write_text("".join(f">{p.id}\n{p.seq}\n" for p in proteins))
@@ -73,7 +72,6 @@ def best_wall(cmd: list[str], repeats: int) -> tuple[float, float]:
 METAPREDICT_SNIPPET = """
 import json, sys, time
 import metapredict as meta
-sys.path.insert(0, sys.argv[2])
 from idr_kit.data.load import read_proteins
 proteins = read_proteins(sys.argv[1])
 start = time.perf_counter()

@@ -6,13 +6,14 @@ only when standard error is a terminal; otherwise it prints one line when a stag
 it, what it counted and how long it took. Stages shorter than ``DELAY`` stay silent either way.
 
 ``stage(name)`` prefixes every bar and line opened inside it, so an ensemble's work reads
-``[lgbm] boosting`` rather than ``boosting``. The mode is process-wide (``configure``):
-``auto`` (the default, as above), ``bars``, ``lines`` or ``off``.
+``[lgbm] boosting`` rather than ``boosting``. The environment variable ``IDR_PROGRESS`` sets the
+mode: ``auto`` (the default, as above), ``bars``, ``lines`` or ``off``.
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import sys
 import time
 from typing import Iterable, Iterator
@@ -20,15 +21,18 @@ from typing import Iterable, Iterator
 from tqdm.auto import tqdm
 
 DELAY = 2.0  # seconds a stage must last before it shows: small jobs stay quiet
+MODE_ENV = "IDR_PROGRESS"
 MODES = ("auto", "bars", "lines", "off")
-_mode = ["auto"]
 _prefix: contextvars.ContextVar[str] = contextvars.ContextVar("progress_prefix", default="")
 
 
-def configure(mode: str) -> None:
+def _mode() -> str:
+    mode = os.environ.get(MODE_ENV, "auto").strip().lower() or "auto"
     if mode not in MODES:
-        raise ValueError(f"unknown progress mode {mode!r}; expected one of {', '.join(MODES)}")
-    _mode[0] = mode
+        raise ValueError(f"{MODE_ENV}={mode!r}: expected one of {', '.join(MODES)}")
+    if mode == "auto":
+        return "bars" if sys.stderr.isatty() else "lines"
+    return mode
 
 
 @contextlib.contextmanager
@@ -45,9 +49,7 @@ def progress(iterable: Iterable | None = None, *, desc: str, total: int | None =
              unit: str = "it", unit_scale: bool = False):
     """A tqdm-like object (iterate it, or ``update``/``close`` it, or use it in ``with``)."""
     label = _prefix.get() + desc
-    mode = _mode[0]
-    if mode == "auto":
-        mode = "bars" if sys.stderr.isatty() else "lines"
+    mode = _mode()
     if mode == "bars":
         return tqdm(iterable, desc=label, total=total, unit=unit, unit_scale=unit_scale,
                     delay=DELAY, leave=False)
@@ -73,14 +75,11 @@ class StageLine:
     def __enter__(self) -> "StageLine":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *_) -> None:
         self.close()
 
     def update(self, n: int = 1) -> None:
         self.n += n
-
-    def set_postfix_str(self, text: str) -> None:  # tqdm's, for callers that annotate bars
-        pass
 
     def close(self) -> None:
         if self.closed:

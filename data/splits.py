@@ -81,18 +81,6 @@ def save_folds(path: str | os.PathLike, folds: dict[str, int], *, k: int, seed: 
         json.dump(record, handle, indent=1)
 
 
-def load_folds(path: str | os.PathLike) -> dict[str, int]:
-    """id -> fold, as ``save_folds`` wrote it."""
-    try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"not a folds JSON file ({err})", source=str(path))
-    if not isinstance(record, dict) or not isinstance(record.get("folds"), dict):
-        raise InputError("not a folds file: no 'folds' object", source=str(path))
-    _check_folds(record["folds"], record.get("k"), str(path))
-    return {str(pid): int(fold) for pid, fold in record["folds"].items()}
-
-
 def _check_folds(folds: dict, k, source: str) -> None:
     if not isinstance(k, int) or k < 2:
         raise InputError(f"k must be a whole number >= 2, got {k!r}", source=source)

@@ -58,22 +58,3 @@ def render_answer(labels: np.ndarray, mask: np.ndarray | None = None) -> str:
     if labels.shape != mask.shape:
         raise ValueError(f"labels {labels.shape} and mask {mask.shape} differ in shape")
     return "".join(LABEL_TOKENS[int(v)] if m else UNASSESSED_TOKEN for v, m in zip(labels, mask))
-
-
-def parse_answer(text: str, seq: str) -> np.ndarray:
-    """A generated answer -> (len(seq),) uint8 labels, or ValueError saying what is wrong.
-
-    Surrounding whitespace and the end-of-turn marker are allowed; anything else that is not a
-    label, or a count other than ``len(seq)``, is an error: an answer of the wrong length is
-    never padded or cut.
-    """
-    body = text.strip()
-    if body.endswith(ANSWER_END):
-        body = body[:-len(ANSWER_END)].rstrip()
-    strange = sorted(set(body) - set(LABEL_TOKENS))
-    if strange:
-        raise ValueError(f"answer has characters other than {'/'.join(LABEL_TOKENS)}: "
-                         f"{', '.join(map(repr, strange))}")
-    if len(body) != len(seq):
-        raise ValueError(f"answer has {len(body)} labels for a sequence of {len(seq)} residues")
-    return np.frombuffer(body.encode(), dtype=np.uint8) - ord(LABEL_TOKENS[0])

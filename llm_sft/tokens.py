@@ -18,7 +18,7 @@ import numpy as np
 
 from idr_kit.data.records import ALPHABET
 from idr_kit.llm_sft.prompts import (ANSWER_END, IGNORE_INDEX, LABEL_TOKENS, RESIDUE_SEPARATOR,
-                             UNASSESSED_TOKEN, split_prompt)
+                                     UNASSESSED_TOKEN, render_answer, split_prompt)
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,8 @@ class Example:
 def encode_example(seq: str, labels: np.ndarray, mask: np.ndarray, vocab: PromptVocab) -> Example:
     """Prompt + teacher-forced answer; the loss sees only assessed answer labels and the end."""
     prompt = encode_prompt(seq, vocab)
-    answer = np.array([vocab.labels[int(v)] if m else vocab.unassessed
-                       for v, m in zip(labels, mask)], dtype=np.int64)
+    ids_of = {**dict(zip(LABEL_TOKENS, vocab.labels)), UNASSESSED_TOKEN: vocab.unassessed}
+    answer = np.array([ids_of[c] for c in render_answer(labels, mask)], dtype=np.int64)
     ids = np.concatenate([prompt.ids, answer, [vocab.end]])
     wanted = np.concatenate([answer, [vocab.end]])
     wanted[:len(answer)][~np.asarray(mask, dtype=bool)] = IGNORE_INDEX

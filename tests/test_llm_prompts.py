@@ -6,7 +6,7 @@ from idr_kit.data.records import ALPHABET
 from idr_kit.llm_sft.batches import example_batch, prompt_batch
 from layouts import qwen_tokenizer_dir
 from idr_kit.llm_sft.prompts import (ANSWER_END, IGNORE_INDEX, LABEL_TOKENS, SYSTEM_PROMPT, USER_TEMPLATE,
-                             parse_answer, render_answer, render_prompt, residue_text, split_prompt)
+                             render_answer, render_prompt, residue_text, split_prompt)
 from idr_kit.llm_sft.tokens import PromptVocab, encode_example, encode_prompt, single_token
 from idr_kit.token_clf.pieces import Piece
 
@@ -54,26 +54,6 @@ def test_answer_golden():
     assert render_answer(np.array([0, 1, 0, 1]), np.array([True, False, False, True])) == "0--1"
     with pytest.raises(ValueError, match="shape"):
         render_answer(np.array([0, 1]), np.array([True]))
-
-
-def test_parse_answer_reads_exactly_one_label_per_residue():
-    np.testing.assert_array_equal(parse_answer("0110", "MEKS"), [0, 1, 1, 0])
-    np.testing.assert_array_equal(parse_answer(" 01\n<|im_end|>", "ME"), [0, 1])
-    assert parse_answer("01", "ME").dtype == np.uint8
-
-
-@pytest.mark.parametrize("text, problem", [("011", "3 labels for a sequence of 4"),
-                                           ("01101", "5 labels for a sequence of 4"),
-                                           ("", "0 labels"),
-                                           ("0 1 1 0", "' '"), ("01-0", "'-'"), ("01a0", "'a'")])
-def test_parse_answer_never_pads_or_cuts(text, problem):
-    with pytest.raises(ValueError, match=problem):
-        parse_answer(text, "MEKS")
-
-
-def test_round_trip():
-    labels = np.random.default_rng(0).integers(0, 2, 500)
-    np.testing.assert_array_equal(parse_answer(render_answer(labels) + ANSWER_END, "A" * 500), labels)
 
 
 # -- tokens (the real Qwen2.5 vocabulary and merges) -------------------------------------------

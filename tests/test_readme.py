@@ -69,3 +69,27 @@ def test_install_and_test_blocks_are_what_ci_runs():
     assert "readme_block install" in ci and "readme_block test" in ci
     for name in ("install", "test"):
         assert re.search(rf"<!-- {name} -->\n```bash\n.+\n```\n<!-- /{name} -->", README), name
+
+
+def readme_block(name: str) -> str:
+    """The command between <!-- NAME --> and <!-- /NAME -->, as .ci/run reads install and test."""
+    found = re.search(rf"<!-- {name} -->\n```bash\n(.+?)\n```\n<!-- /{name} -->", README)
+    assert found, name
+    return found.group(1)
+
+
+def test_the_main_command_runs_with_no_data_of_ones_own(tmp_path):
+    """A newcomer's first command: a trained model, a submission and scores, on the demo data."""
+    import os
+    import subprocess
+    import sys
+    args = shlex.split(readme_block("main"))
+    assert args[:2] == ["python", "submit.py"]
+    env = {k: v for k, v in os.environ.items() if k != "IDR_DATA"}
+    result = subprocess.run([sys.executable, str(ROOT / "submit.py"), *args[2:]], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "bundled demo data" in result.stdout and "ROC-AUC" in result.stdout
+    out = tmp_path / "runs" / "lgbm"
+    for name in ("submit.csv", "scores.json", "model/track.json", "config.json"):
+        assert (out / name).is_file(), name

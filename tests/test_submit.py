@@ -61,6 +61,7 @@ def test_training_run_writes_every_output(trained, small_data):
         assert len(row["IDRs"]) == len(row["sequence"]) == len(probs[row["proteinID"]])
         assert set(row["IDRs"]) <= {"0", "1"}
     assert "Scores on 25 labelled test proteins" in result.stdout
+    assert "\r" not in result.stderr  # a log gets lines, never a bar's redraws
 
 
 def test_config_records_what_made_the_outputs(trained):
