@@ -14,9 +14,9 @@ from typing import Any, Callable
 
 from idr_kit.postprocess import DecisionSettings, check_threshold
 from idr_kit.tracks import (TRACKS, MissingExtra, Runtime, TrackConfig, build_config,
-                            check_recipe, command_flags, config_class, parse_settings,
-                            read_recipe, recipe_path, require_installed, settings_fields,
-                            split_settings, track_class, typed)
+                            check_recipe, command_flags, config_class, defaults_of, parse_pairs,
+                            parse_settings, read_recipe, recipe_path, require_installed,
+                            settings_fields, split_settings, track_class, typed)
 
 DEFAULT_TRACK = "w2v"  # the challenge's official baseline
 
@@ -95,16 +95,10 @@ def _flag_values(args: argparse.Namespace, name: str) -> dict[str, Any]:
 
 def runtime_settings(args: argparse.Namespace) -> Runtime:
     """A runtime from --set pairs alone (predicting with a saved model: no track settings)."""
-    fields = {f.name: f.default for f in dataclasses.fields(Runtime)}
-    values = {}
-    for pair in args.overrides:
-        key, sep, text = pair.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or key not in fields:
-            raise ValueError(f"bad setting {pair!r}: with --model only runtime settings apply: "
-                             f"{', '.join(sorted(fields))}")
-        values[key] = typed(fields[key], text.strip(), key)
-    return Runtime(**values)
+    try:
+        return Runtime(**parse_pairs(args.overrides, defaults_of(Runtime())))
+    except ValueError as err:
+        raise ValueError(f"{err} (with --model only runtime settings apply)") from None
 
 
 def settings_help() -> str:

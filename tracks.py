@@ -366,43 +366,40 @@ def settings_fields(name: str) -> dict[str, tuple[str, Any]]:
     """Every setting a run of track ``name`` takes: key -> (kind, default value)."""
     defaults = {"config": config_class(name)(), "decision": DecisionSettings(),
                 "runtime": Runtime()}
-    out: dict[str, tuple[str, Any]] = {}
-    for kind, default in defaults.items():
-        for f in dataclasses.fields(default):
-            out[f.name] = (kind, getattr(default, f.name))
+    return {key: (kind, value) for kind, default in defaults.items()
+            for key, value in defaults_of(default).items()}
+
+
+def parse_pairs(pairs: Sequence[str], defaults: dict[str, Any]) -> dict[str, Any]:
+    """``["window=5", "widths=5,11,21", "use_length=false"]`` -> typed values.
+
+    ``defaults`` maps each known key to its default, whose type the text is read as: so the
+    command line follows the dataclasses.
+    """
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in defaults:
+            raise ValueError(f"bad setting {pair!r}: expected KEY=VALUE with KEY one of: "
+                             f"{', '.join(sorted(defaults))}")
+        out[key] = typed(defaults[key], text.strip(), key)
     return out
+
+
+def defaults_of(instance) -> dict[str, Any]:
+    """A dataclass instance's fields as name -> value."""
+    return {f.name: getattr(instance, f.name) for f in dataclasses.fields(instance)}
 
 
 def parse_settings(name: str, pairs: Sequence[str]) -> dict[str, Any]:
-    """``["window=5", "widths=5,11,21", "use_length=false"]`` -> typed values.
-
-    Types come from the defaults, so the command line follows the dataclasses.
-    """
-    fields = settings_fields(name)
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or key not in fields:
-            raise ValueError(f"bad setting {pair!r}: expected KEY=VALUE with KEY one of: "
-                             f"{', '.join(sorted(fields))}")
-        out[key] = typed(fields[key][1], text.strip(), key)
-    return out
+    """Settings of a run of track ``name``: its config's, the decision's and the runtime's."""
+    return parse_pairs(pairs, {k: v for k, (_, v) in settings_fields(name).items()})
 
 
 def parse_overrides(config_cls: type, pairs: Sequence[str]) -> dict[str, Any]:
-    """``parse_settings`` for one config dataclass only (an ensemble member's settings)."""
-    fields = {f.name: f for f in dataclasses.fields(config_cls)}
-    defaults = config_cls()
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or key not in fields:
-            raise ValueError(f"bad setting {pair!r}: expected KEY=VALUE with KEY one of: "
-                             f"{', '.join(sorted(fields))}")
-        out[key] = typed(getattr(defaults, key), text.strip(), key)
-    return out
+    """Settings of one config dataclass only (an ensemble member's)."""
+    return parse_pairs(pairs, defaults_of(config_cls()))
 
 
 def split_settings(name: str, values: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from idr_kit.baselines.w2v import W2VConfig, W2VTrack
+from idr_kit.baselines.w2v import W2VTrack
 from idr_kit.data.load import read_proteins
 from idr_kit.data.probs import read_npz
 from idr_kit.data.records import make_protein
