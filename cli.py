@@ -13,13 +13,10 @@ import traceback
 from typing import Any, Callable
 
 from idr_kit.postprocess import DecisionSettings, check_threshold
-from idr_kit.tracks import (TRACKS, MissingExtra, Runtime, TrackConfig, build_config,
+from idr_kit.tracks import (DEFAULT_TRACK, TRACKS, MissingExtra, Runtime, TrackConfig, build_config,
                             check_recipe, command_flags, config_class, defaults_of, parse_pairs,
                             parse_settings, read_recipe, recipe_path, require_installed,
                             settings_fields, split_settings, track_class, typed)
-
-DEFAULT_TRACK = "w2v"  # the challenge's official baseline
-
 
 @dataclasses.dataclass(frozen=True)
 class TrackSettings:

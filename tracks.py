@@ -213,6 +213,7 @@ class Entry(NamedTuple):
     extra: str = ""  # the pip extra that installs them
 
 
+DEFAULT_TRACK = "w2v"  # what a run trains unless told: the challenge's official baseline
 TRACKS: dict[str, Entry] = {
     "w2v": Entry("idr_kit.baselines.w2v:W2VTrack", "idr_kit.baselines.w2v:W2VConfig"),
     "lgbm": Entry("idr_kit.baselines.lgbm:LGBMTrack", "idr_kit.baselines.lgbm:LGBMConfig"),

@@ -182,3 +182,19 @@ def test_a_recipe_with_an_unknown_setting_is_refused(tmp_path):
     track, settings = read_recipe(tmp_path / "r.json")
     with pytest.raises(ValueError, match="learning_rate"):
         check_recipe(track, settings, tmp_path / "r.json")
+
+
+def test_each_fold_model_is_let_go_before_the_next_is_made(small_train):
+    """Two models never sit in memory together (a 7B model would need twice the GPU)."""
+    import weakref
+    folds = [i % 3 for i in range(len(small_train))]
+    made: list[weakref.ref] = []
+
+    def make():
+        assert all(ref() is None for ref in made), "the previous fold's model is still alive"
+        track = make_track("w2v", seed=0)
+        made.append(weakref.ref(track))
+        return track
+
+    crossval.out_of_fold(make, small_train, folds)
+    assert len(made) == 3
