@@ -20,6 +20,7 @@ from pathlib import Path
 from idr_kit.cli import add_track_options, guarded, track_settings
 from idr_kit.pipeline import describe_inputs, read_training
 from idr_kit.postprocess import Decision
+from idr_kit.runfolder import check_writable, terminate_as_interrupt
 from idr_kit.tracks import World, make_track, save_model
 
 
@@ -40,6 +41,7 @@ def fit(args) -> None:
     runtime = settings.runtime
     if not runtime.checkpoint_dir:
         runtime = dataclasses.replace(runtime, checkpoint_dir=str(args.out / "checkpoints"))
+    check_writable(args.out)  # before training, not after it
     train, sizes = read_training(args.train)
     track = make_track(settings.name, settings.config, runtime).fit(train)
     here = World.from_env()
@@ -63,6 +65,7 @@ def _leave_process_group() -> None:
 def main(argv: list[str] | None = None, *, prog: str = "python -m idr_kit.fit",
          default_track: str | None = None) -> int:
     args = build_parser(prog, default_track).parse_args(argv)
+    terminate_as_interrupt()
     return guarded(prog, args.debug, lambda: fit(args))
 
 

@@ -30,6 +30,7 @@ from idr_kit.data.probs import write_npz
 from idr_kit.data.records import InputError, Protein
 from idr_kit.data.splits import fold_groups, make_folds, save_folds
 from idr_kit.postprocess import Decision, DecisionSettings, fit_decision
+from idr_kit.runfolder import RunFolder, check_writable
 from idr_kit.tracks import (MissingExtra, Runtime, Track, TrackConfig, code_version, installed,
                             load_model, make_track, require_installed, save_model)
 
@@ -55,6 +56,7 @@ class RunSpec:
     runtime: Runtime = Runtime()
     plot: bool = False
     plot_first: int = 20
+    overwrite: bool = False  # empty an output folder that another run of the kit filled
     command: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())  # said once at the start (e.g. demo data)
 
@@ -67,11 +69,20 @@ class RunSpec:
 
 # ---- reading ----------------------------------------------------------------------------------
 
+def read_test(path: Path) -> list[Protein]:
+    proteins = read_proteins(path)
+    if not proteins:
+        raise InputError("no proteins to predict", source=str(path))
+    return proteins
+
+
 def read_training(paths: Sequence[Path]) -> tuple[list[Protein], list[int]]:
     """The proteins of all ``paths`` in order, and how many came from each file."""
     proteins, sizes = [], []
     for path in paths:
         batch = read_proteins(path)
+        if not batch:
+            raise InputError("no proteins to train on", source=str(path))
         if not all(p.has_labels for p in batch):
             raise InputError("training file has proteins without labels", source=str(path))
         proteins.extend(batch)
@@ -135,7 +146,7 @@ def default_decision(threshold: float | None) -> Decision:
     return Decision()
 
 
-def train_model(spec: RunSpec, train: list[Protein], sizes: list[int]
+def train_model(spec: RunSpec, train: list[Protein], sizes: list[int], described: list[dict]
                 ) -> tuple[Track, Decision, dict]:
     """Folds, out-of-fold predictions, the decision fitted on them, the final fit; the model
     is saved as OUT/model. Returns the track, its decision and what to record."""
@@ -154,8 +165,7 @@ def train_model(spec: RunSpec, train: list[Protein], sizes: list[int]
     start = time.perf_counter()
     track.fit(train, folds)
     record["seconds"]["train"] = round(time.perf_counter() - start, 2)
-    save_model(track, spec.out / "model", decision,
-               train=describe_inputs(spec.train, sizes))
+    save_model(track, spec.out / "model", decision, train=described)
     return track, decision, record
 
 
@@ -193,9 +203,11 @@ def score_test(out: Path, proteins: Sequence[Protein], probs, calls, threshold: 
 
 def write_plots(out: Path, proteins: Sequence[Protein], parts: dict, name: str,
                 threshold: float, first: int) -> list[str]:
-    """PNGs in OUT/plots: the first ``first`` proteins, and a ROC / PR summary if labelled."""
+    """PNGs: the first ``first`` proteins in OUT/plots/proteins (a protein may be called
+    "summary"), and OUT/plots/summary.png, ROC and precision-recall, if the test is labelled."""
     from idr_kit import plots
-    written = plots.plot_proteins(out / "plots", proteins, parts, threshold, first, name)
+    written = plots.plot_proteins(out / "plots" / "proteins", proteins, parts, threshold, first,
+                                  name)
     labelled = [i for i, p in enumerate(proteins) if p.has_labels]
     if labelled:
         written.append(plots.summary_plot(
@@ -216,26 +228,50 @@ def check_ready(spec: RunSpec) -> None:
                            "'plots' extra)")
 
 
+def identity(spec: RunSpec, inputs: dict[str, list[dict]]) -> dict:
+    """What makes two runs the same run: what they train (or load) and on which files."""
+    what = ({"model": str(spec.model)} if spec.model is not None else
+            {"track": spec.track, "config": dataclasses.asdict(spec.config),
+             "decision": dataclasses.asdict(spec.decision), "seed": spec.seed,
+             "folds": spec.folds, "groups": str(spec.groups) if spec.groups else None})
+    return {**what, "threshold": spec.threshold,
+            **{k: [d["sha256_16"] for d in v] for k, v in inputs.items()}}
+
+
 def run(spec: RunSpec) -> dict:
-    """Train (or load) a model, predict the test set, write the output set; the record."""
+    """Train (or load) a model, predict the test set, write the output set; the record.
+
+    Everything that can fail fast does so before the output folder is touched: missing extras,
+    unreadable inputs, an output folder that is not writable or belongs to another run.
+    """
     check_ready(spec)
     for note in spec.notes:
         print(note, flush=True)
-    test = read_proteins(spec.test)  # read first: a bad test file fails before training
+    test = read_test(spec.test)  # read first: a bad input fails before anything is written
+    train, sizes = read_training(spec.train) if spec.model is None else ([], [])
+    inputs = {"test": describe_inputs([spec.test], [len(test)])}
+    if spec.model is None:
+        inputs["train"] = describe_inputs(spec.train, sizes)
+    if spec.runtime.cache_dir:
+        check_writable(Path(spec.runtime.cache_dir))
+    with RunFolder(spec.out, identity(spec, inputs), overwrite=spec.overwrite):
+        return _run(spec, test, train, sizes, inputs)
+
+
+def _run(spec: RunSpec, test, train, sizes, inputs) -> dict:
     record: dict = {"command": list(spec.command), "code_version": code_version(),
                     "versions": library_versions(), "seed": spec.seed, "folds": spec.folds,
-                    "groups": str(spec.groups) if spec.groups else None,
-                    "test": describe_inputs([spec.test], [len(test)]),
+                    "groups": str(spec.groups) if spec.groups else None, **inputs,
                     "runtime": dataclasses.asdict(spec.runtime), "seconds": {}}
     if spec.model is None:
-        train, sizes = read_training(spec.train)
-        track, decision, trained = train_model(spec, train, sizes)
-        record.update(train=describe_inputs(spec.train, sizes), **trained)
+        track, decision, trained = train_model(spec, train, sizes, inputs["train"])
+        record.update(trained)
     else:
         track, decision, meta = load_model(spec.model, spec.runtime)
         if spec.threshold is not None:
             decision = decision.with_threshold(spec.threshold, "--threshold")
         record.update(model=str(spec.model), model_code_version=meta.get("code_version"))
+    warn_extreme(decision)
     start = time.perf_counter()
     parts, calls = predict(track, decision, test)
     record["seconds"]["predict"] = round(time.perf_counter() - start, 2)
@@ -248,7 +284,16 @@ def run(spec: RunSpec) -> dict:
     if spec.plot:
         record["plots"] = write_plots(spec.out, test, parts, track.name, decision.threshold,
                                       spec.plot_first)
-    write_json(spec.out / "config.json", record)
+    write_json(spec.out / "config.json", record)  # last: a folder without it is unfinished
     print(f"wrote {spec.out / 'submit.csv'} ({len(test)} proteins, threshold "
           f"{decision.threshold:.3f})")
     return record
+
+
+def warn_extreme(decision: Decision) -> None:
+    """A threshold at an end of the scale calls every residue one way: say so."""
+    if decision.threshold <= 0.001 or decision.threshold >= 0.999:
+        side = "disordered" if decision.threshold <= 0.001 else "ordered"
+        print(f"warning: threshold {decision.threshold:.3f} ({decision.source}) calls almost "
+              f"every residue {side}; the out-of-fold predictions may be too few or too "
+              "extreme to tune on (pass --threshold to choose)", file=sys.stderr)

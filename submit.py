@@ -21,6 +21,7 @@ try:
     from idr_kit.cli import (add_track_options, guarded, runtime_settings, settings_help,
                              track_settings)
     from idr_kit.pipeline import RunSpec, run
+    from idr_kit.runfolder import terminate_as_interrupt
 except ModuleNotFoundError as err:  # python submit.py in a checkout that is not installed
     if err.name != "idr_kit":
         raise
@@ -84,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "labelled (needs matplotlib)")
     parser.add_argument("--plot-first", type=int, default=20, metavar="N",
                         help="proteins to plot one by one (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="empty an output folder that holds another run's files first "
+                             "(without it such a folder is refused; the same command resumes)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     add_track_options(parser)
     return parser
@@ -121,13 +125,18 @@ def _required(folder: Path, names: tuple[str, ...], role: str) -> Path:
 def spec_from_args(args, argv: list[str]) -> RunSpec:
     train, test, notes = find_inputs(args, args.data_dir)
     common = dict(test=test, seed=args.seed, threshold=args.threshold, plot=args.plot,
-                  plot_first=args.plot_first, command=("submit.py", *argv), notes=notes)
+                  plot_first=args.plot_first, overwrite=args.overwrite,
+                  command=("submit.py", *argv), notes=notes)
     if args.model is not None:
         given = [flag for flag in ("track", "recipe") if getattr(args, flag)]
         if given:
             raise ValueError(f"--model predicts with a saved model: --{given[0]} does not apply")
         out = args.out or Path("runs") / "predict"
-        return RunSpec(out=out, model=args.model, runtime=runtime_settings(args), **common)
+        runtime = runtime_settings(args)
+        if not any(pair.strip().startswith("downloads=") for pair in args.overrides):
+            # A model folder names its backbone; it never decides to reach for the network.
+            runtime = dataclasses.replace(runtime, downloads=False)
+        return RunSpec(out=out, model=args.model, runtime=runtime, **common)
     settings = track_settings(args)
     out = args.out or Path("runs") / settings.name
     runtime = settings.runtime
@@ -141,6 +150,7 @@ def spec_from_args(args, argv: list[str]) -> RunSpec:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    terminate_as_interrupt()
     return guarded("submit.py", args.debug, lambda: run(spec_from_args(args, argv)))
 
 

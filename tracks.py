@@ -40,7 +40,7 @@ from typing import Any, ClassVar, NamedTuple, Sequence
 import numpy as np
 
 from idr_kit import crossval
-from idr_kit.data.atomic import write_json
+from idr_kit.data.atomic import read_json, write_json
 from idr_kit.data.digests import file_sha256, text_sha256
 from idr_kit.data.probs import validate_outputs
 from idr_kit.data.records import Protein, check_residues, require_training
@@ -89,12 +89,19 @@ class Runtime:
     cache_dir: str = ""  # reusable derived data (frozen-backbone embeddings) on disk; "": none
     cache_gb: float = 8.0  # embeddings kept in memory
     checkpoint_activations: bool = True  # recompute activations in backward: less GPU memory
+    downloads: bool = True  # may fetch pretrained weights from the hub (else: local files only)
 
     def under(self, *parts: str) -> "Runtime":
         """The same runtime with checkpoints in a sub-folder (a fold's, a member's)."""
         if not self.checkpoint_dir:
             return self
         return dataclasses.replace(self, checkpoint_dir=str(Path(self.checkpoint_dir, *parts)))
+
+    @property
+    def offline(self) -> bool | None:
+        """For the weight loaders: True when downloads are off; None lets the environment
+        (HF_HUB_OFFLINE, IDR_OFFLINE) decide."""
+        return True if not self.downloads else None
 
     def checkpoint_path(self, *parts: str) -> Path | None:
         return Path(self.checkpoint_dir, *parts) if self.checkpoint_dir else None
@@ -330,10 +337,7 @@ def read_model_meta(directory: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: not a saved model (no {TRACK_FILE}); "
                                 "pass the model/ folder that submit.py wrote")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: not a readable model record ({err})") from None
+    meta = read_json(path)
     if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
         raise ValueError(f"{path}: not a model record: no 'track' and 'config'")
     return meta

@@ -9,6 +9,19 @@ from pathlib import Path
 from typing import IO, Iterator
 
 
+TMP_SUFFIX = ".tmp"  # hidden ".NAME.XXXX.tmp" files beside their target while being written
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files 0600 whatever the umask; a finished file gets what open() would give.
+FILE_MODE = 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on a clean exit, rename it over ``path``.
@@ -17,7 +30,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Ite
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    os.fchmod(fd, FILE_MODE)
     try:
         with os.fdopen(fd, mode, **open_kwargs) as handle:
             yield handle
@@ -34,3 +48,13 @@ def write_json(path: str | os.PathLike, obj) -> None:
     with atomic_write(path) as handle:
         json.dump(obj, handle, indent=2)
         handle.write("\n")
+
+
+def read_json(path: str | os.PathLike):
+    """A JSON file's value; a missing, unreadable or invalid file is one error naming it."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: missing") from None
+    except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{path}: not valid JSON ({err})") from None

@@ -17,17 +17,43 @@ from idr_kit.data.probs import in_id_order, validate_binary
 from idr_kit.data.records import InputError, Protein, check_unique_ids, make_protein
 
 SUBMISSION_COLUMNS = ("proteinID", "sequence", "IDRs")
+# The only globals a pickle of the competition's layout needs: numpy arrays, their dtypes and
+# numpy scalars (under numpy 1's and numpy 2's module names, protocols 2 to 5), and the
+# str -> bytes step protocol 2 uses for an array's buffer. Lists, dicts, strings and numbers
+# need none. Anything else is refused before it is looked up, so no code from a file runs.
+SAFE_GLOBALS = frozenset({
+    *((f"numpy.{core}.multiarray", name) for core in ("core", "_core")
+      for name in ("_reconstruct", "scalar")),
+    *((f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core")),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+})
+
+
+class RefusedGlobal(pickle.UnpicklingError):
+    """A pickle asked for something other than the competition layout's lists, dicts,
+    strings, numbers and numpy arrays."""
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in SAFE_GLOBALS:
+            raise RefusedGlobal(f"refused to load {module}.{name}: a competition pickle holds "
+                                "only lists, dicts, strings, numbers and numpy arrays (the kit "
+                                "never runs code from a pickle)")
+        return super().find_class(module, name)
 
 
 def read_pickle(path: str | os.PathLike) -> list[Protein]:
     """Proteins from the competition pickle; 'label' is optional (the test file has none).
 
-    Unpickling runs code from the file: only read pickles from a source you trust.
+    Read with a restricted unpickler (SAFE_GLOBALS): a pickle that would run code is refused.
     """
     source = str(path)
     try:
         with open(path, "rb") as handle:
-            items = pickle.load(handle)
+            items = _SafeUnpickler(handle).load()
+    except RefusedGlobal as err:
+        raise InputError(str(err), source=source) from None
     # A damaged or foreign file can fail inside the unpickler in many ways (a text file read
     # as protocol 0 raises ValueError, for one); each means the same to the user.
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError,
@@ -70,19 +96,25 @@ def _bits(call) -> str:
     return (np.asarray(call).astype(np.uint8) + ord("0")).tobytes().decode()
 
 
-def read_submission(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Binary (L,) uint8 arrays and sequences per protein id from a submission CSV."""
+def read_submission(path: str | os.PathLike
+                    ) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, str]]:
+    """Binary (L,) uint8 arrays and sequences per protein id from a submission CSV, and the
+    proteins whose row cannot be read, id -> why (left out, as CAID drops a bad prediction)."""
     source = str(path)
-    with open(path, newline="", encoding="utf-8") as handle:
+    binary, seqs, problems = {}, {}, {}
+    with open(path, newline="", encoding="utf-8-sig") as handle:  # a BOM is not the header
         reader = csv.DictReader(handle)
         _check_header(reader.fieldnames, source)
-        binary, seqs = {}, {}
         for row in reader:
             pid, seq, bits = (str(row[key] or "").strip() for key in SUBMISSION_COLUMNS)
-            if pid in seqs:
+            if pid in seqs or pid in problems:
                 raise InputError("duplicate protein id", source=source, protein=pid)
-            binary[pid], seqs[pid] = _parse_bits(bits, len(seq), pid, source), seq
-    return binary, seqs
+            try:
+                binary[pid] = _parse_bits(bits, len(seq), pid, source)
+                seqs[pid] = seq
+            except InputError as err:
+                problems[pid] = str(err)
+    return binary, seqs, problems
 
 
 def _check_header(fieldnames, source: str) -> None:

@@ -60,7 +60,7 @@ def read_disprot_json(path: str | os.PathLike) -> list[Protein]:
 
 def _load_json(path: str | os.PathLike):
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             return json.load(handle)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"not a JSON file ({err})", source=str(path))

@@ -43,7 +43,7 @@ def read_fasta(path: str | os.PathLike) -> list[Protein]:
 
 def _read_text(path: str | os.PathLike) -> str:
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark is not text
     except UnicodeDecodeError as err:
         raise InputError(f"not a text file ({err.reason} at byte {err.start})", source=str(path))
 

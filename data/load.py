@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -68,9 +68,13 @@ def _head(path: Path) -> bytes:
 
 @dataclass(frozen=True)
 class PredictionSet:
-    """What one prediction file holds: id -> (L,) float32 scores and/or id -> (L,) uint8 calls."""
+    """What one prediction file holds: id -> (L,) float32 scores and/or id -> (L,) uint8 calls,
+    the sequences the predictions were made for when the file says (.caid, .csv), and the
+    proteins whose prediction could not be read, id -> why."""
     scores: dict[str, np.ndarray] | None
     binary: dict[str, np.ndarray] | None
+    seqs: dict[str, str] | None = None
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 def read_predictions(path: str | os.PathLike) -> PredictionSet:
@@ -79,11 +83,11 @@ def read_predictions(path: str | os.PathLike) -> PredictionSet:
     path = _existing(path)
     suffix = path.suffix.lower()
     if suffix == ".caid":
-        scores, binary, _ = read_caid(path)
-        return PredictionSet(scores or None, binary or None)
+        scores, binary, seqs = read_caid(path)
+        return PredictionSet(scores or None, binary or None, seqs)
     if suffix == ".npz":
         return PredictionSet(read_npz(path), None)
     if suffix == ".csv":
-        return PredictionSet(None, read_submission(path)[0])
+        return PredictionSet(None, *read_submission(path))
     raise InputError(f"unknown prediction file format; accepted: {PREDICTION_FORMATS}",
                      source=str(path))

@@ -27,8 +27,8 @@ Choices where CAID is silent or does not apply:
   curve at the lowest score called disordered; scoring the binary column directly is the same
   when the column agrees with the scores, and is what a competition submission is judged on.
 * ``f1_per_protein`` (the competition's per-protein F1, whose exact definition is unpublished)
-  is the mean over scored proteins of ``2TP / (2TP + FP + FN)`` on assessed residues, exact
-  (not rounded); a protein with no positive label and no positive call scores 1.0 (nothing to
+  is the mean over scored proteins of ``2TP / (2TP + FP + FN)`` on assessed residues, computed
+  exactly and reported to 3 decimals like everything else; a protein with no positive label and no positive call scores 1.0 (nothing to
   find, nothing falsely called: sklearn's ``zero_division=1.0``). Proteins with no assessed
   residue are skipped.
 """
@@ -306,7 +306,9 @@ def evaluate(ref: list[Protein], scores: Predictions | None, binary: Predictions
         return result
     if scores is not None:
         result.update(_curve_metrics(y_true, pool(scored, scores)[1]))
-    result.update(binary_scores(y_true, y_call), f1_per_protein=f1_per_protein(scored, calls))
+    per_protein = f1_per_protein(scored, calls)
+    result.update(binary_scores(y_true, y_call),
+                  f1_per_protein=None if per_protein is None else float(_round(per_protein)))
     return result
 
 

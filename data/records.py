@@ -118,11 +118,24 @@ def parse_labels(raw: str | Sequence[int] | np.ndarray, *, length: int, protein:
     return np.where(mask, values, 0).astype(np.uint8), mask
 
 
-def make_protein(pid: str, seq: str, labels=None, *, source: str | None = None) -> Protein:
-    """A validated protein; ``labels`` is anything ``parse_labels`` takes, or None."""
-    pid = str(pid).strip()
+def check_id(pid, *, source: str | None = None) -> str:
+    """A protein id every output format can carry: text, one word (CAID headers end at the
+    first space), no control characters, no leading '>' (it would start another header)."""
+    if not isinstance(pid, str):
+        raise InputError(f"protein id {pid!r} is a {type(pid).__name__}, not text", source=source)
+    pid = pid.strip()
     if not pid:
         raise InputError("empty protein id", source=source)
+    if pid.startswith(">") or any(c.isspace() or not c.isprintable() for c in pid):
+        raise InputError(f"protein id {pid!r} must be one word, without spaces, tabs, control "
+                         "characters or a leading '>', so that every output format can carry it",
+                         source=source)
+    return str(pid)
+
+
+def make_protein(pid: str, seq: str, labels=None, *, source: str | None = None) -> Protein:
+    """A validated protein; ``labels`` is anything ``parse_labels`` takes, or None."""
+    pid = check_id(pid, source=source)
     seq = clean_sequence(seq, protein=pid, source=source)
     if labels is None:
         return Protein(pid, seq)

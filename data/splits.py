@@ -130,7 +130,7 @@ def read_groups(path: str | os.PathLike) -> dict[str, str]:
 
 
 def _table_rows(path: Path, source: str) -> list[list[str]]:
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [line for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
     if not lines:
         raise InputError("empty cluster table", source=source)
     delimiter = "\t" if "\t" in lines[0] else ","

@@ -19,7 +19,6 @@ like the others: the run pipeline treats it as it treats any track.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Sequence
@@ -27,7 +26,7 @@ from typing import ClassVar, Sequence
 import numpy as np
 
 from idr_kit.crossval import fingerprint
-from idr_kit.data.atomic import write_json
+from idr_kit.data.atomic import read_json, write_json
 from idr_kit.data.digests import proteins_digest
 from idr_kit.data.probs import read_npz, validate_outputs, write_npz
 from idr_kit.data.progress import stage
@@ -186,7 +185,7 @@ class EnsembleTrack(Track):
                                            "blender": self.blender_.state(), "tags": self.tags_})
 
     def _load(self, directory: Path) -> None:
-        meta = json.loads((directory / META_FILE).read_text())
+        meta = read_json(directory / META_FILE)
         self.members_ = {name: load_model(directory / MEMBERS_DIR / name,
                                           self.runtime.under(MEMBERS_DIR, name)).track
                          for name in meta["members"]}

@@ -35,11 +35,11 @@ def weights_dtype(precision: str, device: torch.device) -> torch.dtype:
     return DTYPES[precision]
 
 
-def load_tokenizer(source: str):
+def load_tokenizer(source: str, *, offline: bool | None = None):
     from transformers import AutoTokenizer
     where = hf_location(source)
     try:
-        return AutoTokenizer.from_pretrained(where, local_files_only=is_offline(None))
+        return AutoTokenizer.from_pretrained(where, local_files_only=is_offline(offline))
     except OSError as err:
         if isinstance(where, Path):
             raise
@@ -47,13 +47,13 @@ def load_tokenizer(source: str):
 
 
 def load_causal_lm(source: str, *, dtype: torch.dtype, device: torch.device,
-                   from_scratch: bool = False) -> nn.Module:
+                   from_scratch: bool = False, offline: bool | None = None) -> nn.Module:
     """A local model directory or hub id as a causal LM on ``device``.
 
     from_scratch=True: the same architecture with random weights (benchmarks); the caller seeds.
     """
     from transformers import AutoConfig, AutoModelForCausalLM
-    where, local_only = hf_location(source), is_offline(None)
+    where, local_only = hf_location(source), is_offline(offline)
     try:
         with quiet_transformers():
             if from_scratch:
@@ -73,9 +73,10 @@ def load_causal_lm(source: str, *, dtype: torch.dtype, device: torch.device,
 
 
 def how_to(source: str, err: OSError) -> str:
-    return (f"{source}: not in the local Hugging Face cache and not downloadable here ({err}). "
-            f"On a machine with internet run `hf download {source} --local-dir DIR` (about 15 GB "
-            "for Qwen2.5-7B-Instruct), copy DIR here and pass --model-name DIR")
+    return (f"{source}: not in the local Hugging Face cache and not downloadable here "
+            f"({' '.join(str(err).split())}). On a machine with internet run `hf download "
+            f"{source} --local-dir DIR` (about 15 GB for Qwen2.5-7B-Instruct), copy DIR here and "
+            "pass --model-name DIR (a saved model downloads only with --set downloads=true)")
 
 
 def add_lora(model: nn.Module, targets, r: int, alpha: int, dropout: float) -> nn.Module:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from idr_kit.data.atomic import write_json
+from idr_kit.data.atomic import read_json, write_json
 from idr_kit.data.digests import value_digest
 from idr_kit.data.progress import progress
 from idr_kit.data.records import Protein
@@ -58,10 +58,11 @@ class LlmTrack(Track):
         """Tokenizer, base model and LoRA: fresh adapters, or the ``adapter`` directory's
         (then ``saved``, the base they were trained on, must match the base loaded now)."""
         c = self.config
-        self.vocab_ = PromptVocab.from_tokenizer(load_tokenizer(c.model_name))
+        offline = self.runtime.offline
+        self.vocab_ = PromptVocab.from_tokenizer(load_tokenizer(c.model_name, offline=offline))
         torch.manual_seed(c.seed)  # first: a from-scratch base is the same on every load
         base = load_causal_lm(c.model_name, dtype=weights_dtype(self.runtime.precision, self.device_),
-                              device=self.device_, from_scratch=c.from_scratch)
+                              device=self.device_, from_scratch=c.from_scratch, offline=offline)
         if adapter is None:
             self.lm_ = add_lora(base, c.lora_targets, c.lora_r, c.lora_alpha, c.lora_dropout)
         else:
@@ -164,7 +165,7 @@ class LlmTrack(Track):
                                            "history": history})
 
     def _load(self, directory: Path) -> None:
-        meta = json.loads((directory / META_FILE).read_text())
+        meta = read_json(directory / META_FILE)
         self._setup()
         self._build(adapter=directory / ADAPTER_DIR, saved=meta["model"])
         if self.head_ is not None:

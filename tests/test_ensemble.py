@@ -205,7 +205,7 @@ def test_submit_builds_an_ensemble_with_plots_and_a_saved_model_predicts_the_sam
                  "oof/w2v-train.npz", "oof/lgbm-train.npz", "checkpoints/members/lgbm/oof.npz",
                  "plots/summary.png"):
         assert (out / name).is_file(), name
-    assert len(list((out / "plots").glob("*.png"))) == 4
+    assert len(list((out / "plots" / "proteins").glob("*.png"))) == 3
     record = json.loads((out / "config.json").read_text())
     assert record["threshold_source"].startswith("F1-max on out-of-fold")
     saved = json.loads((out / "model" / "track.json").read_text())["decision"]

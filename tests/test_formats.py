@@ -191,15 +191,21 @@ def test_submission_round_trip(tmp_path):
     write_submission(path, IDS, SEQS, [b.astype(bool) for b in BINARY])
     assert path.read_text().splitlines() == ["proteinID,sequence,IDRs", "P1,MKTAY,00111",
                                              "sp|Q9|NAME_HUMAN,ACDEFGHIKL,0101010101"]
-    binary, seqs = read_submission(path)
-    assert seqs == dict(zip(IDS, SEQS))
+    binary, seqs, problems = read_submission(path)
+    assert seqs == dict(zip(IDS, SEQS)) and problems == {}
     assert all(np.array_equal(binary[pid], call) for pid, call in zip(IDS, BINARY))
+
+
+def test_a_bad_submission_row_is_left_out_and_said_why(tmp_path):
+    path = write(tmp_path, "s.csv", "proteinID,sequence,IDRs\nP1,MKT,01\nP2,MKT,0x1\n"
+                                    "P3,MK,01\n")
+    binary, seqs, problems = read_submission(path)
+    assert list(binary) == list(seqs) == ["P3"]
+    assert "has 2 characters" in problems["P1"] and "position 2" in problems["P2"]
 
 
 @pytest.mark.parametrize("text, expected", [
     ("id,seq\nP1,MK\n", "lacks proteinID"),
-    ("proteinID,sequence,IDRs\nP1,MKT,01\n", "has 2 characters"),
-    ("proteinID,sequence,IDRs\nP1,MKT,0x1\n", "position 2"),
     ("proteinID,sequence,IDRs\nP1,MK,01\nP1,MK,01\n", "duplicate"),
 ])
 def test_submission_reader_errors(tmp_path, text, expected):

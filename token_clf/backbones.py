@@ -115,7 +115,8 @@ def fetch_esm(name: str, offline: bool) -> Path:
     if name not in ESM2_SIZES:
         raise WeightsUnavailable(f"{name} is not a published ESM-2 model; pass --weights PATH")
     if offline:
-        reason = "offline: offline=True, HF_HUB_OFFLINE or IDR_OFFLINE"
+        reason = ("offline: downloads are off (a saved model never downloads unless "
+                  "--set downloads=true), or HF_HUB_OFFLINE / IDR_OFFLINE is set")
         raise WeightsUnavailable(_esm_how_to(name, cached, reason))
     cached.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -174,23 +175,24 @@ def _check_unchanged(path: Path, digest: str, expect: str | None) -> None:
 
 # ---- rebuilding a saved model's encoder -------------------------------------------------------
 
-def load_encoder(source: dict) -> Encoder:
+def load_encoder(source: dict, *, offline: bool | None = None) -> Encoder:
     """The encoder ``source`` (an Encoder.source) records; refuses a weights file that changed.
 
     A from-scratch source comes back with fresh random weights of the same architecture: the
-    caller loads its trained state dict over them.
+    caller loads its trained state dict over them. ``offline`` as ``is_offline`` reads it: a
+    saved model's record alone never decides to reach for the network.
     """
     kind, name, verify = source["kind"], source["name"], source.get("verify", True)
     if kind == "esm" and source["from_scratch"]:
         return load_esm(name, from_scratch=True)
     if kind == "esm":
-        path = fetch_esm(name, is_offline(None)) if source.get("hub") else Path(source["path"])
+        path = fetch_esm(name, is_offline(offline)) if source.get("hub") else Path(source["path"])
         return _load_esm_file(name, path, verify=verify, hub=bool(source.get("hub")),
                               expect=source["sha256"])
     if kind == "hf":
         where = name if name == ANTIBERTY or not source["path"] else source["path"]
-        return _load_hf(where, from_scratch=source["from_scratch"], offline=None, verify=verify,
-                        expect=source["sha256"])
+        return _load_hf(where, from_scratch=source["from_scratch"], offline=offline,
+                        verify=verify, expect=source["sha256"])
     raise ValueError(f"unknown encoder kind {kind!r} in {source}")
 
 
@@ -256,9 +258,11 @@ def _weights_file(directory: Path) -> Path | None:
 
 
 def _hf_how_to(source: str, err: OSError) -> str:
-    return (f"{source}: not in the local Hugging Face cache and not downloadable here ({err}). "
+    return (f"{source}: not in the local Hugging Face cache and not downloadable here "
+            f"({' '.join(str(err).split())}). "
             f"Where there is network, run `hf download {source}` (fills the cache) or save the model "
-            "to a directory and pass its path; downloading needs HF_HUB_OFFLINE and IDR_OFFLINE unset")
+            "to a directory and pass its path; downloading needs HF_HUB_OFFLINE and IDR_OFFLINE unset "
+            "(and, for a saved model, --set downloads=true)")
 
 
 def _hf_model(where: Path | str, from_scratch: bool, local_only: bool) -> nn.Module:

@@ -11,13 +11,12 @@ its file's sha256, so reloading checks it is the same backbone).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from idr_kit.data.atomic import atomic_write, write_json
+from idr_kit.data.atomic import atomic_write, read_json, write_json
 from idr_kit.data.records import Protein
 from idr_kit.data.splits import split_validation
 from idr_kit.token_clf.align import unpad
@@ -29,7 +28,7 @@ from idr_kit.token_clf.model import (Head, HiddenStep, TokenClassifier, TokenSte
 from idr_kit.token_clf.pieces import cut, hidden_batch, reassemble, token_batch
 from idr_kit.token_clf.runtime import autocast, pick_device, start_group
 from idr_kit.token_clf.train import (History, LoopSettings, checkpoint_file, load_trainable,
-                                     parameters_digest, train, trainable_state)
+                                     load_weights, parameters_digest, train, trainable_state)
 from idr_kit.tracks import Track
 
 WEIGHTS_FILE = "token_clf.pt"
@@ -37,14 +36,15 @@ META_FILE = "token_clf.json"
 ESM_NAME_PREFIX = "esm2_t"  # fair-esm's published ESM-2 names; anything else goes to transformers
 
 
-def build_encoder(c: EsmConfig):
+def build_encoder(c: EsmConfig, offline: bool | None):
     from idr_kit.token_clf import backbones
     if c.backbone.startswith(ESM_NAME_PREFIX) and not Path(c.backbone).exists():
-        return backbones.load_esm(c.backbone, c.weights or None, from_scratch=c.from_scratch)
+        return backbones.load_esm(c.backbone, c.weights or None, from_scratch=c.from_scratch,
+                                  offline=offline)
     if c.weights:
         raise ValueError(f"--weights is for fair-esm checkpoints of an {ESM_NAME_PREFIX}* backbone; "
                          f"give a transformers model directory as --backbone instead")
-    return backbones.load_hf(c.backbone, from_scratch=c.from_scratch)
+    return backbones.load_hf(c.backbone, from_scratch=c.from_scratch, offline=offline)
 
 
 class TokenTrack(Track):
@@ -55,7 +55,7 @@ class TokenTrack(Track):
         c = self.config
         self._setup()
         torch.manual_seed(c.seed)
-        self.model_ = self._build(build_encoder(c))
+        self.model_ = self._build(build_encoder(c, self.runtime.offline))
         train_p, valid_p = split_validation(proteins, c.valid_fraction, c.seed)
         make = self._frozen_batches if c.mode == "frozen" else self._token_batches
         step, batches_for, valid = make(train_p, valid_p)
@@ -161,12 +161,12 @@ class TokenTrack(Track):
 
     def _load(self, directory: Path) -> None:
         from idr_kit.token_clf.backbones import load_encoder
-        meta = json.loads((directory / META_FILE).read_text())
+        meta = read_json(directory / META_FILE)
         self._setup()
         torch.manual_seed(self.config.seed)
-        self.model_ = self._build(load_encoder(meta["source"]))
+        self.model_ = self._build(load_encoder(meta["source"], offline=self.runtime.offline))
         self.window_ = meta["window"]
-        state = torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        state = load_weights(directory / WEIGHTS_FILE)
         if self._saves_everything():
             self.model_.load_state_dict(state)
         else:

@@ -16,6 +16,8 @@ import contextlib
 import dataclasses
 import hashlib
 import math
+import pickle
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -247,10 +249,25 @@ def _save(path, here, step, optimiser, schedule, history, best) -> None:
         torch.save(state, handle)
 
 
+def load_weights(path: Path) -> dict:
+    """A file of tensors written by torch.save, read with torch's safe loader; a file it
+    refuses (code in a pickle, a damaged or foreign file) is one clear error naming it."""
+    try:
+        with warnings.catch_warnings():  # torch warns about the protocol before it refuses
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        why = next((line for line in lines if "Unsupported global" in line),
+                   lines[0] if lines else type(err).__name__)
+        raise ValueError(f"{path}: not a file of saved weights that can be loaded safely "
+                         f"({why})") from None
+
+
 def _resume(path, step, optimiser, schedule) -> tuple[History, dict | None]:
     if path is None or not Path(path).is_file():
         return History(), None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_weights(path)
     load_trainable(step, state["model"])
     optimiser.load_state_dict(state["optimiser"])
     schedule.load_state_dict(state["schedule"])
