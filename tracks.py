@@ -222,8 +222,8 @@ class Entry(NamedTuple):
 
 DEFAULT_TRACK = "w2v"  # what a run trains unless told: the challenge's official baseline
 TRACKS: dict[str, Entry] = {
-    "w2v": Entry("idr_kit.baselines.w2v:W2VTrack", "idr_kit.baselines.w2v:W2VConfig"),
-    "lgbm": Entry("idr_kit.baselines.lgbm:LGBMTrack", "idr_kit.baselines.lgbm:LGBMConfig"),
+    "w2v": Entry("idr_kit.baselines.w2v:W2VTrack", "idr_kit.baselines.config:W2VConfig"),
+    "lgbm": Entry("idr_kit.baselines.lgbm:LGBMTrack", "idr_kit.baselines.config:LGBMConfig"),
     "esm": Entry("idr_kit.token_clf.track:EsmTrack", "idr_kit.token_clf.config:EsmConfig",
                  ("torch", "esm", "transformers", "peft"), "esm"),
     "bert": Entry("idr_kit.token_clf.track:BertTrack", "idr_kit.token_clf.config:BertConfig",
@@ -234,7 +234,7 @@ TRACKS: dict[str, Entry] = {
     "metapredict": Entry("idr_kit.ensemble.peers:MetapredictTrack",
                          "idr_kit.ensemble.peers:MetapredictConfig", ("torch", "metapredict"),
                          "metapredict"),
-    "ensemble": Entry("idr_kit.ensemble.track:EnsembleTrack", "idr_kit.ensemble.track:EnsembleConfig"),
+    "ensemble": Entry("idr_kit.ensemble.track:EnsembleTrack", "idr_kit.ensemble.config:EnsembleConfig"),
 }
 
 

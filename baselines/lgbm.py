@@ -10,8 +10,6 @@ model's track.json.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -19,46 +17,17 @@ import lightgbm as lgb
 import numpy as np
 
 from idr_kit.baselines.embedding import train_table
-from idr_kit.baselines.features import FeatureSpec, feature_names, residue_features
+from idr_kit.baselines.config import LGBMConfig
+from idr_kit.baselines.features import feature_names, residue_features
 from idr_kit.baselines.rows import predict_in_chunks, training_rows
 from idr_kit.data.atomic import atomic_write
 from idr_kit.data.progress import progress
 from idr_kit.data.records import Protein, assessed_labels, require_training
 from idr_kit.data.splits import split_validation
-from idr_kit.tracks import Track, TrackConfig
+from idr_kit.tracks import Track
 
 MODEL_FILE = "lgbm_model.txt"
 TABLE_FILE = "residue_vectors.npz"
-
-
-@dataclass(frozen=True)
-class LGBMConfig(TrackConfig):
-    # Features: defaults, and the evidence for them, live in baselines/features.py.
-    vector_size: int = 8  # Word2Vec adds nothing over composition in CV: keep it small
-    w2v_widths: tuple[int, ...] = FeatureSpec.w2v_widths
-    composition_widths: tuple[int, ...] = FeatureSpec.composition_widths
-    scale_widths: tuple[int, ...] = FeatureSpec.scale_widths
-    terminus_cap: int = FeatureSpec.terminus_cap
-    use_length: bool = FeatureSpec.use_length
-    use_protein_means: bool = FeatureSpec.use_protein_means
-    # Boosting. Small trees with large leaves: 63-leaf trees with 200-residue leaves peaked
-    # at 50-100 rounds in CV and lost 0.026 AUC by 800. Early stopping on a 10% protein fold
-    # matched the best fixed round count (CV AUC 0.852 vs 0.851).
-    num_rounds: int = 1000
-    early_stopping_rounds: int = 50
-    learning_rate: float = 0.05
-    num_leaves: int = 15
-    min_data_in_leaf: int = 1000
-    feature_fraction: float = 0.8
-    bagging_fraction: float = 0.5
-    lambda_l2: float = 1.0
-    max_bin: int = 63
-    balance_classes: bool = True  # scale_pos_weight = ordered / disordered residues
-    valid_fraction: float = 0.1  # proteins held out for early stopping; 0 trains all rounds
-
-    def feature_spec(self) -> FeatureSpec:
-        names = {f.name for f in dataclasses.fields(FeatureSpec)}
-        return FeatureSpec(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
 
 
 class LGBMTrack(Track):

@@ -10,18 +10,18 @@ so prediction needs neither gensim nor pickle.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from sklearn.naive_bayes import GaussianNB
 
+from idr_kit.baselines.config import W2VConfig
 from idr_kit.baselines.embedding import embed, train_table
 from idr_kit.baselines.rows import predict_in_chunks, training_rows
 from idr_kit.baselines.windows import window_mean
 from idr_kit.data.atomic import atomic_write
 from idr_kit.data.records import Protein, assessed_labels
-from idr_kit.tracks import Track, TrackConfig
+from idr_kit.tracks import Track
 
 # The baseline's slice seq[i-2:i+2]: two residues before i, i itself, one after.
 CONTEXT_LEFT, CONTEXT_RIGHT = 2, 1
@@ -29,11 +29,6 @@ TABLE_FILE = "residue_vectors.npz"
 NB_FILE = "gaussian_nb.npz"
 # GaussianNB's fitted attributes; predict_proba reads theta_, var_, class_prior_, classes_.
 NB_FIELDS = ("theta_", "var_", "class_prior_", "classes_", "epsilon_", "class_count_")
-
-
-@dataclass(frozen=True)
-class W2VConfig(TrackConfig):
-    vector_size: int = 100  # the baseline's; everything else is gensim's default
 
 
 class W2VTrack(Track):

@@ -48,8 +48,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # layouts.py: model files in the official layouts
-DATA = ROOT.parent / "shared" / "data"
 
+from benchdata import data_file  # noqa: E402
 from idr_kit.data.load import read_proteins  # noqa: E402
 import layouts  # noqa: E402
 from idr_kit.llm_sft.batches import example_batch, prompt_batch  # noqa: E402
@@ -102,8 +102,23 @@ def write_model_dir(size: str, directory: Path) -> Path:
     return directory
 
 
+def base_on_device(source: str, *, dtype, device, from_scratch: bool, offline):
+    """A random base drawn on the GPU itself: the track draws a from-scratch base on the CPU
+    (so that a saved model finds its base again on any device), which for 7.6 B parameters
+    would spend a minute of lent GPU time; a benchmark's weights need no such care."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+    config = AutoConfig.from_pretrained(source)
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    model.config.use_cache = False
+    return model
+
+
 def ready_track(mode: str, directory: Path, args):
     """The track built as ``fit`` builds it (random base, LoRA, checkpointing), untrained."""
+    if pick_device(args.device).type == "cuda":
+        import idr_kit.llm_sft.track as llm_track
+        llm_track.load_causal_lm = base_on_device
     runtime = Runtime(device=args.device, threads=args.threads)
     track = make_track("llm", runtime=runtime, model_name=str(directory), from_scratch=True,
                        mode=mode)
@@ -117,7 +132,7 @@ def ready_track(mode: str, directory: Path, args):
 
 def training_pieces(length: int, batch: int) -> list:
     """The first ``batch`` labelled valid.fasta pieces of exactly ``length`` residues."""
-    pieces = [p for p in cut(read_proteins(DATA / "valid.fasta"), length, 0) if len(p) == length]
+    pieces = [p for p in cut(read_proteins(data_file("valid.fasta")), length, 0) if len(p) == length]
     if len(pieces) < batch:
         raise ValueError(f"valid.fasta has only {len(pieces)} pieces of {length} residues")
     return pieces[:batch]

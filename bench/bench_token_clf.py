@@ -27,8 +27,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # layouts.py: model files in the official layouts
-DATA = ROOT.parent / "shared" / "data"
 
+from benchdata import data_file  # noqa: E402
 from idr_kit.data.load import read_proteins  # noqa: E402
 from idr_kit.token_clf.batching import token_budget_batches  # noqa: E402
 from idr_kit.token_clf.official import esm_dims  # noqa: E402
@@ -42,7 +42,7 @@ HEADS = {"default": {}, "linear": {"head_hidden": 0}}  # the track's default hea
 def sample(residues: int, window: int = ESM_WINDOW) -> list:
     """valid.fasta proteins that fit one window, in file order, up to ``residues`` in all."""
     chosen, total = [], 0
-    for p in read_proteins(DATA / "valid.fasta"):
+    for p in read_proteins(data_file("valid.fasta")):
         if len(p) <= window and total + len(p) <= residues:
             chosen.append(p)
             total += len(p)
@@ -78,7 +78,7 @@ def ready_track(name: str, weights: Path, mode: str, head: dict, args):
     runtime = Runtime(device=args.device, cache_gb=0.0)
     return make_track("esm", runtime=runtime, backbone=name, weights=str(weights), mode=mode,
                       token_budget=args.budget, epochs=1, max_steps=1, valid_fraction=0.0,
-                      **head).fit(read_proteins(DATA / "train.pkl")[:4])
+                      **head).fit(read_proteins(data_file("train.pkl"))[:4])
 
 
 def bench_size(name: str, proteins, args, folder: Path) -> list[dict]:

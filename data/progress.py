@@ -67,8 +67,8 @@ class StageLine:
     def __iter__(self):
         try:
             for item in self.iterable:
+                self.n += 1  # counted when handed out: a loop that breaks still counts it
                 yield item
-                self.n += 1
         finally:
             self.close()
 
@@ -89,7 +89,9 @@ class StageLine:
         if self.quiet or seconds < DELAY:
             return
         count = f"{self.n:,}" if self.total is None else f"{self.n:,}/{self.total:,}"
-        unit = self.unit if self.n == 1 or self.unit.endswith("s") else self.unit + "s"
+        many = self.n if self.total is None else self.total
+        unit = self.unit if many == 1 or self.unit.endswith("s") else (
+            self.unit + ("es" if self.unit.endswith(("ch", "sh", "x")) else "s"))
         print(f"{self.desc}: {count} {unit} in {seconds:.1f} s", file=sys.stderr, flush=True)
 
 

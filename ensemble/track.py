@@ -19,9 +19,8 @@ like the others: the run pipeline treats it as it treats any track.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -33,31 +32,12 @@ from idr_kit.data.progress import stage
 from idr_kit.data.records import Protein
 from idr_kit.data.splits import fold_groups, make_folds
 from idr_kit.ensemble.blend import blender_from_state, make_blender
+from idr_kit.ensemble.config import EnsembleConfig
 from idr_kit.postprocess import DecisionSettings
-from idr_kit.tracks import (Track, TrackConfig, config_class, load_model, make_track,
-                            parse_overrides, save_model)
+from idr_kit.tracks import Track, load_model, make_track, save_model
 
 META_FILE = "ensemble.json"
 MEMBERS_DIR = "members"
-
-
-@dataclass(frozen=True)
-class EnsembleConfig(TrackConfig):
-    members: tuple = ("w2v", "lgbm")  # registered track names
-    member_settings: tuple = ()  # "lgbm.num_leaves=63": a member's setting, as --set gives it
-    blender: str = "stack"  # mean | weighted | rank | stack (blend.py)
-    metric: str = "auc"  # what the weighted blend maximises: auc | f1
-    folds: int = 5  # folds for the blend when the run gives none (--folds 0)
-    FLAGS: ClassVar[dict[str, str]] = {
-        "members": "ensemble members: comma-separated track names, e.g. w2v,lgbm,metapredict"}
-
-    def components(self) -> tuple[str, ...]:
-        return tuple(self.members)
-
-    def member_config(self, name: str) -> TrackConfig:
-        mine = [s.split(".", 1)[1] for s in self.member_settings if s.split(".", 1)[0] == name]
-        cls = config_class(name)
-        return cls(**{"seed": self.seed, **parse_overrides(cls, mine)})
 
 
 class EnsembleTrack(Track):

@@ -20,7 +20,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from idr_kit.llm_sft.prompts import IGNORE_INDEX
-from idr_kit.token_clf.backbones import WeightsUnavailable, hf_location, is_offline, quiet_transformers
+from idr_kit.token_clf.backbones import (WeightsUnavailable, enable_checkpointing, hf_location,
+                                         is_offline, quiet_transformers)
 from idr_kit.token_clf.model import Head
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
@@ -57,9 +58,10 @@ def load_causal_lm(source: str, *, dtype: torch.dtype, device: torch.device,
     try:
         with quiet_transformers():
             if from_scratch:
+                # Drawn on the CPU, whatever the device: CUDA's generator gives other numbers
+                # for the same seed, and saved adapters must find the base they trained on.
                 config = AutoConfig.from_pretrained(where, local_files_only=local_only)
-                with torch.device(device):
-                    model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+                model = AutoModelForCausalLM.from_config(config, dtype=dtype)
             else:
                 model = AutoModelForCausalLM.from_pretrained(
                     where, dtype=dtype, local_files_only=local_only,
@@ -85,15 +87,6 @@ def add_lora(model: nn.Module, targets, r: int, alpha: int, dropout: float) -> n
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout,
                         target_modules=list(targets), task_type="CAUSAL_LM")
     return get_peft_model(model, config)
-
-
-def enable_checkpointing(model: nn.Module) -> None:
-    """Recompute each block's activations in the backward pass: memory for one block, not all."""
-    kwargs = {"use_reentrant": False}
-    if hasattr(model, "activation_checkpointing_enable"):  # its name since transformers 5.x
-        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
-    else:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
 def positions(attention: torch.Tensor) -> torch.Tensor:
@@ -144,4 +137,4 @@ class HeadStep(nn.Module):
 
     def forward(self, batch: dict) -> torch.Tensor:
         hidden = decoder_hidden(self.lm, batch["ids"], batch["attention"])  # (B, T, E)
-        return self.head(hidden.float(), batch["residues"])  # (B, T)
+        return self.head(hidden, batch["residues"])  # (B, T) float32

@@ -56,3 +56,10 @@ def test_the_mode_picks_a_bar_a_line_or_nothing(monkeypatch, capsys, no_delay):
     monkeypatch.setenv("IDR_PROGRESS", "loud")
     with pytest.raises(ValueError, match="IDR_PROGRESS"):
         progress(range(2), desc="x")
+
+
+def test_a_loop_that_breaks_counts_what_it_took(monkeypatch, capsys, no_delay):
+    monkeypatch.setenv("IDR_PROGRESS", "lines")
+    for _ in progress(range(5), desc="training", unit="batch"):
+        break
+    assert "training: 1/5 batches in" in capsys.readouterr().err

@@ -59,6 +59,18 @@ class Encoder(nn.Module):
 
 
 class EsmEncoder(Encoder):
+    def checkpoint_layers(self) -> None:
+        """Keep only each layer's input for the backward pass and recompute the rest.
+
+        fair-esm materialises every layer's attention (heads x T x T, an fp32 softmax and its
+        bf16 copy) and autograd keeps it for backward: about 0.19 GiB per 1022-token window per
+        layer at the 650M width. Recomputed layer by layer, the memory that grows with T^2 is
+        one layer's, not all 33. Non-reentrant checkpointing replays dropout's random draws, so
+        the gradients are those of an unbroken pass.
+        """
+        for layer in self.model.layers:
+            layer.forward = _checkpointed(layer.forward)
+
     def forward(self, tokens: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
         # fair-esm derives its padding mask from the pad tokens, so ``attention`` is implied.
         last = self.model.num_layers
@@ -66,9 +78,34 @@ class EsmEncoder(Encoder):
 
 
 class HFEncoder(Encoder):
+    def checkpoint_layers(self) -> None:
+        """transformers' own per-layer activation checkpointing (non-reentrant)."""
+        enable_checkpointing(self.model)
+
     def forward(self, tokens: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
         out = self.model(input_ids=tokens, attention_mask=attention.long())
         return out.last_hidden_state  # (B, T, E)
+
+
+def enable_checkpointing(model: nn.Module) -> None:
+    """A transformers model recomputes each block's activations in the backward pass: memory
+    for one block, not all (non-reentrant, so frozen inputs and dropout are handled)."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):  # its name since transformers 5.x
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
+def _checkpointed(forward):
+    """``forward`` recomputed in the backward pass when training, as it is otherwise."""
+    from torch.utils.checkpoint import checkpoint
+
+    def run(*args, **kwargs):
+        if torch.is_grad_enabled():
+            return checkpoint(forward, *args, use_reentrant=False, **kwargs)
+        return forward(*args, **kwargs)
+    return run
 
 
 def is_offline(offline: bool | None) -> bool:

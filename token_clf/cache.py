@@ -60,9 +60,12 @@ class EmbeddingCache:
             _MEMORY_BYTES[0] += hidden.nbytes
 
 
-def backbone_key(source: dict, seed: int) -> str:
-    """Names a frozen backbone: where its weights came from (random ones: the seed too)."""
-    text = repr(sorted(source.items())) + (f"seed={seed}" if source.get("from_scratch") else "")
+def backbone_key(source: dict, seed: int, computed: str) -> str:
+    """Names a frozen backbone's embeddings: where its weights came from (random ones: the seed
+    too) and how they were computed (``"cuda-bf16"``, ``"cpu-fp32"``): bf16 embeddings from a
+    GPU are not what an fp32 CPU run would compute, so neither reuses the other's."""
+    text = (repr(sorted(source.items())) + (f"seed={seed}" if source.get("from_scratch") else "")
+            + f"computed={computed}")
     return text_sha256(text)[:SHORT]
 
 

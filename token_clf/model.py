@@ -44,13 +44,18 @@ class Head(nn.Module):
         self.out = nn.Linear(hidden_size or embed_dim, 1)
 
     def forward(self, hidden: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
-        keep = attention.unsqueeze(-1).to(hidden.dtype)
-        x = self.dropout(hidden * keep)  # (B, T, E)
-        if self.conv is not None:
-            x = self.project(x) * keep  # (B, T, H); bias zeroed outside the protein too
-            x = F.gelu(self.conv(x.transpose(1, 2))).transpose(1, 2)  # (B, T, H)
-            x = self.dropout(x)
-        return self.out(x).squeeze(-1)  # (B, T)
+        # Always fp32, even under bf16 autocast: the head is a sliver of the arithmetic, and in
+        # bf16 its probabilities would take a few thousand distinct values and differ between a
+        # GPU and a CPU run of the same model.
+        with torch.autocast(hidden.device.type, enabled=False):
+            hidden = hidden.float()
+            keep = attention.unsqueeze(-1).to(hidden.dtype)
+            x = self.dropout(hidden * keep)  # (B, T, E)
+            if self.conv is not None:
+                x = self.project(x) * keep  # (B, T, H); bias zeroed outside the protein too
+                x = F.gelu(self.conv(x.transpose(1, 2))).transpose(1, 2)  # (B, T, H)
+                x = self.dropout(x)
+            return self.out(x).squeeze(-1)  # (B, T) float32
 
 
 class TokenClassifier(nn.Module):
@@ -61,8 +66,8 @@ class TokenClassifier(nn.Module):
         self.encoder, self.head = encoder, head
 
     def forward(self, tokens: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(tokens, attention)  # (B, T, E)
-        return self.head(hidden.float(), attention)  # (B, T)
+        hidden = self.encoder(tokens, attention)  # (B, T, E), bf16 under autocast
+        return self.head(hidden, attention)  # (B, T) float32
 
 
 class TokenStep(nn.Module):
@@ -113,9 +118,10 @@ def masked_bce(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor,
     Unassessed ``-`` residues, start/end tokens and padding carry mask False and contribute
     nothing, not even to the mean's denominator. ``pos_weight`` scales disordered residues' terms.
     """
-    weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=logits.dtype,
-                                                             device=logits.device)
-    terms = F.binary_cross_entropy_with_logits(logits.float(), labels.float(), reduction="none",
-                                               pos_weight=weight)
-    mask = mask.to(terms.dtype)
-    return (terms * mask).sum() / mask.sum().clamp_min(1.0)
+    with torch.autocast(logits.device.type, enabled=False):  # fp32, like the head
+        weight = None if pos_weight is None else torch.tensor(pos_weight, dtype=torch.float32,
+                                                              device=logits.device)
+        terms = F.binary_cross_entropy_with_logits(logits.float(), labels.float(),
+                                                   reduction="none", pos_weight=weight)
+        mask = mask.to(terms.dtype)
+        return (terms * mask).sum() / mask.sum().clamp_min(1.0)

@@ -17,10 +17,18 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def start_group(device: torch.device) -> World:
-    """Join the process group when launched by torchrun (nccl on GPU, gloo on CPU)."""
+    """Join the process group when launched by torchrun (nccl on GPU, gloo on CPU).
+
+    On GPUs each process first makes its own GPU (``LOCAL_RANK``) the current one and binds
+    the group to it, so nothing, a barrier included, opens a context on GPU 0 from every rank.
+    """
     here = World.from_env()
     if here.size > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+            dist.init_process_group("nccl", device_id=device)
+        else:
+            dist.init_process_group("gloo")
     return here
 
 
@@ -34,12 +42,17 @@ def pick_device(name: str) -> torch.device:
     return torch.device("cuda", World.from_env().local_rank)
 
 
-def autocast(device: torch.device, precision: str):
-    """bf16 autocast on GPU ('auto' or 'bf16'); full fp32 on CPU, where bf16 is slower here."""
+def compute_dtype(device: torch.device, precision: str) -> str:
+    """What the backbone computes in: "bf16" on GPU ('auto' or 'bf16'), else "fp32" (on CPU
+    bf16 is slower here)."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
-    use_bf16 = device.type == "cuda" and precision in ("auto", "bf16")
-    if not use_bf16:
+    return "bf16" if device.type == "cuda" and precision in ("auto", "bf16") else "fp32"
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast where ``compute_dtype`` says bf16; full fp32 otherwise."""
+    if compute_dtype(device, precision) == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
 

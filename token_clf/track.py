@@ -26,10 +26,10 @@ from idr_kit.token_clf.config import BertConfig, EsmConfig
 from idr_kit.token_clf.model import (Head, HiddenStep, TokenClassifier, TokenStep, add_lora,
                                      set_trainable)
 from idr_kit.token_clf.pieces import cut, hidden_batch, reassemble, token_batch
-from idr_kit.token_clf.runtime import autocast, pick_device, start_group
+from idr_kit.token_clf.runtime import autocast, compute_dtype, pick_device, start_group
 from idr_kit.token_clf.train import (History, LoopSettings, checkpoint_file, load_trainable,
                                      load_weights, parameters_digest, train, trainable_state)
-from idr_kit.tracks import Track
+from idr_kit.tracks import Track, World
 
 WEIGHTS_FILE = "token_clf.pt"
 META_FILE = "token_clf.json"
@@ -53,9 +53,15 @@ class TokenTrack(Track):
     # -- training -------------------------------------------------------------------------
     def _fit(self, proteins: list[Protein], folds) -> None:
         c = self.config
+        if c.mode == "frozen" and World.from_env().size > 1:
+            raise ValueError("mode=frozen trains a head on embeddings computed once, in one "
+                             "process: run it without torchrun (python submit.py or python -m "
+                             "idr_kit.fit); torchrun is for mode=lora and mode=full")
         self._setup()
         torch.manual_seed(c.seed)
         self.model_ = self._build(build_encoder(c, self.runtime.offline))
+        if c.mode != "frozen" and self.runtime.checkpoint_activations:
+            self.model_.encoder.checkpoint_layers()  # memory bounded by one layer's attention
         train_p, valid_p = split_validation(proteins, c.valid_fraction, c.seed)
         make = self._frozen_batches if c.mode == "frozen" else self._token_batches
         step, batches_for, valid = make(train_p, valid_p)
@@ -112,7 +118,8 @@ class TokenTrack(Track):
 
     def _embed(self, pieces) -> list[np.ndarray]:
         r = self.runtime
-        key = backbone_key(self.model_.encoder.source, self.config.seed)
+        computed = f"{self.device_.type}-{compute_dtype(self.device_, r.precision)}"
+        key = backbone_key(self.model_.encoder.source, self.config.seed, computed)
         cache = EmbeddingCache(key, r.cache_dir or None, r.cache_gb)
         return embed(self.model_.encoder, pieces, cache, budget=self.config.token_budget,
                      device=self.device_, precision=r.precision)
