@@ -55,12 +55,7 @@ def one_step(size: str, windows: int, checkpointing: bool, device: str) -> dict:
     from idr_kit.token_clf.runtime import autocast
     runtime = Runtime(device=device, checkpoint_activations=checkpointing)
     track = make_track("esm", runtime=runtime, backbone=size, from_scratch=True, mode="lora")
-    track._setup()
-    torch.manual_seed(0)
-    from idr_kit.token_clf.track import build_encoder
-    track.model_ = track._build(build_encoder(track.config, True))
-    if checkpointing:
-        track.model_.encoder.checkpoint_layers()
+    track._prepare()  # the untrained model as fit() builds it, checkpointing as the runtime says
     rng = np.random.default_rng(0)
     proteins = [make_protein(f"w{i}", "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), WINDOW)),
                              rng.integers(0, 2, WINDOW)) for i in range(windows)]

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from idr_kit.llm_sft.prompts import IGNORE_INDEX
-from idr_kit.token_clf.backbones import (WeightsUnavailable, enable_checkpointing, hf_location,
+from idr_kit.token_clf.backbones import (WeightsUnavailable, hf_location,
                                          is_offline, quiet_transformers)
 from idr_kit.token_clf.model import Head
 

@@ -94,14 +94,9 @@ def lora_step(kind: str, folder: Path, checkpointing: bool) -> dict:
         settings = dict(backbone="esm2_t2_tiny", weights=str(weights))
     else:
         settings = dict(backbone=str(write_hf_bert_dir(folder / "bert", 2, 32, 4, seed=0)))
-    from idr_kit.token_clf.track import build_encoder
     track = make_track(kind, runtime=Runtime(device="cpu", checkpoint_activations=checkpointing),
                        mode="lora", dropout=0.1, lora_dropout=0.1, **settings)
-    track._setup()
-    torch.manual_seed(0)
-    track.model_ = track._build(build_encoder(track.config, True))
-    if checkpointing:
-        track.model_.encoder.checkpoint_layers()
+    track._prepare()  # the untrained model as fit() builds it
     rng = np.random.default_rng(0)
     proteins = [make_protein(f"p{i}", "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), 60)),
                              rng.integers(0, 2, 60)) for i in range(3)]

@@ -57,17 +57,22 @@ class TokenTrack(Track):
             raise ValueError("mode=frozen trains a head on embeddings computed once, in one "
                              "process: run it without torchrun (python submit.py or python -m "
                              "idr_kit.fit); torchrun is for mode=lora and mode=full")
-        self._setup()
-        torch.manual_seed(c.seed)
-        self.model_ = self._build(build_encoder(c, self.runtime.offline))
-        if c.mode != "frozen" and self.runtime.checkpoint_activations:
-            self.model_.encoder.checkpoint_layers()  # memory bounded by one layer's attention
+        self._prepare()
         train_p, valid_p = split_validation(proteins, c.valid_fraction, c.seed)
         make = self._frozen_batches if c.mode == "frozen" else self._token_batches
         step, batches_for, valid = make(train_p, valid_p)
         checkpoint = checkpoint_file(self.runtime.checkpoint_path("epochs"), c, proteins, self.name)
         self.history_ = train(step, batches_for, valid, LoopSettings.from_config(c, self.runtime),
                               device=self.device_, here=self.world_, checkpoint=checkpoint)
+
+    def _prepare(self) -> None:
+        """The untrained model on its device, as training starts from it."""
+        c = self.config
+        self._setup()
+        torch.manual_seed(c.seed)
+        self.model_ = self._build(build_encoder(c, self.runtime.offline))
+        if c.mode != "frozen" and self.runtime.checkpoint_activations:
+            self.model_.encoder.checkpoint_layers()  # memory bounded by one layer's attention
 
     def _setup(self) -> None:
         if self.runtime.threads:
