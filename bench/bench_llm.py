@@ -54,7 +54,8 @@ from idr_kit.data.load import read_proteins  # noqa: E402
 import layouts  # noqa: E402
 from idr_kit.llm_sft.batches import example_batch, prompt_batch  # noqa: E402
 from idr_kit.llm_sft.config import MODES, LlmConfig  # noqa: E402
-from idr_kit.llm_sft.model import (HeadStep, SftStep, enable_checkpointing, positions,  # noqa: E402
+from idr_kit.token_clf.backbones import enable_checkpointing  # noqa: E402
+from idr_kit.llm_sft.model import (HeadStep, SftStep, positions,  # noqa: E402
                            sft_objective)
 from idr_kit.llm_sft.prompts import IGNORE_INDEX  # noqa: E402
 from idr_kit.llm_sft.tokens import encode_example, encode_prompt  # noqa: E402

@@ -27,9 +27,10 @@ from idr_kit.data.splits import split_validation
 from idr_kit.llm_sft.batches import example_batch, prompt_batch, residue_values
 from idr_kit.llm_sft.config import LlmConfig
 from idr_kit.llm_sft.decode import label_probs
-from idr_kit.llm_sft.model import (HeadStep, SftStep, add_lora, enable_checkpointing,
-                                   load_causal_lm, load_tokenizer, sft_objective, weights_dtype)
+from idr_kit.llm_sft.model import (HeadStep, SftStep, add_lora, load_causal_lm, load_tokenizer,
+                                   sft_objective, weights_dtype)
 from idr_kit.llm_sft.tokens import PromptVocab, encode_example, encode_prompt
+from idr_kit.token_clf.backbones import enable_checkpointing
 from idr_kit.token_clf.batching import token_budget_batches
 from idr_kit.token_clf.model import Head
 from idr_kit.token_clf.pieces import cut, reassemble
