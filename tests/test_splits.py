@@ -1,5 +1,6 @@
 """Protein-level folds: deterministic, balanced, groups and repeats kept together, saved."""
 import json
+from pathlib import Path
 from collections import Counter
 
 import pytest
@@ -109,3 +110,12 @@ def test_real_training_set_folds(shared_data):
     ids = [p.id for p in read_pickle(shared_data / "train.pkl")]
     folds = make_folds(ids, k=5, seed=0)
     assert sorted(fold_sizes(folds, 5)) == [384, 384, 385, 385, 385]
+
+
+def test_the_shipped_cluster_table_covers_every_training_protein(shared_data):
+    """bench/clusters/train_mmseqs.tsv: homology clusters for honest folds on ../shared/data."""
+    from idr_kit.data.load import read_proteins
+    table = Path(__file__).resolve().parents[1] / "bench" / "clusters" / "train_mmseqs.tsv"
+    groups = read_groups(table)
+    for name in ("train.pkl", "train_pdb_style.fasta"):
+        assert {p.id for p in read_proteins(shared_data / name)} <= set(groups), name
