@@ -228,6 +228,8 @@ TRACKS: dict[str, Entry] = {
                  ("torch", "esm", "transformers", "peft"), "esm"),
     "bert": Entry("idr_kit.token_clf.track:BertTrack", "idr_kit.token_clf.config:BertConfig",
                   ("torch", "transformers", "peft"), "esm"),
+    "bilstm": Entry("idr_kit.seqnet.track:BiLstmTrack", "idr_kit.seqnet.config:BiLstmConfig",
+                    ("torch",), "nn"),
     "llm": Entry("idr_kit.llm_sft.track:LlmTrack", "idr_kit.llm_sft.config:LlmConfig",
                  ("torch", "transformers", "peft", "safetensors"), "llm"),
     # An external predictor (peers.py): nothing to train.

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERIC = ("data", "ensemble", "score", "fit", "tracks", "submit", "crossval", "baselines",
-           "pipeline", "cli", "plots", "postprocess", "token_clf", "llm_sft")
+           "pipeline", "cli", "plots", "postprocess", "token_clf", "llm_sft", "seqnet")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,8 @@ def test_an_install_adds_one_package_name(wheel):
 def test_the_package_holds_the_product_and_not_its_tests(wheel):
     names = set(wheel.namelist())
     for module in ("submit", "score", "fit", "tracks", "pipeline", "data/records",
-                   "baselines/lgbm", "token_clf/track", "llm_sft/track", "ensemble/track"):
+                   "baselines/lgbm", "token_clf/track", "llm_sft/track", "ensemble/track",
+                   "seqnet/track"):
         assert f"idr_kit/{module}.py" in names, module
     assert not [n for n in names if n.startswith(("idr_kit/tests/", "idr_kit/bench/"))]
     assert "idr_kit/recipes/esm2_650m_lora_gpu.json" in names

@@ -60,6 +60,7 @@ def test_an_ensemble_of_w2v_and_lgbm_runs_without_the_extras(files):
 @pytest.mark.parametrize("args, words", [
     (["--track", "esm"], ["esm", "torch", ".[esm]"]),
     (["--track", "llm"], ["llm", "torch", ".[llm]"]),
+    (["--track", "bilstm"], ["bilstm", "torch", ".[nn]"]),
     (["--track", "ensemble", "--members", "w2v,metapredict"], ["metapredict", ".[metapredict]"]),
     (["--track", "w2v", "--plot"], ["matplotlib", "plots"]),
 ])

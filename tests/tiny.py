@@ -57,6 +57,7 @@ TINY: dict[str, Callable[[Path], dict[str, Any]]] = {
     "bert": _bert,
     "llm": _llm,
     "metapredict": lambda folder: {},
+    "bilstm": lambda folder: dict(embed=8, conv_channels=8, conv_kernel=5, hidden=8, epochs=2),
     "ensemble": _ensemble,
 }
 

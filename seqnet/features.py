@@ -1,0 +1,32 @@
+"""Each residue as numbers the network reads (numpy only): its letter, its scales, the style.
+
+    features(seq, style) -> (L, FEATURES) float32
+
+columns: one-hot over ``data.records.ALPHABET`` (25 letters), the kit's physico-chemical scales
+(``baselines.scales``, standardised over the 20 standard residues), and the label style the
+protein is labelled or predicted in (0 NOX, 1 PDB).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from idr_kit.baselines.embedding import residue_rows
+from idr_kit.baselines.scales import SCALE_TABLE
+from idr_kit.data.records import ALPHABET
+
+_STANDARD = SCALE_TABLE[:20]
+_SCALES = ((SCALE_TABLE - _STANDARD.mean(axis=0)) / _STANDARD.std(axis=0)).astype(np.float32)
+# One row per letter: one-hot, then the letter's standardised scales.
+_TABLE = np.concatenate([np.eye(len(ALPHABET), dtype=np.float32), _SCALES], axis=1)
+FEATURES = _TABLE.shape[1] + 1  # + the style column
+
+
+def features(seq: str, style: float, protein: str | None = None) -> np.ndarray:
+    """(L, FEATURES) float32 for one sequence, the style column set to ``style``."""
+    rows = _TABLE[residue_rows(seq, protein)]
+    return np.concatenate([rows, np.full((len(seq), 1), style, np.float32)], axis=1)
+
+
+def style_of(protein) -> float:
+    """1.0 for a PDB-style labelled protein (it has unassessed residues), else 0.0."""
+    return 0.0 if protein.mask is None or protein.mask.all() else 1.0

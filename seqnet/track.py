@@ -1,0 +1,106 @@
+"""The bilstm track: ``fit`` trains the network from scratch on labelled proteins (masked BCE,
+early stopping on a held-out protein fold, resumable epochs); ``predict_proba`` reads each
+protein whole.
+
+Saved state: ``bilstm.pt`` (the weights) and ``bilstm.json`` (the training history).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from idr_kit.data.atomic import atomic_write, read_json, write_json
+from idr_kit.data.records import Protein
+from idr_kit.data.splits import split_validation
+from idr_kit.seqnet.config import BiLstmConfig
+from idr_kit.seqnet.features import FEATURES, features, style_of
+from idr_kit.seqnet.model import SeqNet, SeqStep, collate
+from idr_kit.token_clf.batching import token_budget_batches
+from idr_kit.token_clf.runtime import pick_device, start_group
+from idr_kit.token_clf.train import (History, LoopSettings, checkpoint_file, load_weights,
+                                     parameters_digest, train)
+from idr_kit.tracks import Track
+
+WEIGHTS_FILE = "bilstm.pt"
+META_FILE = "bilstm.json"
+
+
+class BiLstmTrack(Track):
+    name = "bilstm"
+    Config = BiLstmConfig
+
+    def _setup(self) -> None:
+        if self.runtime.threads:
+            torch.set_num_threads(self.runtime.threads)
+        self.device_ = pick_device(self.runtime.device)
+        self.world_ = start_group(self.device_)
+        c = self.config
+        torch.manual_seed(c.seed)
+        self.net_ = SeqNet(FEATURES, c.embed, c.conv_channels, c.conv_kernel, c.hidden,
+                           c.layers, c.dropout).to(self.device_)
+
+    # -- training -------------------------------------------------------------------------
+    def _fit(self, proteins: list[Protein], folds) -> None:
+        c = self.config
+        wanted = self._style()
+        if wanted not in {style_of(p) for p in proteins}:
+            raise ValueError(f"style={c.style} predicts in the {c.style.upper()} label style, "
+                             "but no training protein is labelled so (PDB style: with "
+                             "unassessed '-' residues; NOX style: without)")
+        self._setup()
+        train_p, valid_p = split_validation(proteins, c.valid_fraction, c.seed)
+        train_x, valid_x = self._rows(train_p), self._rows(valid_p)
+        checkpoint = checkpoint_file(self.runtime.checkpoint_path("epochs"), c, proteins, self.name)
+        self.history_ = train(SeqStep(self.net_),
+                              lambda epoch: self._batches(train_p, train_x, c.seed + epoch),
+                              self._batches(valid_p, valid_x, None),
+                              LoopSettings.from_config(c, self.runtime), device=self.device_,
+                              here=self.world_, checkpoint=checkpoint)
+
+    def _rows(self, proteins: list[Protein]) -> list[np.ndarray]:
+        """Each protein's features in the style of its own labels."""
+        return [features(p.seq, style_of(p), p.id) for p in proteins]
+
+    def _batches(self, proteins: list[Protein], rows, seed: int | None) -> list[dict]:
+        index = token_budget_batches([len(p) for p in proteins], self.config.token_budget,
+                                     extra=0, seed=seed)
+        return [collate([rows[i] for i in b], [proteins[i].labels for i in b],
+                        [proteins[i].mask for i in b]) for b in index]
+
+    def _style(self) -> float:
+        return 1.0 if self.config.style == "pdb" else 0.0
+
+    # -- prediction -----------------------------------------------------------------------
+    @torch.no_grad()
+    def _predict(self, proteins: list[Protein]) -> list[np.ndarray]:
+        rows = [features(p.seq, self._style(), p.id) for p in proteins]
+        out: list = [None] * len(proteins)
+        self.net_.eval()
+        for index in token_budget_batches([len(p) for p in proteins], self.config.token_budget,
+                                          extra=0):
+            batch = collate([rows[i] for i in index])
+            logits = self.net_(batch["x"].to(self.device_), batch["lengths"])
+            probs = torch.sigmoid(logits.float()).cpu().numpy()
+            for row, i in enumerate(index):
+                out[i] = probs[row, :len(proteins[i])].copy()
+        return out
+
+    # -- saving ---------------------------------------------------------------------------
+    def _save(self, directory: Path) -> None:
+        with atomic_write(directory / WEIGHTS_FILE, "wb") as handle:
+            torch.save({k: v.detach().cpu() for k, v in self.net_.state_dict().items()}, handle)
+        history = self.history_.to_json() if hasattr(self, "history_") else None
+        write_json(directory / META_FILE, {"history": history})
+
+    def _load(self, directory: Path) -> None:
+        meta = read_json(directory / META_FILE)
+        self._setup()
+        self.net_.load_state_dict(load_weights(directory / WEIGHTS_FILE))
+        if meta.get("history"):
+            self.history_ = History.from_json(meta["history"])
+
+    def state_digest(self) -> str:
+        self._require_fitted()
+        return parameters_digest(self.net_)
