@@ -1,0 +1,92 @@
+"""Choose the bilstm track's settings on homology-grouped folds of the training files.
+
+    python bench/tune_bilstm.py --candidate "" --candidate "lr=1e-3,patience=5" --folds 3
+
+Both training files are pooled (train.pkl, NOX style; train_pdb_style.fasta, PDB style) and cut
+into folds grouped by MMseqs2 cluster (bench/clusters/train_mmseqs.tsv), so no protein family
+is on both sides. For each candidate, every fold's model predicts its held-out proteins in both
+label styles; the out-of-fold AUC and F1-max are scored in each style on the file labelled in
+it. valid.fasta is never read: it is for reporting, not for choosing.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from idr_kit.data.load import read_proteins
+from idr_kit.data.metrics import evaluate
+from idr_kit.data.splits import fold_groups, make_folds
+from idr_kit.tracks import Runtime, config_class, make_track, parse_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+CLUSTERS = ROOT / "bench" / "clusters" / "train_mmseqs.tsv"
+FILES = {"nox": "train.pkl", "pdb": "train_pdb_style.fasta"}
+
+
+def grouped_folds(train, k: int, seed: int) -> list[int]:
+    fold_of = make_folds([p.id for p in train], k=k, seed=seed,
+                         groups=fold_groups(train, CLUSTERS))
+    return [fold_of[p.id] for p in train]
+
+
+def candidate_oof(settings: dict, train, sources, folds, threads: int) -> dict:
+    """Out-of-fold probabilities of each protein, predicted in both styles."""
+    oof = {style: [None] * len(train) for style in FILES}
+    for k in sorted(set(folds)):
+        rest = [p for p, f in zip(train, folds) if f != k]
+        held = [i for i, f in enumerate(folds) if f == k]
+        track = make_track("bilstm", runtime=Runtime(device="cpu", threads=threads),
+                           **settings).fit(rest)
+        for style in FILES:
+            track.config = dataclasses.replace(track.config, style=style)
+            for i, probs in zip(held, track.predict_proba([train[i] for i in held])):
+                oof[style][i] = probs
+        print(f"  fold {k}: best epoch {track.history_.best_epoch + 1}, "
+              f"{track.history_.steps} steps", flush=True)
+    scores = {}
+    for style in FILES:
+        chosen = [i for i, s in enumerate(sources) if s == style]
+        ref = [train[i] for i in chosen]
+        result = evaluate(ref, {train[i].id: oof[style][i] for i in chosen})
+        scores[style] = (result["auc"], result["f1_max"])
+    return scores
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--candidate", action="append", default=[],
+                        help="comma-separated settings (KEY=VALUE,...); '' is the defaults")
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args(argv)
+    train, sources = [], []
+    for style, name in FILES.items():
+        proteins = read_proteins(DATA / name)
+        train += proteins
+        sources += [style] * len(proteins)
+    folds = grouped_folds(train, args.folds, args.seed)
+    rows = []
+    for text in args.candidate or [""]:
+        pairs = [t for t in text.split(",") if t.strip()]
+        settings = parse_overrides(config_class("bilstm"), pairs)
+        start = time.perf_counter()
+        print(f"candidate {text or '(defaults)'}", flush=True)
+        scores = candidate_oof(settings, train, sources, folds, args.threads)
+        rows.append((text or "(defaults)", scores, time.perf_counter() - start))
+    print(f"\n{'candidate':40} {'NOX AUC':>8} {'NOX F1max':>9} {'PDB AUC':>8} {'PDB F1max':>9} "
+          f"{'seconds':>8}")
+    for text, scores, seconds in rows:
+        print(f"{text:40} {scores['nox'][0]:8.3f} {scores['nox'][1]:9.3f} {scores['pdb'][0]:8.3f} "
+              f"{scores['pdb'][1]:9.3f} {seconds:8.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
