@@ -90,10 +90,11 @@ def _flag_values(args: argparse.Namespace, name: str) -> dict[str, Any]:
     return out
 
 
-def runtime_settings(args: argparse.Namespace) -> Runtime:
-    """A runtime from --set pairs alone (predicting with a saved model: no track settings)."""
+def runtime_settings(args: argparse.Namespace, base: Runtime) -> Runtime:
+    """``base`` updated by the --set pairs, all runtime settings (predicting with a saved model
+    takes no track settings)."""
     try:
-        return Runtime(**parse_pairs(args.overrides, defaults_of(Runtime())))
+        return dataclasses.replace(base, **parse_pairs(args.overrides, defaults_of(base)))
     except ValueError as err:
         raise ValueError(f"{err} (with --model only runtime settings apply)") from None
 

@@ -21,6 +21,7 @@ try:
     from idr_kit.cli import (add_track_options, guarded, runtime_settings, settings_help,
                              track_settings)
     from idr_kit.pipeline import RunSpec, run
+    from idr_kit.tracks import Runtime
     from idr_kit.runfolder import terminate_as_interrupt
 except ModuleNotFoundError as err:  # python submit.py in a checkout that is not installed
     if err.name != "idr_kit":
@@ -132,10 +133,8 @@ def spec_from_args(args, argv: list[str]) -> RunSpec:
         if given:
             raise ValueError(f"--model predicts with a saved model: --{given[0]} does not apply")
         out = args.out or Path("runs") / "predict"
-        runtime = runtime_settings(args)
-        if not any(pair.strip().startswith("downloads=") for pair in args.overrides):
-            # A model folder names its backbone; it never decides to reach for the network.
-            runtime = dataclasses.replace(runtime, downloads=False)
+        # A model folder names its backbone; it never decides to reach for the network.
+        runtime = runtime_settings(args, base=Runtime(downloads=False))
         return RunSpec(out=out, model=args.model, runtime=runtime, **common)
     settings = track_settings(args)
     out = args.out or Path("runs") / settings.name

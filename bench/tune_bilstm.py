@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from idr_kit.data.load import read_proteins
 from idr_kit.data.metrics import evaluate
