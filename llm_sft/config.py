@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from idr_kit.tracks import TrackConfig
+from idr_kit.token_clf.config import LoopConfig
 
 QWEN_7B_INSTRUCT = "Qwen/Qwen2.5-7B-Instruct"
 MODES = ("generate", "head")
@@ -17,7 +17,7 @@ LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 
 
 @dataclass(frozen=True)
-class LlmConfig(TrackConfig):
+class LlmConfig(LoopConfig):
     model_name: str = QWEN_7B_INSTRUCT  # a hub id or a local model directory
     from_scratch: bool = False  # random base weights: benchmarks only, never a fallback
     mode: str = "generate"  # generate | head (model.py)
@@ -25,9 +25,8 @@ class LlmConfig(TrackConfig):
     lr: float = 2e-4
     weight_decay: float = 0.0
     warmup: float = 0.03
-    grad_clip: float = 1.0
-    accumulate: int = 1
-    token_budget: int = 8192  # padded tokens per batch (prompt + answer): similar lengths together
+    patience: int = 2
+    # token_budget counts prompt and answer tokens: similar lengths are batched together
     window: int = 1000  # residues per chunk; longer proteins are cut with overlap and stitched
     overlap: int = 128
     lora_r: int = 16
@@ -37,10 +36,7 @@ class LlmConfig(TrackConfig):
     head_hidden: int = 64  # head mode: token_clf.model.Head over the residues' hidden states
     head_kernel: int = 31
     dropout: float = 0.1
-    pos_weight: float = 1.0  # head mode only
-    valid_fraction: float = 0.1  # proteins held out for early stopping
-    patience: int = 2
-    max_steps: int = 0  # cap on optimiser steps (0: none), for smoke runs and benchmarks
+    # pos_weight applies to head mode only
     FLAGS: ClassVar[dict[str, str]] = {
         "model_name": "llm: a local model directory or hub id (default Qwen/Qwen2.5-7B-Instruct)",
         "from_scratch": "train from random weights (never done unless asked)"}

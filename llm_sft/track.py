@@ -34,7 +34,7 @@ from idr_kit.token_clf.backbones import enable_checkpointing
 from idr_kit.token_clf.batching import token_budget_batches
 from idr_kit.token_clf.model import Head
 from idr_kit.token_clf.pieces import cut, reassemble
-from idr_kit.token_clf.runtime import autocast, pick_device, start_group
+from idr_kit.token_clf.runtime import autocast, start
 from idr_kit.token_clf.train import (History, LoopSettings, checkpoint_file, parameters_digest,
                                      train)
 from idr_kit.tracks import Track
@@ -50,10 +50,7 @@ class LlmTrack(Track):
 
     # -- building -------------------------------------------------------------------------
     def _setup(self) -> None:
-        if self.runtime.threads:
-            torch.set_num_threads(self.runtime.threads)
-        self.device_ = pick_device(self.runtime.device)
-        self.world_ = start_group(self.device_)
+        self.device_, self.world_ = start(self.runtime)
 
     def _build(self, adapter: Path | None = None, saved: dict | None = None) -> None:
         """Tokenizer, base model and LoRA: fresh adapters, or the ``adapter`` directory's

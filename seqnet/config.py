@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from idr_kit.tracks import TrackConfig
+from idr_kit.token_clf.config import LoopConfig
 
 STYLES = ("nox", "pdb")
 
 
 @dataclass(frozen=True)
-class BiLstmConfig(TrackConfig):
+class BiLstmConfig(LoopConfig):
     embed: int = 32  # each residue's letter and scales, projected
     conv_channels: int = 64  # a convolution over neighbouring residues
     conv_kernel: int = 9
@@ -18,15 +18,7 @@ class BiLstmConfig(TrackConfig):
     dropout: float = 0.1
     epochs: int = 12
     lr: float = 3e-3
-    weight_decay: float = 0.01
-    warmup: float = 0.05
-    grad_clip: float = 1.0
-    accumulate: int = 1
     token_budget: int = 32768  # residues per batch (padded): similar lengths together
-    pos_weight: float = 1.0
-    valid_fraction: float = 0.1  # proteins held out for early stopping
-    patience: int = 3
-    max_steps: int = 0  # cap on optimiser steps (0: none), for smoke runs
     # The label style predictions speak: "nox", the competition's (every residue not annotated
     # disordered is 0), or "pdb", CAID's PDB references (0 only where a structure is seen). A
     # training protein's style is read from its labels: one with unassessed '-' residues is

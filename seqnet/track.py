@@ -18,7 +18,7 @@ from idr_kit.seqnet.config import BiLstmConfig
 from idr_kit.seqnet.features import FEATURES, features, style_of
 from idr_kit.seqnet.model import SeqNet, SeqStep, collate
 from idr_kit.token_clf.batching import token_budget_batches
-from idr_kit.token_clf.runtime import pick_device, start_group
+from idr_kit.token_clf.runtime import start
 from idr_kit.token_clf.train import (History, LoopSettings, checkpoint_file, load_weights,
                                      parameters_digest, train)
 from idr_kit.tracks import Track
@@ -32,10 +32,7 @@ class BiLstmTrack(Track):
     Config = BiLstmConfig
 
     def _setup(self) -> None:
-        if self.runtime.threads:
-            torch.set_num_threads(self.runtime.threads)
-        self.device_ = pick_device(self.runtime.device)
-        self.world_ = start_group(self.device_)
+        self.device_, self.world_ = start(self.runtime)
         c = self.config
         torch.manual_seed(c.seed)
         self.net_ = SeqNet(FEATURES, c.embed, c.conv_channels, c.conv_kernel, c.hidden,

@@ -32,6 +32,15 @@ def start_group(device: torch.device) -> World:
     return here
 
 
+def start(runtime) -> tuple[torch.device, World]:
+    """Where a track runs, from its ``tracks.Runtime``: torch's CPU threads set, the device
+    picked, the process group joined under torchrun."""
+    if runtime.threads:
+        torch.set_num_threads(runtime.threads)
+    device = pick_device(runtime.device)
+    return device, start_group(device)
+
+
 def pick_device(name: str) -> torch.device:
     if name not in DEVICES:
         raise ValueError(f"unknown device {name!r}; expected one of {', '.join(DEVICES)}")

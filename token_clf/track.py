@@ -26,7 +26,7 @@ from idr_kit.token_clf.config import BertConfig, EsmConfig
 from idr_kit.token_clf.model import (Head, HiddenStep, TokenClassifier, TokenStep, add_lora,
                                      set_trainable)
 from idr_kit.token_clf.pieces import cut, hidden_batch, reassemble, token_batch
-from idr_kit.token_clf.runtime import autocast, compute_dtype, pick_device, start_group
+from idr_kit.token_clf.runtime import autocast, compute_dtype, start
 from idr_kit.token_clf.train import (History, LoopSettings, checkpoint_file, load_trainable,
                                      load_weights, parameters_digest, train, trainable_state)
 from idr_kit.tracks import Track, World
@@ -75,10 +75,7 @@ class TokenTrack(Track):
             self.model_.encoder.checkpoint_layers()  # memory bounded by one layer's attention
 
     def _setup(self) -> None:
-        if self.runtime.threads:
-            torch.set_num_threads(self.runtime.threads)
-        self.device_ = pick_device(self.runtime.device)
-        self.world_ = start_group(self.device_)
+        self.device_, self.world_ = start(self.runtime)
 
     def _build(self, encoder) -> TokenClassifier:
         c = self.config
