@@ -119,9 +119,10 @@ class TrackConfig:
             if isinstance(f.default, tuple) and isinstance(getattr(self, f.name), list):
                 object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
 
-    def components(self) -> tuple[str, ...]:
-        """Registered tracks this one runs inside it (an ensemble's members)."""
-        return ()
+    def components(self) -> dict[str, "TrackConfig | None"]:
+        """Registered tracks whose packages this one needs (an ensemble's members, the
+        backbone of lgbm's embeddings), each with its config where it has one."""
+        return {}
 
 
 # ---- the contract -----------------------------------------------------------------------------
@@ -271,8 +272,8 @@ def missing_modules(name: str, config: TrackConfig | None = None) -> list[tuple[
     """``(module, extra)`` pairs that track ``name`` (and the tracks it runs) lacks here."""
     entry = _entry(name)
     missing = [(module, entry.extra) for module in entry.needs if not installed(module)]
-    for part in (config.components() if config is not None else ()):
-        missing += [m for m in missing_modules(part) if m not in missing]
+    for part, settings in (config.components() if config is not None else {}).items():
+        missing += [m for m in missing_modules(part, settings) if m not in missing]
     return missing
 
 

@@ -38,6 +38,27 @@ class LGBMConfig(TrackConfig):
     max_bin: int = 63
     balance_classes: bool = True  # scale_pos_weight = ordered / disordered residues
     valid_fraction: float = 0.1  # proteins held out for early stopping; 0 trains all rounds
+    # Protein-language-model embeddings as more features (plm.py; needs torch): a backbone the
+    # token tracks load ("antiberty", an ESM-2 name such as esm2_t33_650M_UR50D, a transformers
+    # directory); "" adds none. Its vectors are reduced to embedding_dims principal components
+    # (0 keeps them all) and averaged over centred windows of each of embedding_widths.
+    embeddings: str = ""
+    embedding_weights: str = ""  # a local fair-esm checkpoint (.pt) for an ESM-2 name
+    embedding_dims: int = 32
+    embedding_widths: tuple[int, ...] = (1, 15, 41)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.embedding_dims < 0:
+            raise ValueError(f"embedding_dims must be >= 0, got {self.embedding_dims}")
+        if not self.embedding_widths or any(w < 1 or w % 2 == 0 for w in self.embedding_widths):
+            raise ValueError(f"embedding_widths must be odd widths >= 1, got {self.embedding_widths}")
+
+    def components(self) -> dict[str, None]:
+        """The token track whose packages the embedding backbone needs."""
+        if not self.embeddings:
+            return {}
+        return {"esm" if self.embeddings.startswith("esm2_t") else "bert": None}
 
     def feature_spec(self) -> FeatureSpec:
         names = {f.name for f in dataclasses.fields(FeatureSpec)}

@@ -5,8 +5,12 @@ chemical scales, distance to the termini, optionally length). Training uses asse
 only, weighs the rarer class up, and stops early on a validation fold of whole proteins,
 picked by hashing each sequence with the seed, so identical sequences never straddle it.
 
-Saved state: LightGBM's text model and the Word2Vec table (``.npz``); the config is in the
-model's track.json.
+With ``embeddings`` set, a protein language model's per-residue vectors, reduced and window-
+averaged (plm.py), are more columns (ESMDisPred's recipe).
+
+Saved state: LightGBM's text model and the Word2Vec table (``.npz``), with embeddings the
+backbone's source (``plm.json``) and the reduction (``plm_reduction.npz``); the config is in
+the model's track.json.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from idr_kit.baselines.embedding import train_table
 from idr_kit.baselines.config import LGBMConfig
 from idr_kit.baselines.features import feature_names, residue_features
 from idr_kit.baselines.rows import predict_in_chunks, training_rows
-from idr_kit.data.atomic import atomic_write
+from idr_kit.data.atomic import atomic_write, read_json, write_json
 from idr_kit.data.progress import progress
 from idr_kit.data.records import Protein, assessed_labels, require_training
 from idr_kit.data.splits import split_validation
@@ -28,6 +32,8 @@ from idr_kit.tracks import Track
 
 MODEL_FILE = "lgbm_model.txt"
 TABLE_FILE = "residue_vectors.npz"
+PLM_FILE = "plm.json"
+REDUCTION_FILE = "plm_reduction.npz"
 
 
 class LGBMTrack(Track):
@@ -37,15 +43,30 @@ class LGBMTrack(Track):
     def _fit(self, proteins: list[Protein], folds) -> None:
         self.table_ = train_table([p.seq for p in proteins],
                                   vector_size=self.config.vector_size, seed=self.config.seed)
+        self.plm_ = self._plm().fit(proteins) if self.config.embeddings else None
         train, valid = split_validation(proteins, self.config.valid_fraction, self.config.seed)
         self.booster_ = self._boost(train, valid)
 
+    def _plm(self, source: dict | None = None):
+        from idr_kit.baselines.plm import PlmFeatures  # torch: only with embeddings
+        return PlmFeatures.build(self.config, self.runtime, source)
+
     def features(self, protein: Protein) -> np.ndarray:
         """(L, F) float32 features of one protein."""
-        return residue_features(protein.seq, self.table_, self.config.feature_spec(), protein.id)
+        own = residue_features(protein.seq, self.table_, self.config.feature_spec(), protein.id)
+        if self.plm_ is None:
+            return own
+        return np.concatenate([own, self.plm_(protein)], axis=1, dtype=np.float32)
+
+    def _names(self) -> list[str]:
+        names = feature_names(self.config.feature_spec(), self.config.vector_size)
+        if self.plm_ is not None:
+            dims = self.plm_.width() // len(self.plm_.widths)
+            names += [f"plm{w}_{k}" for w in self.plm_.widths for k in range(dims)]
+        return names
 
     def _dataset(self, proteins: Sequence[Protein], reference=None) -> lgb.Dataset:
-        names = feature_names(self.config.feature_spec(), self.config.vector_size)
+        names = self._names()
         return lgb.Dataset(training_rows(proteins, self.features), assessed_labels(proteins),
                            feature_name=names, reference=reference, free_raw_data=True)
 
@@ -81,7 +102,8 @@ class LGBMTrack(Track):
         }
 
     def _predict(self, proteins: list[Protein]) -> list[np.ndarray]:
-        return predict_in_chunks(proteins, self.features, self._predict_rows)
+        prepare = self.plm_.prepare if self.plm_ is not None else None
+        return predict_in_chunks(proteins, self.features, self._predict_rows, prepare)
 
     def _predict_rows(self, rows: np.ndarray) -> np.ndarray:
         return self.booster_.predict(rows, num_threads=self.runtime.threads)
@@ -92,11 +114,21 @@ class LGBMTrack(Track):
             handle.write(self.booster_.model_to_string(num_iteration=iteration))
         with atomic_write(directory / TABLE_FILE, "wb") as handle:
             np.savez(handle, table=self.table_)
+        if self.plm_ is not None:
+            write_json(directory / PLM_FILE, {"source": self.plm_.source})
+            with atomic_write(directory / REDUCTION_FILE, "wb") as handle:
+                np.savez(handle, **self.plm_.state())
 
     def _load(self, directory: Path) -> None:
         self.booster_ = lgb.Booster(model_str=(directory / MODEL_FILE).read_text())
         with np.load(directory / TABLE_FILE) as saved:
             self.table_ = saved["table"]
+        self.plm_ = None
+        if self.config.embeddings:
+            with np.load(directory / REDUCTION_FILE) as saved:
+                state = {k: saved[k] for k in saved.files}
+            source = read_json(directory / PLM_FILE)["source"]
+            self.plm_ = self._plm(source).load_state(state)
 
 
 def _can_validate(valid: list[Protein]) -> bool:

@@ -51,11 +51,15 @@ def chunks(proteins: Sequence[Protein], max_rows: int = CHUNK_ROWS) -> Iterator[
 
 
 def predict_in_chunks(proteins: Sequence[Protein], featurize: Featurize,
-                      predict: PredictRows) -> list[np.ndarray]:
-    """One (L,) float32 probability array per protein, in order."""
+                      predict: PredictRows,
+                      prepare: Callable[[list[Protein]], None] | None = None) -> list[np.ndarray]:
+    """One (L,) float32 probability array per protein, in order; ``prepare`` is told each
+    chunk's proteins before they are featurized (to batch work the features share)."""
     out: list[np.ndarray] = []
     with progress(total=len(proteins), desc="predicting", unit="protein") as bar:
         for group in chunks(proteins):
+            if prepare is not None:
+                prepare(group)
             probs = predict(np.concatenate([featurize(p) for p in group]))
             probs = np.clip(probs, 0.0, 1.0).astype(np.float32)
             out.extend(np.split(probs, np.cumsum([len(p) for p in group])[:-1]))

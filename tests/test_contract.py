@@ -20,9 +20,13 @@ from idr_kit.data.records import InputError, Protein, make_protein
 from idr_kit.postprocess import Decision, DecisionSettings
 from idr_kit.tracks import (TRACKS, NotFittedError, Track, TrackConfig, config_class,
                             load_model, make_track, save_model, track_class)
-from tiny import RUNTIME, TINY
+from tiny import CASES, RUNTIME, TINY, case_settings, track_of
 
 NAMES = sorted(TRACKS)
+
+
+def make(case: str, models: Path) -> Track:
+    return make_track(track_of(case), runtime=RUNTIME, **case_settings(case, models))
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -59,7 +63,7 @@ def fitted(train, models):
 
     def get(name: str) -> Track:
         if name not in cache:
-            cache[name] = make_track(name, runtime=RUNTIME, **TINY[name](models)).fit(train)
+            cache[name] = make(name, models).fit(train)
         return cache[name]
     return get
 
@@ -94,7 +98,7 @@ def test_configs_and_command_lines_import_without_any_heavy_library():
     assert result.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_one_float32_array_per_protein_in_range(name, fitted, probe):
     probs = fitted(name).predict_proba(probe)
     assert len(probs) == len(probe)
@@ -103,7 +107,7 @@ def test_one_float32_array_per_protein_in_range(name, fitted, probe):
         assert np.isfinite(prob).all() and (prob >= 0).all() and (prob <= 1).all(), p.id
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_batch_equals_one_by_one(name, fitted, probe):
     track = fitted(name)
     batch = track.predict_proba(probe)
@@ -112,12 +116,12 @@ def test_batch_equals_one_by_one(name, fitted, probe):
                                    err_msg=p.id)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_no_proteins_no_predictions(name, fitted):
     assert fitted(name).predict_proba([]) == []
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_save_then_load_predicts_the_same(name, fitted, probe, tmp_path):
     track = fitted(name)
     decision = Decision(threshold=0.25, source="test")
@@ -129,50 +133,50 @@ def test_save_then_load_predicts_the_same(name, fitted, probe, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_parts_hold_the_track_under_its_name(name, fitted, probe):
     track = fitted(name)
     parts = track.predict_parts(probe)
-    for a, b in zip(parts[name], track.predict_proba(probe)):
+    for a, b in zip(parts[track_of(name)], track.predict_proba(probe)):
         np.testing.assert_allclose(a, b, atol=1e-6)
     for part, probs in parts.items():
         assert [len(p) for p in probs] == [len(p) for p in probe], part
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_out_of_fold_predicts_every_training_protein(name, train, models):
     folds = [i % 2 for i in range(len(train))]
-    parts = make_track(name, runtime=RUNTIME, **TINY[name](models)).out_of_fold(train, folds)
-    assert name in parts
+    parts = make(name, models).out_of_fold(train, folds)
+    assert track_of(name) in parts
     for part, probs in parts.items():
         assert [len(p) for p in probs] == [len(p) for p in train], part
         assert all(p.dtype == np.float32 for p in probs), part
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_training_labels_of_one_class_are_refused(name, train, models):
     ordered = [Protein(p.id, p.seq, np.zeros(len(p), np.uint8), p.mask) for p in train[:6]]
     with pytest.raises(ValueError, match="both classes"):
-        make_track(name, runtime=RUNTIME, **TINY[name](models)).fit(ordered)
+        make(name, models).fit(ordered)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_training_proteins_without_labels_are_refused(name, train, models):
     with pytest.raises(ValueError, match="protein bare"):
-        make_track(name, runtime=RUNTIME, **TINY[name](models)).fit(
+        make(name, models).fit(
             [*train[:4], Protein("bare", train[4].seq)])
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_predicting_or_saving_before_fitting_is_refused(name, models, tmp_path):
-    track = make_track(name, runtime=RUNTIME, **TINY[name](models))
-    with pytest.raises(NotFittedError, match=f"track {name} is not fitted"):
+    track = make(name, models)
+    with pytest.raises(NotFittedError, match=f"track {track_of(name)} is not fitted"):
         track.predict_proba([make_protein("p", "MKV")])
     with pytest.raises(NotFittedError):
         save_model(track, tmp_path)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_runtime_is_never_saved_with_the_model(name, fitted, tmp_path):
     track = fitted(name)
     save_model(track, tmp_path / "model")
@@ -181,7 +185,7 @@ def test_runtime_is_never_saved_with_the_model(name, fitted, tmp_path):
         assert f'"{field}"' not in text, field
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_a_bad_residue_is_named_with_protein_and_position(name, fitted):
     with pytest.raises(InputError, match="protein odd: position 3"):
         fitted(name).predict_proba([make_protein("ok", "MKV"), Protein("odd", "MK7L")])

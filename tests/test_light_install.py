@@ -62,6 +62,9 @@ def test_an_ensemble_of_w2v_and_lgbm_runs_without_the_extras(files):
     (["--track", "llm"], ["llm", "torch", ".[llm]"]),
     (["--track", "bilstm"], ["bilstm", "torch", ".[nn]"]),
     (["--track", "ensemble", "--members", "w2v,metapredict"], ["metapredict", ".[metapredict]"]),
+    (["--track", "lgbm", "--set", "embeddings=antiberty"], ["lgbm", "torch", ".[esm]"]),
+    (["--track", "ensemble", "--members", "w2v,lgbm", "--set",
+      "member_settings=lgbm.embeddings=esm2_t6_8M_UR50D"], ["torch", ".[esm]"]),
     (["--track", "w2v", "--plot"], ["matplotlib", "plots"]),
 ])
 def test_a_missing_extra_stops_before_training_in_one_line(files, tmp_path, args, words):

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from idr_kit.tracks import TRACKS
-from tiny import TINY, as_set_pairs, member_settings
+
+from tiny import CASES, TINY, as_set_pairs, case_settings, member_settings, track_of
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_ARGS = ["--set", "device=cpu", "--set", "threads=1"]
@@ -57,7 +57,7 @@ def settings(name: str, models: Path) -> list[str]:
         return as_set_pairs({**tiny, "members": ("w2v", "lgbm", "esm"),
                              "member_settings": tiny["member_settings"]
                              + member_settings("esm", models)})
-    return as_set_pairs(TINY[name](models))
+    return as_set_pairs(case_settings(name, models))
 
 
 def read_submission(path: Path) -> tuple[list[str], list[dict]]:
@@ -66,11 +66,11 @@ def read_submission(path: Path) -> tuple[list[str], list[dict]]:
         return list(reader.fieldnames), list(reader)
 
 
-@pytest.mark.parametrize("name", sorted(TRACKS))
+@pytest.mark.parametrize("name", CASES)
 def test_unlabelled_test_pickle_in_a_valid_submission_out(name, competition, models, tmp_path):
     data = [str(competition / "WSAA_data_public.pkl"), "--test",
             str(competition / "WSAA_data_test.pkl")]
-    result = run_submit("--track", name, "--train", *data, "--out", str(tmp_path / "run"),
+    result = run_submit("--track", track_of(name), "--train", *data, "--out", str(tmp_path / "run"),
                         "--folds", "2", *settings(name, models), *RUNTIME_ARGS)
     assert result.returncode == 0, result.stderr[-3000:]
     header, rows = read_submission(tmp_path / "run" / "submit.csv")

@@ -2,7 +2,8 @@
 
 The contract suite (test_contract.py) and the competition scenario (test_scenario.py) run over
 ``tracks.TRACKS`` itself, so registering a track puts it under both; a track missing here fails
-``test_every_registered_track_has_tiny_settings`` until it gets an entry. The torch tracks load
+``test_every_registered_track_has_tiny_settings`` until it gets an entry. ``VARIANTS`` adds
+options that change what a track computes (lgbm with embeddings) as cases of their own. The torch tracks load
 random-weight models written in their official file layouts (layouts.py).
 """
 from __future__ import annotations
@@ -26,12 +27,22 @@ def _esm(folder: Path) -> dict[str, Any]:
                 head_hidden=8, head_kernel=5, **TORCH_WINDOWS)
 
 
-def _bert(folder: Path) -> dict[str, Any]:
+def _hf_bert(folder: Path) -> str:
     from layouts import write_hf_bert_dir
     where = folder / "hf_bert"
     if not where.is_dir():
         write_hf_bert_dir(where, 2, 32, 4, seed=0)
-    return dict(backbone=str(where), mode="frozen", epochs=2, head_hidden=0, **TORCH_WINDOWS)
+    return str(where)
+
+
+def _bert(folder: Path) -> dict[str, Any]:
+    return dict(backbone=_hf_bert(folder), mode="frozen", epochs=2, head_hidden=0,
+                **TORCH_WINDOWS)
+
+
+def _lgbm_plm(folder: Path) -> dict[str, Any]:
+    return dict(TINY["lgbm"](folder), embeddings=_hf_bert(folder), embedding_dims=4,
+                embedding_widths=(1, 5))
 
 
 def _llm(folder: Path) -> dict[str, Any]:
@@ -60,6 +71,22 @@ TINY: dict[str, Callable[[Path], dict[str, Any]]] = {
     "bilstm": lambda folder: dict(embed=8, conv_channels=8, conv_kernel=5, hidden=8, epochs=2),
     "ensemble": _ensemble,
 }
+
+
+# Options that change what a track computes, checked as if they were tracks of their own:
+# case name -> (track, settings).
+VARIANTS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
+    "lgbm+plm": ("lgbm", _lgbm_plm),
+}
+CASES = sorted([*TINY, *VARIANTS])  # what the contract suite and the scenario run over
+
+
+def track_of(case: str) -> str:
+    return VARIANTS[case][0] if case in VARIANTS else case
+
+
+def case_settings(case: str, folder: Path) -> dict[str, Any]:
+    return (VARIANTS[case][1] if case in VARIANTS else TINY[case])(folder)
 
 
 def member_settings(name: str, folder: Path) -> tuple[str, ...]:
