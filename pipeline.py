@@ -165,6 +165,7 @@ def train_model(spec: RunSpec, train: list[Protein], sizes: list[int], described
     start = time.perf_counter()
     track.fit(train, folds)
     record["seconds"]["train"] = round(time.perf_counter() - start, 2)
+    record["track_report"] = track.report()
     save_model(track, spec.out / "model", decision, train=described)
     return track, decision, record
 
@@ -184,6 +185,14 @@ def write_outputs(out: Path, proteins: Sequence[Protein], probs, calls) -> None:
     write_npz(out / "probs.npz", dict(zip(ids, probs)))
     write_caid(out / "predictions.caid", ids, seqs, probs, calls)
     write_submission(out / "submit.csv", ids, seqs, calls)
+
+
+def write_parts(out: Path, proteins: Sequence[Protein], parts: dict[str, list[np.ndarray]],
+                name: str) -> None:
+    """The other parts' probabilities (an ensemble's members), OUT/parts/PART.npz each."""
+    for part, probs in parts.items():
+        if part != name:
+            write_npz(out / "parts" / f"{part}.npz", {p.id: s for p, s in zip(proteins, probs)})
 
 
 def score_test(out: Path, proteins: Sequence[Protein], probs, calls, threshold: float
@@ -277,6 +286,7 @@ def _run(spec: RunSpec, test, train, sizes, inputs) -> dict:
     record["seconds"]["predict"] = round(time.perf_counter() - start, 2)
     probs = parts[track.name]
     write_outputs(spec.out, test, probs, calls)
+    write_parts(spec.out, test, parts, track.name)
     record.update(track=track.name, track_config=dataclasses.asdict(track.config),
                   decision=decision.to_dict(), threshold=decision.threshold,
                   threshold_source=decision.source)

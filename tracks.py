@@ -187,6 +187,11 @@ class Track(ABC):
         track.fitted_ = True
         return track
 
+    def report(self) -> dict:
+        """What the run records of this track's training beyond its config (never saved
+        with the model); an ensemble gives its members' seconds."""
+        return {}
+
     def state_digest(self) -> str:
         """A digest of what was learnt: equal for equal models (torchrun checks its ranks by it)."""
         with tempfile.TemporaryDirectory() as tmp:

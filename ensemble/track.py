@@ -19,6 +19,7 @@ like the others: the run pipeline treats it as it treats any track.
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -103,8 +104,10 @@ class EnsembleTrack(Track):
         key = (name, fingerprint({"track": name, **settings}, folds, proteins))
         memo = self.__dict__.setdefault("_oof_memo", {})
         if key not in memo:
+            start = time.perf_counter()
             with stage(name):
                 memo[key] = self._member(name).out_of_fold(proteins, folds)[name]
+            self._seconds(name)["out_of_fold"] = round(time.perf_counter() - start, 2)
             where = self.runtime.checkpoint_path(MEMBERS_DIR, name)
             if where:  # the first-class artefact: id -> float32, with the config that made it
                 write_npz(where / "oof.npz", dict(zip(unique_keys(proteins), memo[key])))
@@ -121,12 +124,23 @@ class EnsembleTrack(Track):
         """The member trained on every protein; a kept one with the same settings and data is reused."""
         where = self.runtime.checkpoint_path(MEMBERS_DIR, name, f"model-{self.tags_[name]}")
         if where and (where / "track.json").is_file():
+            self._seconds(name)["fit"] = "reused"
             return load_model(where, self.runtime.under(MEMBERS_DIR, name)).track
+        start = time.perf_counter()
         with stage(name):
             track = self._member(name).fit(proteins)
+        self._seconds(name)["fit"] = round(time.perf_counter() - start, 2)
         if where:
             save_model(track, where)
         return track
+
+    def _seconds(self, name: str) -> dict:
+        """Where a member's training seconds are noted for the run's record."""
+        return self.__dict__.setdefault("seconds_", {}).setdefault(name, {})
+
+    def report(self) -> dict:
+        """Each member's seconds out of fold and to fit ("reused": from the checkpoints)."""
+        return {"member_seconds": getattr(self, "seconds_", {})}
 
     # -- prediction -----------------------------------------------------------------------
     def predict_parts(self, proteins: Sequence[Protein]) -> dict[str, list[np.ndarray]]:

@@ -203,10 +203,16 @@ def test_submit_builds_an_ensemble_with_plots_and_a_saved_model_predicts_the_sam
     for name in ("submit.csv", "probs.npz", "predictions.caid", "folds.json", "config.json",
                  "model/track.json", "model/ensemble.json", "oof/ensemble-train.npz",
                  "oof/w2v-train.npz", "oof/lgbm-train.npz", "checkpoints/members/lgbm/oof.npz",
-                 "plots/summary.png"):
+                 "parts/w2v.npz", "parts/lgbm.npz", "plots/summary.png"):
         assert (out / name).is_file(), name
     assert len(list((out / "plots" / "proteins").glob("*.png"))) == 3
+    probs, member = np.load(out / "probs.npz"), np.load(out / "parts" / "lgbm.npz")
+    assert sorted(member.files) == sorted(probs.files)
+    assert all(member[k].shape == probs[k].shape for k in probs.files)
     record = json.loads((out / "config.json").read_text())
+    for name in ("w2v", "lgbm"):  # each member's seconds, as this run spent them
+        seconds = record["track_report"]["member_seconds"][name]
+        assert seconds["out_of_fold"] > 0 and seconds["fit"] > 0
     assert record["threshold_source"].startswith("F1-max on out-of-fold")
     saved = json.loads((out / "model" / "track.json").read_text())["decision"]
     assert record["threshold"] == saved["threshold"] and record["decision"] == saved
