@@ -8,6 +8,7 @@ The ensemble runs with w2v, lgbm and a torch track on a tiny model.
 from __future__ import annotations
 
 import csv
+import json
 import pickle
 import subprocess
 import sys
@@ -89,3 +90,20 @@ def test_unlabelled_test_pickle_in_a_valid_submission_out(name, competition, mod
     assert again.returncode == 0, again.stderr[-3000:]
     assert ((tmp_path / "again" / "submit.csv").read_bytes()
             == (tmp_path / "run" / "submit.csv").read_bytes())
+
+
+@pytest.mark.parametrize("recipe", ["cpu_own", "cpu_blend"])
+def test_the_cpu_recipes_run_as_written(recipe, competition, models, tmp_path):
+    """As the README gives them (by name, no --track), with tiny members and two folds."""
+    small = member_settings("lgbm", models) + member_settings("bilstm", models)
+    result = run_submit("--recipe", recipe, "--train", str(competition / "WSAA_data_public.pkl"),
+                        "--test", str(competition / "WSAA_data_test.pkl"),
+                        "--out", str(tmp_path / "run"), "--folds", "2",
+                        *as_set_pairs({"member_settings": small}), *RUNTIME_ARGS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, rows = read_submission(tmp_path / "run" / "submit.csv")
+    assert len(rows) == 6 and all(set(r["IDRs"]) <= {"0", "1"} for r in rows)
+    record = json.loads((tmp_path / "run" / "config.json").read_text())
+    members = {"cpu_own": ["lgbm", "bilstm"], "cpu_blend": ["lgbm", "bilstm", "metapredict"]}
+    assert record["track"] == "ensemble"
+    assert list(record["track_config"]["members"]) == members[recipe]
