@@ -89,6 +89,8 @@ def main(argv=None) -> int:
         runtime = Runtime(device="cpu", threads=args.threads, cache_dir=args.cache_dir)
         scores = candidate_oof(args.track, settings, train, sources, folds, runtime)
         rows.append((text or "(defaults)", scores, time.perf_counter() - start))
+        print(f"  NOX AUC / F1-max {scores['nox'][0]:.3f} / {scores['nox'][1]:.3f}, PDB "
+              f"{scores['pdb'][0]:.3f} / {scores['pdb'][1]:.3f}", flush=True)
     print(f"\n{'candidate':40} {'NOX AUC':>8} {'NOX F1max':>9} {'PDB AUC':>8} {'PDB F1max':>9} "
           f"{'seconds':>8}")
     for text, scores, seconds in rows:
