@@ -159,7 +159,10 @@ def train_model(spec: RunSpec, train: list[Protein], sizes: list[int], described
         oof = track.out_of_fold(train, folds)
         record["seconds"]["out_of_fold"] = round(time.perf_counter() - start, 2)
         record["oof"] = write_oof(spec.out, spec.train, sizes, train, oof)
-        decision = fit_decision(oof[track.name], train, spec.decision, spec.threshold)
+        alike = track.alike(train)  # the proteins labelled in the style it predicts
+        decision = fit_decision([oof[track.name][i] for i in alike], [train[i] for i in alike],
+                                spec.decision, spec.threshold)
+        record["decision_fitted_on"] = len(alike)
     else:
         decision = default_decision(spec.threshold)
     start = time.perf_counter()

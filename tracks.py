@@ -43,7 +43,7 @@ from idr_kit import crossval
 from idr_kit.data.atomic import read_json, write_json
 from idr_kit.data.digests import file_sha256, text_sha256
 from idr_kit.data.probs import validate_outputs
-from idr_kit.data.records import Protein, check_residues, require_training
+from idr_kit.data.records import Protein, check_residues, label_style, require_training
 from idr_kit.postprocess import Decision, DecisionSettings
 
 TRACK_FILE = "track.json"
@@ -171,6 +171,12 @@ class Track(ABC):
                                      config={"track": self.name, **dataclasses.asdict(self.config)})
         return {self.name: probs}
 
+    def alike(self, proteins: Sequence[Protein]) -> list[int]:
+        """Indices of the training proteins labelled in the style this track predicts: what
+        its decision (and an ensemble's blend) is fitted on. All of them, unless the track
+        is told to predict one label style (bilstm, ensemble): then ``in_style``."""
+        return list(range(len(proteins)))
+
     def fresh(self) -> "Track":
         """An unfitted track with the same config and runtime."""
         return type(self)(self.config, self.runtime)
@@ -291,6 +297,13 @@ def require_installed(name: str, config: TrackConfig | None = None) -> None:
         raise MissingExtra(f"track {name!r} needs {modules}, not installed here: "
                            f"{TORCH_FIRST}pip install -e \".[{extras}]\" in the checkout "
                            f"(or pip install \"{DISTRIBUTION}[{extras}]\")")
+
+
+def in_style(proteins: Sequence[Protein], style: str) -> list[int]:
+    """Indices of the proteins labelled in ``style`` ("nox", "pdb"; records.label_style), or
+    all of them when ``style`` is "" or none is labelled so."""
+    chosen = [i for i, p in enumerate(proteins) if label_style(p) == style]
+    return chosen if style and chosen else list(range(len(proteins)))
 
 
 def make_track(name: str, config: TrackConfig | None = None, runtime: Runtime | None = None,

@@ -69,31 +69,53 @@ class PlmFeatures:
         key = backbone_key(self.encoder.source, self.seed, computed)
         return EmbeddingCache(key, self.runtime.cache_dir or None, self.runtime.cache_gb)
 
-    def embeddings(self, proteins: Sequence[Protein]) -> list[np.ndarray]:
-        """Each protein's (L, E) float32 last-layer vectors, windows' overlaps averaged."""
+    def _hidden(self, proteins: Sequence[Protein]) -> tuple[list, list[np.ndarray]]:
+        """The proteins' windows and each window's hidden states (cached)."""
         window = self.encoder.max_residues
         pieces = cut(proteins, window, min(OVERLAP, window // 2))
         hidden = embed(self.encoder, pieces, self._cache(), budget=BUDGET, device=self.device,
                        precision=self.runtime.precision)
-        sums = [np.zeros((len(p), self.encoder.embed_dim)) for p in proteins]
-        counts = [np.zeros((len(p), 1)) for p in proteins]
-        for piece, h in zip(pieces, hidden):
-            sums[piece.protein][piece.start:piece.end] += residue_slice(h, len(piece))
-            counts[piece.protein][piece.start:piece.end] += 1
-        return [(s / c).astype(np.float32) for s, c in zip(sums, counts)]
+        return pieces, hidden
+
+    def embeddings(self, proteins: Sequence[Protein]) -> list[np.ndarray]:
+        """Each protein's (L, E) float32 last-layer vectors, windows' overlaps averaged."""
+        pieces, hidden = self._hidden(proteins)
+        own: list[list[int]] = [[] for _ in proteins]
+        for k, piece in enumerate(pieces):
+            own[piece.protein].append(k)
+        out = []
+        for p, mine in zip(proteins, own):  # one protein's float64 sums at a time
+            sums, counts = np.zeros((len(p), self.encoder.embed_dim)), np.zeros((len(p), 1))
+            for k in mine:
+                piece = pieces[k]
+                sums[piece.start:piece.end] += residue_slice(hidden[k], len(piece))
+                counts[piece.start:piece.end] += 1
+            out.append((sums / counts).astype(np.float32))
+        return out
 
     def prepare(self, proteins: Sequence[Protein]) -> None:
         """Embeds ``proteins`` in batches, so that calls for each one find them cached."""
-        self.embeddings(proteins)
+        self._hidden(proteins)
 
     # -- the reduction --------------------------------------------------------------------
     def fit(self, proteins: Sequence[Protein]) -> "PlmFeatures":
         """Embeds the training proteins and fits the principal components on a sample of
-        their residues (the same sample for the same seed)."""
-        vectors = np.concatenate(self.embeddings(proteins))  # (N, E)
+        their residues (the same sample for the same seed). Only the sample is held: every
+        residue's vector at once would be gigabytes (1.7 M x 512 float32: 3.4 GB)."""
+        self.prepare(proteins)
+        total = sum(len(p) for p in proteins)
         rng = np.random.default_rng(self.seed)
-        if len(vectors) > SAMPLE:
-            vectors = vectors[np.sort(rng.choice(len(vectors), SAMPLE, replace=False))]
+        picked = np.sort(rng.choice(total, SAMPLE, replace=False)) if total > SAMPLE else None
+        rows, start = [], 0
+        for p in proteins:
+            vectors = self.embeddings([p])[0]
+            if picked is None:
+                rows.append(vectors)
+            else:
+                lo, hi = np.searchsorted(picked, [start, start + len(p)])
+                rows.append(vectors[picked[lo:hi] - start])
+            start += len(p)
+        vectors = np.concatenate(rows)  # (min(N, SAMPLE), E)
         self.mean = vectors.mean(axis=0).astype(np.float32)
         if self.dims:
             if self.dims > min(vectors.shape):

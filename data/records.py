@@ -64,6 +64,13 @@ class Protein:
         return chars.tobytes().decode()
 
 
+def label_style(protein: Protein) -> str:
+    """How a labelled protein was annotated: "pdb" (CAID's PDB style: unassessed ``-``
+    residues, ``0`` only where a structure is seen) or "nox" (every residue labelled; the
+    competition's style)."""
+    return "nox" if protein.mask is None or protein.mask.all() else "pdb"
+
+
 def clean_sequence(raw: str, *, protein: str, source: str | None = None) -> str:
     """Uppercase, drop one trailing stop ``*``, and reject anything outside ``ALPHABET``."""
     if not isinstance(raw, str):

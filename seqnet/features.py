@@ -12,7 +12,7 @@ import numpy as np
 
 from idr_kit.baselines.embedding import residue_rows
 from idr_kit.baselines.scales import SCALE_TABLE
-from idr_kit.data.records import ALPHABET
+from idr_kit.data.records import ALPHABET, label_style
 
 _STANDARD = SCALE_TABLE[:20]
 _SCALES = ((SCALE_TABLE - _STANDARD.mean(axis=0)) / _STANDARD.std(axis=0)).astype(np.float32)
@@ -28,5 +28,5 @@ def features(seq: str, style: float, protein: str | None = None) -> np.ndarray:
 
 
 def style_of(protein) -> float:
-    """1.0 for a PDB-style labelled protein (it has unassessed residues), else 0.0."""
-    return 0.0 if protein.mask is None or protein.mask.all() else 1.0
+    """The style column of a labelled protein: 1.0 PDB style, 0.0 NOX (records.label_style)."""
+    return 1.0 if label_style(protein) == "pdb" else 0.0

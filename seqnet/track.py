@@ -21,7 +21,7 @@ from idr_kit.token_clf.batching import token_budget_batches
 from idr_kit.token_clf.runtime import start
 from idr_kit.token_clf.train import (History, LoopSettings, checkpoint_file, load_weights,
                                      parameters_digest, train)
-from idr_kit.tracks import Track
+from idr_kit.tracks import Track, in_style
 
 WEIGHTS_FILE = "bilstm.pt"
 META_FILE = "bilstm.json"
@@ -65,6 +65,9 @@ class BiLstmTrack(Track):
                                      extra=0, seed=seed)
         return [collate([rows[i] for i in b], [proteins[i].labels for i in b],
                         [proteins[i].mask for i in b]) for b in index]
+
+    def alike(self, proteins) -> list[int]:
+        return in_style(proteins, self.config.style)
 
     def _style(self) -> float:
         return 1.0 if self.config.style == "pdb" else 0.0

@@ -231,3 +231,31 @@ def test_without_run_folds_an_ensemble_blends_on_its_own_folds(files, tmp_path):
     record = json.loads((tmp_path / "config.json").read_text())
     assert record["threshold"] == 0.5 and record["threshold_source"] == "default"
     assert "--folds 0" in result.stderr and not (tmp_path / "oof").exists()
+
+
+def test_with_a_style_the_blend_and_the_decision_learn_from_proteins_labelled_in_it(
+        spy, train, shared_data, monkeypatch):
+    from idr_kit.ensemble import blend
+    from idr_kit.tracks import in_style
+    pdb = [p for p in read_proteins(shared_data / "train_pdb_style.fasta") if not p.mask.all()][:30]
+    mixed = [*train[:30], *pdb]
+    assert in_style(mixed, "pdb") == list(range(30, 60))
+    assert in_style(mixed, "nox") == list(range(30))
+    assert in_style(mixed, "") == list(range(60))
+    assert in_style(train[:5], "pdb") == list(range(5))  # none labelled so: all
+    fitted_on = []
+    real = blend.MeanBlender.fit
+
+    def noting(self, parts, proteins):
+        fitted_on.append({p.id for p in proteins})
+        return real(self, parts, proteins)
+
+    monkeypatch.setattr(blend.MeanBlender, "fit", noting)
+    track = ensemble(members=("spy",), blender="mean", style="pdb", folds=2)
+    folds = [i % 2 for i in range(len(mixed))]
+    track.out_of_fold(mixed, folds)
+    track.fit(mixed, folds)
+    pdb_ids = {p.id for p in pdb}
+    assert len(fitted_on) == 3 and all(ids and ids <= pdb_ids for ids in fitted_on)
+    assert track.alike(mixed) == list(range(30, 60))
+    assert ensemble(members=("spy",)).alike(mixed) == list(range(60))  # no style: all

@@ -107,3 +107,4 @@ def test_the_cpu_recipes_run_as_written(recipe, competition, models, tmp_path):
     members = {"cpu_own": ["lgbm", "bilstm"], "cpu_blend": ["lgbm", "bilstm", "metapredict"]}
     assert record["track"] == "ensemble"
     assert list(record["track_config"]["members"]) == members[recipe]
+    assert record["decision_fitted_on"] == 40  # every training protein: all NOX style
