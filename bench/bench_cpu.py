@@ -12,7 +12,8 @@ run goes through `submit.py` with the same folds, grouped by MMseqs2 cluster
   trained;
 * every member of cpu_blend, read from that run: its out-of-fold arrays and its model, saved
   inside the recipe's; a member trains exactly as it would alone (same settings, folds, data).
-  Its threshold is tuned on its own out-of-fold arrays, as a run of it alone would;
+  Its threshold is tuned on its own out-of-fold arrays, as a run of it alone would (on the
+  proteins labelled in its style, for a member that has one: Track.alike);
 * every other CPU track (w2v, lgbm without the recipe's options), each in its own run.
 
 Columns: AUC, APS, F1-max and F1 at the row's tuned threshold on valid.fasta (CAID's PDB-style
@@ -26,6 +27,7 @@ rows hold its figures from this same run. Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -41,7 +43,7 @@ from idr_kit.data.load import read_proteins  # noqa: E402
 from idr_kit.data.metrics import evaluate  # noqa: E402
 from idr_kit.data.records import Protein  # noqa: E402
 from idr_kit.postprocess import Decision, DecisionSettings, fit_decision  # noqa: E402
-from idr_kit.tracks import read_recipe  # noqa: E402
+from idr_kit.tracks import config_class, in_style, read_recipe  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CLUSTERS = ROOT / "bench" / "clusters" / "train_mmseqs.tsv"
@@ -123,6 +125,19 @@ def row(label: str, which: str, scores: dict, nox: dict, threshold: float, **ext
             "oof_f1_tuned": nox["f1"], "oof_proteins": nox["proteins_scored"], **extra}
 
 
+def member_seconds(base: Path, reported: dict) -> dict:
+    """Each member's seconds out of fold and to fit, as first measured: a rerun of the bench
+    reuses members from the checkpoints (reported as "reused"), so the figures are kept."""
+    kept = base / "member_seconds.json"
+    known = json.loads(kept.read_text()) if kept.is_file() else {}
+    for name, figures in reported.items():
+        for key, value in figures.items():
+            if not isinstance(value, str):  # the first measurement stands
+                known.setdefault(name, {}).setdefault(key, value)
+    kept.write_text(json.dumps(known, indent=2))
+    return known
+
+
 def slug(label: str) -> str:
     """A row's label as a folder name."""
     return "".join(c if c.isalnum() or c in "._" else "-" for c in label).strip("-")
@@ -154,10 +169,12 @@ def bench_set(which: str, args, ref: Reference, residues: int) -> list[dict]:
     # each member of cpu_blend, from its run
     blend_run = base / "cpu_blend"
     _, recipe = read_recipe(ROOT / "recipes" / "cpu_blend.json")
-    seconds = recipe_runs["cpu_blend"]["track_report"]["member_seconds"]
+    seconds = member_seconds(base, recipe_runs["cpu_blend"]["track_report"]["member_seconds"])
     for name in recipe["members"]:
         oof = oof_arrays(blend_run, name, which)
-        decision = fit_decision([oof[p.id] for p in train], train, DecisionSettings())
+        styled = "style" in {f.name for f in dataclasses.fields(config_class(name))}
+        alike = [train[i] for i in in_style(train, STYLE[which] if styled else "")]
+        decision = fit_decision([oof[p.id] for p in alike], alike, DecisionSettings())
         model = blend_run / "model" / "members" / name
         scored = base / f"member-{name}"
         _, record = submit(["--model", str(model), "--test", str(DATA / "valid.fasta"),
