@@ -1,8 +1,12 @@
-"""What submit.py and fit.py share: track options, their settings, and one-line errors.
+"""What submit.py, score.py and fit.py share: track options, their settings, and errors.
 
 Nothing here knows any particular track: the flags that stand for config fields (--backbone,
---members ...) are gathered from the registered configs' ``FLAGS``, and every setting is
-routed by name to the track's config, the run's decision settings or its runtime.
+--members ...) are settings.py's ``FLAGS``, and every setting is routed by name to the
+track's config, the run's decision settings or its runtime (settings.py).
+
+Errors: a ``UserError`` (data/errors.py: bad input, a bad setting, a missing extra, a refused
+folder) is one line and exit status 2; anything else is a bug, said so in one line, then its
+traceback, and exit status 1.
 """
 from __future__ import annotations
 
@@ -10,13 +14,20 @@ import argparse
 import dataclasses
 import sys
 import traceback
+from pathlib import Path
 from typing import Any, Callable
 
+from idr_kit.data.errors import SettingError, UserError
+from idr_kit.data.fields import defaults_of, parse_pairs, typed_text
 from idr_kit.postprocess import DecisionSettings, check_threshold
-from idr_kit.tracks import (DEFAULT_TRACK, TRACKS, MissingExtra, Runtime, TrackConfig, build_config,
-                            check_recipe, command_flags, config_class, defaults_of, parse_pairs,
-                            parse_settings, read_recipe, recipe_path, require_installed,
-                            settings_fields, split_settings, track_class, typed)
+from idr_kit.runtime import Runtime
+from idr_kit.saved import build_config
+from idr_kit.settings import (command_flags, parse_settings, read_recipe, recipe_path,
+                              settings_fields, split_settings, typed_recipe)
+from idr_kit.tracks import (DEFAULT_TRACK, TRACKS, TrackConfig, config_class, require_installed,
+                            track_class)
+
+CHECKPOINTS = "checkpoints"  # the default checkpoint folder, inside the output folder
 
 @dataclasses.dataclass(frozen=True)
 class TrackSettings:
@@ -62,10 +73,10 @@ def track_settings(args: argparse.Namespace) -> TrackSettings:
     recipe_file = recipe_path(args.recipe) if args.recipe else None
     recipe_track, values = read_recipe(recipe_file) if recipe_file else (None, {})
     if args.track and recipe_track and args.track != recipe_track:
-        raise ValueError(f"{recipe_file} is a recipe for track {recipe_track!r}, not {args.track!r}")
+        raise SettingError(f"{recipe_file} is a recipe for track {recipe_track!r}, not {args.track!r}")
     name = args.track or recipe_track or DEFAULT_TRACK
     if recipe_file:
-        check_recipe(name, values, recipe_file)
+        values = typed_recipe(name, values, recipe_file)
     values.update(parse_settings(name, args.overrides))
     values.update(_flag_values(args, name))
     values.setdefault("seed", args.seed)
@@ -85,8 +96,8 @@ def _flag_values(args: argparse.Namespace, name: str) -> dict[str, Any]:
         if given is None:
             continue
         if field not in fields:
-            raise ValueError(f"--{field.replace('_', '-')} does not apply to track {name!r}")
-        out[field] = given if isinstance(given, bool) else typed(default, given, field)
+            raise SettingError(f"--{field.replace('_', '-')} does not apply to track {name!r}")
+        out[field] = given if isinstance(given, bool) else typed_text(field, default, given)
     return out
 
 
@@ -95,8 +106,15 @@ def runtime_settings(args: argparse.Namespace, base: Runtime) -> Runtime:
     takes no track settings)."""
     try:
         return dataclasses.replace(base, **parse_pairs(args.overrides, defaults_of(base)))
-    except ValueError as err:
-        raise ValueError(f"{err} (with --model only runtime settings apply)") from None
+    except SettingError as err:
+        raise SettingError(f"{err} (with --model only runtime settings apply)") from None
+
+
+def with_checkpoints(runtime: Runtime, out: Path) -> Runtime:
+    """``runtime`` checkpointing into OUT/checkpoints unless it names a folder of its own."""
+    if runtime.checkpoint_dir:
+        return runtime
+    return dataclasses.replace(runtime, checkpoint_dir=str(out / CHECKPOINTS))
 
 
 def settings_help() -> str:
@@ -109,17 +127,22 @@ def settings_help() -> str:
 
 
 def guarded(prog: str, debug: bool, work: Callable[[], object]) -> int:
-    """Run ``work``; a user's mistake becomes one line on stderr and exit status 2 (130 on
-    Ctrl-C) instead of a traceback (``--debug`` prints it too)."""
+    """Run ``work``: a ``UserError`` becomes one line on stderr and exit status 2 (``--debug``
+    adds its traceback); Ctrl-C (or SIGTERM) exit status 130; anything else is a bug: one line
+    saying so, its traceback, exit status 1."""
     try:
         work()
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, KeyError, OSError, MissingExtra) as err:  # InputError is a ValueError
+    except UserError as err:
         if debug:
             traceback.print_exc()
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"{prog}: error: {message}", file=sys.stderr)
+        print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:  # noqa: BLE001 - the kit's own failure, shown as such
+        print(f"{prog}: internal error (a bug in idr-kit; please report it with the traceback "
+              f"below): {type(err).__name__}: {str(err)[:300]}", file=sys.stderr)
+        traceback.print_exc()
+        return 1
     return 0

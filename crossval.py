@@ -14,16 +14,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from idr_kit.data.digests import proteins_digest, value_digest
+from idr_kit.data.digests import checkpoint_tag
 from idr_kit.data.probs import read_npz, write_npz
 from idr_kit.data.progress import progress
 from idr_kit.data.records import Protein
-
-
-def fingerprint(config: dict, folds: Sequence[int], proteins: Sequence[Protein]) -> str:
-    """Names a checkpoint: a change of config, folds or training data (labels too) starts afresh."""
-    return value_digest({"config": config, "folds": [int(f) for f in folds],
-                         "proteins": proteins_digest(proteins, labels=True)})
 
 
 def out_of_fold(make_track: Callable[[], object], proteins: Sequence[Protein],
@@ -36,7 +30,7 @@ def out_of_fold(make_track: Callable[[], object], proteins: Sequence[Protein],
     """
     if len(folds) != len(proteins):
         raise ValueError(f"{len(folds)} folds for {len(proteins)} proteins")
-    tag = fingerprint(config or {}, folds, proteins)
+    tag = checkpoint_tag(config or {}, folds, proteins)
     out: list[np.ndarray | None] = [None] * len(proteins)
     for k in progress(sorted(set(folds)), desc="out-of-fold", unit="fold"):
         held = [i for i, f in enumerate(folds) if f == k]

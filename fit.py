@@ -13,15 +13,15 @@ saves the model with the 0.5 threshold unless --threshold is given.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
-from idr_kit.cli import add_track_options, guarded, track_settings
-from idr_kit.pipeline import describe_inputs, read_training
-from idr_kit.postprocess import Decision
+from idr_kit.cli import add_track_options, guarded, track_settings, with_checkpoints
+from idr_kit.pipeline import default_decision, describe_inputs, read_training
 from idr_kit.runfolder import check_writable, terminate_as_interrupt
-from idr_kit.tracks import World, make_track, save_model
+from idr_kit.runtime import World
+from idr_kit.saved import save_model
+from idr_kit.tracks import make_track
 
 
 def build_parser(prog: str = "python -m idr_kit.fit",
@@ -38,18 +38,16 @@ def build_parser(prog: str = "python -m idr_kit.fit",
 
 def fit(args) -> None:
     settings = track_settings(args)
-    runtime = settings.runtime
-    if not runtime.checkpoint_dir:
-        runtime = dataclasses.replace(runtime, checkpoint_dir=str(args.out / "checkpoints"))
+    runtime = with_checkpoints(settings.runtime, args.out)
     check_writable(args.out)  # before training, not after it
     train, sizes = read_training(args.train)
     track = make_track(settings.name, settings.config, runtime).fit(train)
     here = World.from_env()
     print(f"rank {here.rank}/{here.size}: state {track.state_digest()}", flush=True)
     if here.main:
-        decision = (Decision().with_threshold(args.threshold, "--threshold")
-                    if args.threshold is not None else Decision())
-        save_model(track, args.out / "model", decision, train=describe_inputs(args.train, sizes))
+        decision = default_decision(args.threshold, "fit.py tunes no threshold; submit.py does")
+        save_model(track, args.out / "model", decision,
+                   train=describe_inputs(args.train, sizes))
         print(f"wrote {args.out / 'model'}")
     _leave_process_group()
 

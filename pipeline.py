@@ -10,11 +10,9 @@ particular track: a track, an ensemble among them, is driven through the contrac
 from __future__ import annotations
 
 import dataclasses
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Sequence
 
@@ -23,20 +21,22 @@ import numpy as np
 from idr_kit.data.atomic import write_json
 from idr_kit.data.competition import write_submission
 from idr_kit.data.digests import SHORT, file_sha256
+from idr_kit.data.errors import InputError, MissingExtra, SettingError
 from idr_kit.data.fasta import write_caid
 from idr_kit.data.load import read_proteins
 from idr_kit.data.metrics import DEFAULT_THRESHOLD, evaluate, format_report
 from idr_kit.data.probs import write_npz
-from idr_kit.data.records import InputError, Protein
+from idr_kit.data.provenance import code_version, library_versions
+from idr_kit.data.records import Protein
 from idr_kit.data.splits import fold_groups, make_folds, save_folds
 from idr_kit.postprocess import Decision, DecisionSettings, fit_decision
 from idr_kit.runfolder import RunFolder, check_writable
-from idr_kit.tracks import (MissingExtra, Runtime, Track, TrackConfig, code_version, installed,
-                            load_model, make_track, require_installed, save_model)
+from idr_kit.runtime import Runtime
+from idr_kit.saved import load_model, save_model
+from idr_kit.tracks import (OutOfFold, Track, TrackConfig, installed, make_track, require_installed,
+                            track_class)
 
-# Distributions whose versions explain a change in figures between two runs.
-LIBRARIES = ("numpy", "scipy", "scikit-learn", "gensim", "lightgbm", "torch", "fair-esm",
-             "transformers", "peft", "metapredict", "matplotlib")
+MEMBERS = "members"  # OUT/members/NAME.npz: an ensemble's members' test probabilities
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,9 @@ class RunSpec:
 
     def __post_init__(self):
         if self.folds == 1 or self.folds < 0:
-            raise ValueError("--folds must be 0 (no out-of-fold predictions) or at least 2")
+            raise SettingError("--folds must be 0 (no out-of-fold predictions) or at least 2")
         if self.model is None and (not self.track or not self.train):
-            raise ValueError("a training run needs a track and training files")
+            raise SettingError("a training run needs a track and training files")
 
 
 # ---- reading ----------------------------------------------------------------------------------
@@ -96,16 +96,6 @@ def describe_inputs(paths: Sequence[Path], sizes: Sequence[int] | None = None) -
             for p, n in zip(paths, sizes or [None] * len(paths))]
 
 
-def library_versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            pass
-    return found
-
-
 # ---- training ---------------------------------------------------------------------------------
 
 def run_folds(train: Sequence[Protein], k: int, seed: int, groups: Path | None,
@@ -118,30 +108,53 @@ def run_folds(train: Sequence[Protein], k: int, seed: int, groups: Path | None,
 
 
 def write_oof(out: Path, paths: Sequence[Path], sizes: Sequence[int], train: Sequence[Protein],
-              parts: dict[str, list[np.ndarray]]) -> dict[str, dict]:
-    """Out-of-fold arrays per training file (OUT/oof/[PART-]FILE.npz) and their scores."""
+              oof: OutOfFold, name: str) -> dict[str, dict]:
+    """Out-of-fold arrays per training file and their scores: OUT/oof/FILE.npz, or with members
+    OUT/oof/NAME-FILE.npz for the track and for each member."""
     scores = {}
     stems = [path.stem for path in paths]
-    for name, probs in parts.items():
+    named = {name: oof.probs, **{member: value.probs for member, value in oof.members.items()}}
+    for who, probs in named.items():
         start = 0
         for i, (path, n) in enumerate(zip(paths, sizes)):
-            part, values = train[start:start + n], probs[start:start + n]
+            chunk, values = train[start:start + n], probs[start:start + n]
             start += n
             stem = path.stem if stems.count(path.stem) == 1 else f"{i}-{path.stem}"
-            file = stem if len(parts) == 1 else f"{name}-{stem}"
-            write_npz(out / "oof" / f"{file}.npz", {p.id: s for p, s in zip(part, values)})
-            key = str(path) if len(parts) == 1 else f"{name}: {path}"
-            scores[key] = evaluate(part, {p.id: s for p, s in zip(part, values)})
-            print(f"out-of-fold{' ' + name if len(parts) > 1 else ''} on {path.name}: "
+            file = stem if not oof.members else f"{who}-{stem}"
+            write_npz(out / "oof" / f"{file}.npz", {p.id: s for p, s in zip(chunk, values)})
+            key = str(path) if not oof.members else f"{who}: {path}"
+            scores[key] = evaluate(chunk, {p.id: s for p, s in zip(chunk, values)})
+            print(f"out-of-fold{' ' + who if oof.members else ''} on {path.name}: "
                   f"AUC {scores[key]['auc']}, F1-max {scores[key]['f1_max']}", flush=True)
     return scores
 
 
-def default_decision(threshold: float | None) -> Decision:
-    """Without out-of-fold predictions nothing is fitted: the given threshold, else 0.5."""
+def fitted_decision(oof: OutOfFold, train: Sequence[Protein], settings: DecisionSettings,
+                    threshold: float | None) -> Decision:
+    """The decision fitted on out-of-fold probabilities, on the proteins it is fitted on."""
+    chosen = oof.decision_indices
+    return fit_decision([oof.probs[i] for i in chosen], [train[i] for i in chosen], settings,
+                        threshold)
+
+
+def member_record(track: Track, oof: OutOfFold, train: Sequence[Protein], model: Path) -> dict:
+    """Each member's decision, as a run of it alone would fit it (its own defaults, on the
+    proteins it would fit on), its seconds out of fold and to fit, and where its model is."""
+    seconds = track.report().get("member_seconds", {})
+    folders = track.saved_members(model)
+    return {name: {"decision": fitted_decision(value, train, track_class(name).decision_defaults,
+                                               None).to_dict(),
+                   "seconds": seconds.get(name, {"out_of_fold": value.seconds}),
+                   "model": str(folders[name])}
+            for name, value in oof.members.items()}
+
+
+def default_decision(threshold: float | None, why: str = "--folds 0") -> Decision:
+    """Without out-of-fold predictions nothing is fitted: the given threshold, else 0.5 (with
+    a warning saying ``why`` there are none)."""
     if threshold is not None:
         return Decision().with_threshold(threshold, "--threshold")
-    print(f"warning: no out-of-fold predictions (--folds 0): using threshold "
+    print(f"warning: no out-of-fold predictions ({why}): using threshold "
           f"{DEFAULT_THRESHOLD}; pass --threshold to choose", file=sys.stderr)
     return Decision()
 
@@ -152,35 +165,34 @@ def train_model(spec: RunSpec, train: list[Protein], sizes: list[int], described
     is saved as OUT/model. Returns the track, its decision and what to record."""
     track = make_track(spec.track, spec.config, spec.runtime)
     record: dict = {"seconds": {}}
-    folds = None
+    oof = None
     if spec.folds:
         folds = run_folds(train, spec.folds, spec.seed, spec.groups, spec.out, spec.train)
-        start = time.perf_counter()
         oof = track.out_of_fold(train, folds)
-        record["seconds"]["out_of_fold"] = round(time.perf_counter() - start, 2)
-        record["oof"] = write_oof(spec.out, spec.train, sizes, train, oof)
-        alike = track.alike(train)  # the proteins labelled in the style it predicts
-        decision = fit_decision([oof[track.name][i] for i in alike], [train[i] for i in alike],
-                                spec.decision, spec.threshold)
-        record["decision_fitted_on"] = len(alike)
+        record["seconds"]["out_of_fold"] = oof.seconds
+        record["oof"] = write_oof(spec.out, spec.train, sizes, train, oof, track.name)
+        decision = fitted_decision(oof, train, spec.decision, spec.threshold)
+        record["decision_fitted_on"] = len(oof.decision_indices)
     else:
         decision = default_decision(spec.threshold)
     start = time.perf_counter()
-    track.fit(train, folds)
+    track.fit(train, oof)
     record["seconds"]["train"] = round(time.perf_counter() - start, 2)
     record["track_report"] = track.report()
     save_model(track, spec.out / "model", decision, train=described)
+    if oof is not None and oof.members:
+        record["members"] = member_record(track, oof, train, spec.out / "model")
     return track, decision, record
 
 
 # ---- predicting and writing -------------------------------------------------------------------
 
 def predict(track: Track, decision: Decision, test: Sequence[Protein]
-            ) -> tuple[dict[str, list[np.ndarray]], list[np.ndarray]]:
-    """Every part's probabilities (the track's as submitted, after its decision) and the calls."""
-    parts = track.predict_parts(test)
-    parts[track.name] = decision.probs(parts[track.name])
-    return parts, decision.calls(parts[track.name])
+            ) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]], list[np.ndarray]]:
+    """The track's probabilities as submitted (after its decision), each member's, the calls."""
+    probs, member_probs = track.predict_with_members(test)
+    probs = decision.probs(probs)
+    return probs, member_probs, decision.calls(probs)
 
 
 def write_outputs(out: Path, proteins: Sequence[Protein], probs, calls) -> None:
@@ -190,12 +202,11 @@ def write_outputs(out: Path, proteins: Sequence[Protein], probs, calls) -> None:
     write_submission(out / "submit.csv", ids, seqs, calls)
 
 
-def write_parts(out: Path, proteins: Sequence[Protein], parts: dict[str, list[np.ndarray]],
-                name: str) -> None:
-    """The other parts' probabilities (an ensemble's members), OUT/parts/PART.npz each."""
-    for part, probs in parts.items():
-        if part != name:
-            write_npz(out / "parts" / f"{part}.npz", {p.id: s for p, s in zip(proteins, probs)})
+def write_members(out: Path, proteins: Sequence[Protein],
+                  member_probs: dict[str, list[np.ndarray]]) -> None:
+    """An ensemble's members' test probabilities, OUT/members/NAME.npz each."""
+    for name, probs in member_probs.items():
+        write_npz(out / MEMBERS / f"{name}.npz", {p.id: s for p, s in zip(proteins, probs)})
 
 
 def score_test(out: Path, proteins: Sequence[Protein], probs, calls, threshold: float
@@ -213,18 +224,19 @@ def score_test(out: Path, proteins: Sequence[Protein], probs, calls, threshold: 
     return result
 
 
-def write_plots(out: Path, proteins: Sequence[Protein], parts: dict, name: str,
+def write_plots(out: Path, proteins: Sequence[Protein], curves: dict, name: str,
                 threshold: float, first: int) -> list[str]:
     """PNGs: the first ``first`` proteins in OUT/plots/proteins (a protein may be called
-    "summary"), and OUT/plots/summary.png, ROC and precision-recall, if the test is labelled."""
+    "summary"), and OUT/plots/summary.png, ROC and precision-recall, if the test is labelled.
+    ``curves``: name -> probabilities, the track's under ``name``."""
     from idr_kit import plots
-    written = plots.plot_proteins(out / "plots" / "proteins", proteins, parts, threshold, first,
+    written = plots.plot_proteins(out / "plots" / "proteins", proteins, curves, threshold, first,
                                   name)
     labelled = [i for i, p in enumerate(proteins) if p.has_labels]
     if labelled:
         written.append(plots.summary_plot(
             out / "plots" / "summary.png", [proteins[i] for i in labelled],
-            {k: [v[i] for i in labelled] for k, v in parts.items()}, name))
+            {k: [v[i] for i in labelled] for k, v in curves.items()}, name))
     print(f"wrote {len(written)} plots to {out / 'plots'}")
     return [str(path) for path in written]
 
@@ -285,18 +297,17 @@ def _run(spec: RunSpec, test, train, sizes, inputs) -> dict:
         record.update(model=str(spec.model), model_code_version=meta.get("code_version"))
     warn_extreme(decision)
     start = time.perf_counter()
-    parts, calls = predict(track, decision, test)
+    probs, member_probs, calls = predict(track, decision, test)
     record["seconds"]["predict"] = round(time.perf_counter() - start, 2)
-    probs = parts[track.name]
     write_outputs(spec.out, test, probs, calls)
-    write_parts(spec.out, test, parts, track.name)
+    write_members(spec.out, test, member_probs)
     record.update(track=track.name, track_config=dataclasses.asdict(track.config),
                   decision=decision.to_dict(), threshold=decision.threshold,
                   threshold_source=decision.source)
     record["test_scores"] = score_test(spec.out, test, probs, calls, decision.threshold)
     if spec.plot:
-        record["plots"] = write_plots(spec.out, test, parts, track.name, decision.threshold,
-                                      spec.plot_first)
+        record["plots"] = write_plots(spec.out, test, {track.name: probs, **member_probs},
+                                      track.name, decision.threshold, spec.plot_first)
     write_json(spec.out / "config.json", record)  # last: a folder without it is unfinished
     print(f"wrote {spec.out / 'submit.csv'} ({len(test)} proteins, threshold "
           f"{decision.threshold:.3f})")

@@ -25,9 +25,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from idr_kit.data.errors import InputError, SettingError
 from idr_kit.data.metrics import (DECIMALS, DEFAULT_THRESHOLD, average_precision, binarize,
                                   binary_scores, f1_max, roc_auc)
-from idr_kit.data.records import Protein, pooled
+from idr_kit.data.records import Protein, both_classes, pooled
 
 SMOOTHERS = ("median", "mean")
 NO_SMOOTHING = "none"  # Decision.kind when nothing is smoothed (width 1)
@@ -47,7 +48,7 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float | None]] = {
 
 def _check_width(width: int) -> None:
     if not isinstance(width, (int, np.integer)) or width < 1 or width % 2 == 0:
-        raise ValueError(f"a centred window needs an odd width >= 1, got {width}")
+        raise SettingError(f"a centred window needs an odd width >= 1, got {width}")
 
 
 def _windows(values: np.ndarray, width: int) -> np.ndarray:
@@ -84,7 +85,7 @@ def _window_mean(values: np.ndarray, width: int) -> np.ndarray:
 
 def _smooth_pooled(values: np.ndarray, width: int, kind: str) -> np.ndarray:
     if kind not in SMOOTHERS:
-        raise ValueError(f"unknown smoothing {kind!r}; choose from {SMOOTHERS}")
+        raise SettingError(f"unknown smoothing {kind!r}; choose from {SMOOTHERS}")
     _check_width(width)
     if width == 1:
         return values.astype(np.float32)
@@ -147,8 +148,8 @@ def min_length_all(binary: Sequence[np.ndarray], length: int) -> list[np.ndarray
 
 def _check_fit(proteins: Sequence[Protein], probs: Sequence[np.ndarray]) -> None:
     y, _ = pooled(proteins, probs)
-    if len(y) == 0 or y.min() == y.max():
-        raise ValueError("cannot fit a decision: the assessed labels hold only one class")
+    if not both_classes(y):
+        raise InputError("cannot fit a decision: the assessed labels hold only one class")
 
 
 def _pooled_metric(metric: str, proteins: Sequence[Protein], probs: Sequence[np.ndarray]
@@ -173,7 +174,7 @@ def fit_smoothing(probs: Sequence[np.ndarray], proteins: Sequence[Protein],
     """
     _check_fit(proteins, probs)
     if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose from {tuple(METRICS)}")
+        raise SettingError(f"unknown metric {metric!r}; choose from {tuple(METRICS)}")
     best, best_value = (NO_SMOOTHING, 1), _pooled_metric(metric, proteins, probs)
     for width in sorted(set(widths) - {1}):
         for kind in kinds:
@@ -255,10 +256,10 @@ class DecisionSettings:
 
     def __post_init__(self):
         if self.threshold_rule not in THRESHOLD_RULES:
-            raise ValueError(f"unknown threshold_rule {self.threshold_rule!r}; expected "
+            raise SettingError(f"unknown threshold_rule {self.threshold_rule!r}; expected "
                              f"{', '.join(THRESHOLD_RULES)}")
         if self.smoothing_metric not in METRICS:
-            raise ValueError(f"unknown smoothing_metric {self.smoothing_metric!r}; expected "
+            raise SettingError(f"unknown smoothing_metric {self.smoothing_metric!r}; expected "
                              f"{', '.join(METRICS)}")
 
 
@@ -273,12 +274,12 @@ class Decision:
 
     def __post_init__(self):
         if self.kind not in (NO_SMOOTHING, *SMOOTHERS):
-            raise ValueError(f"unknown smoothing {self.kind!r}")
+            raise SettingError(f"unknown smoothing {self.kind!r}")
         _check_width(self.width)
         if self.kind == NO_SMOOTHING and self.width != 1:
-            raise ValueError(f"kind 'none' needs width 1, got {self.width}")
+            raise SettingError(f"kind 'none' needs width 1, got {self.width}")
         if not isinstance(self.min_length, (int, np.integer)) or self.min_length < 0:
-            raise ValueError(f"min_length must be an integer >= 0, got {self.min_length}")
+            raise SettingError(f"min_length must be an integer >= 0, got {self.min_length}")
         check_threshold(self.threshold)
 
     def probs(self, probs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -301,13 +302,14 @@ class Decision:
     def from_dict(cls, state: dict) -> "Decision":
         unknown = set(state) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"unknown decision settings: {sorted(unknown)}")
+            raise SettingError(f"unknown decision settings: {sorted(unknown)}")
         return cls(**state)
 
 
 def check_threshold(threshold: float) -> float:
-    if not (isinstance(threshold, (int, float, np.floating)) and 0 <= threshold <= 1):
-        raise ValueError(f"threshold {threshold!r} is not a number in [0, 1]")
+    if isinstance(threshold, bool) or not (isinstance(threshold, (int, float, np.floating))
+                                           and 0 <= threshold <= 1):
+        raise SettingError(f"threshold {threshold!r} is not a number in [0, 1]")
     return float(threshold)
 
 

@@ -29,13 +29,14 @@ from pathlib import Path
 
 from idr_kit.data.atomic import TMP_SUFFIX, write_json
 from idr_kit.data.digests import value_digest
+from idr_kit.data.errors import FileRefused
 
 CLAIM = ".idr-run.json"  # which run owns the folder
 LOCK = ".idr-run.lock"  # held while a run writes
 KEPT = ("checkpoints", CLAIM, LOCK)  # what a resumed run keeps
 
 
-class FolderBusy(OSError):
+class FolderBusy(FileRefused):
     """Another run is writing to the folder, or it holds another run's files."""
 
 
@@ -116,15 +117,15 @@ class RunFolder:
 
 
 def check_writable(folder: Path) -> None:
-    """The folder exists (made if need be) and takes a file, or PermissionError saying so."""
+    """The folder exists (made if need be) and takes a file, or FileRefused saying so."""
     probe = Path(folder) / f".write-test{TMP_SUFFIX}"
     try:
         Path(folder).mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        raise PermissionError(f"{folder}: cannot write there ({err.strerror or err}); "
-                              "choose another folder") from None
+        raise FileRefused(f"{folder}: cannot write there ({err.strerror or err}); "
+                          "choose another folder") from None
 
 
 def terminate_as_interrupt() -> None:

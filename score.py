@@ -13,20 +13,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from idr_kit.cli import guarded, threshold_arg
+from idr_kit.data.errors import InputError
 from idr_kit.data.load import PredictionSet, read_predictions, read_proteins
 from idr_kit.data.metrics import (DEFAULT_THRESHOLD, binary_source, drop_reasons, evaluate,
-                          format_report)
-from idr_kit.data.records import InputError, Protein
-from idr_kit.postprocess import check_threshold
+                                  format_report)
+from idr_kit.data.records import Protein
 
 SHOWN_IDS = 5  # ids listed per reason before "..."; the count is always complete
-
-
-def threshold_arg(text: str) -> float:
-    try:
-        return check_threshold(float(text))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"a probs.npz, else {DEFAULT_THRESHOLD}."))
     parser.add_argument("--json", action="store_true",
                         help="print the metrics as one JSON object on the last line.")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return parser
 
 
@@ -139,13 +134,8 @@ def score(args) -> tuple[list[str], dict]:
             calls_line(checked.pred, threshold, source)], result
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        lines, result = score(args)
-    except (InputError, ValueError, OSError) as err:  # FileNotFoundError is an OSError
-        print(f"score.py: error: {err}", file=sys.stderr)
-        return 2
+def report(args) -> None:
+    lines, result = score(args)
     try:
         print("\n".join(lines + [format_report(result)]))
         if args.json:
@@ -153,7 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
     except BrokenPipeError:  # score.py ... | head: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return guarded("score.py", args.debug, lambda: report(args))
 
 
 if __name__ == "__main__":

@@ -12,17 +12,23 @@ predictions on the training set, which the threshold is tuned on).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from pathlib import Path
 
 try:
-    from idr_kit.cli import (add_track_options, guarded, runtime_settings, settings_help,
-                             track_settings)
+    from idr_kit.cli import (
+        add_track_options,
+        guarded,
+        runtime_settings,
+        settings_help,
+        track_settings,
+        with_checkpoints,
+    )
+    from idr_kit.data.errors import FileRefused, SettingError
     from idr_kit.pipeline import RunSpec, run
-    from idr_kit.tracks import Runtime
     from idr_kit.runfolder import terminate_as_interrupt
+    from idr_kit.runtime import Runtime
 except ModuleNotFoundError as err:  # python submit.py in a checkout that is not installed
     if err.name != "idr_kit":
         raise
@@ -117,7 +123,7 @@ def _first(folder: Path, names: tuple[str, ...]) -> Path | None:
 def _required(folder: Path, names: tuple[str, ...], role: str) -> Path:
     found = _first(folder, names)
     if found is None:
-        raise FileNotFoundError(
+        raise FileRefused(
             f"no {role} file given and none of {', '.join(names)} is in {folder.resolve()}: "
             f"pass --{role} FILE, or --data-dir / ${DATA_ENV} pointing at the competition's files")
     return found
@@ -131,18 +137,16 @@ def spec_from_args(args, argv: list[str]) -> RunSpec:
     if args.model is not None:
         given = [flag for flag in ("track", "recipe") if getattr(args, flag)]
         if given:
-            raise ValueError(f"--model predicts with a saved model: --{given[0]} does not apply")
+            raise SettingError(f"--model predicts with a saved model: --{given[0]} does not apply")
         out = args.out or Path("runs") / "predict"
         # A model folder names its backbone; it never decides to reach for the network.
         runtime = runtime_settings(args, base=Runtime(downloads=False))
         return RunSpec(out=out, model=args.model, runtime=runtime, **common)
     settings = track_settings(args)
     out = args.out or Path("runs") / settings.name
-    runtime = settings.runtime
-    if not runtime.checkpoint_dir:
-        runtime = dataclasses.replace(runtime, checkpoint_dir=str(out / "checkpoints"))
     return RunSpec(out=out, train=tuple(train), track=settings.name, config=settings.config,
-                   decision=settings.decision, runtime=runtime, folds=args.folds,
+                   decision=settings.decision, runtime=with_checkpoints(settings.runtime, out),
+                   folds=args.folds,
                    groups=args.groups, **common)
 
 

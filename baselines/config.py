@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from idr_kit.baselines.features import FeatureSpec
+from idr_kit.data.errors import SettingError
+from idr_kit.nn.official import is_esm_name
 from idr_kit.tracks import TrackConfig
 
 
@@ -50,15 +52,15 @@ class LGBMConfig(TrackConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.embedding_dims < 0:
-            raise ValueError(f"embedding_dims must be >= 0, got {self.embedding_dims}")
+            raise SettingError(f"embedding_dims must be >= 0, got {self.embedding_dims}")
         if not self.embedding_widths or any(w < 1 or w % 2 == 0 for w in self.embedding_widths):
-            raise ValueError(f"embedding_widths must be odd widths >= 1, got {self.embedding_widths}")
+            raise SettingError(f"embedding_widths must be odd widths >= 1, got {self.embedding_widths}")
 
     def components(self) -> dict[str, None]:
         """The token track whose packages the embedding backbone needs."""
         if not self.embeddings:
             return {}
-        return {"esm" if self.embeddings.startswith("esm2_t") else "bert": None}
+        return {"esm" if is_esm_name(self.embeddings) else "bert": None}
 
     def feature_spec(self) -> FeatureSpec:
         names = {f.name for f in dataclasses.fields(FeatureSpec)}

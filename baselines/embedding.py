@@ -11,25 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from idr_kit.data.records import ALPHABET, InputError
-
-# Byte value -> row of the table; clean_sequence has already rejected any other letter.
-_ROW_OF_BYTE = np.full(256, -1, dtype=np.int64)
-_ROW_OF_BYTE[np.frombuffer(ALPHABET.encode(), dtype=np.uint8)] = np.arange(len(ALPHABET))
-
-
-def residue_rows(seq: str, protein: str | None = None) -> np.ndarray:
-    """Row of each residue in an ALPHABET-indexed table -> (L,) int64."""
-    if seq.isascii():
-        rows = _ROW_OF_BYTE[np.frombuffer(seq.encode(), dtype=np.uint8)]
-        bad = np.flatnonzero(rows < 0)
-    else:
-        rows, bad = None, [next(i for i, c in enumerate(seq) if not c.isascii())]
-    if len(bad):
-        pos = int(bad[0])
-        raise InputError(f"invalid residue {seq[pos]!r} (allowed: {ALPHABET})",
-                         protein=protein, position=pos + 1)
-    return rows
+from idr_kit.data.records import ALPHABET, residue_rows
 
 
 def embed(seq: str, table: np.ndarray, protein: str | None = None) -> np.ndarray:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from idr_kit.baselines.embedding import residue_rows
-from idr_kit.baselines.scales import SCALE_NAMES, SCALE_TABLE
-from idr_kit.baselines.windows import centred_mean
 from idr_kit.data.records import STANDARD_RESIDUES
+from idr_kit.data.scales import SCALE_NAMES, SCALE_TABLE
+from idr_kit.data.window_means import centred_mean
 
 _CHARGE = SCALE_NAMES.index("charge")
 # One-hot over the 20 standard residues plus one "other" column for X U B Z O: they count in a

@@ -20,13 +20,13 @@ from typing import Sequence
 import lightgbm as lgb
 import numpy as np
 
-from idr_kit.baselines.embedding import train_table
 from idr_kit.baselines.config import LGBMConfig
+from idr_kit.baselines.embedding import train_table
 from idr_kit.baselines.features import feature_names, residue_features
 from idr_kit.baselines.rows import predict_in_chunks, training_rows
 from idr_kit.data.atomic import atomic_write, read_json, write_json
 from idr_kit.data.progress import progress
-from idr_kit.data.records import Protein, assessed_labels, require_training
+from idr_kit.data.records import Protein, assessed_labels, both_classes, require_training
 from idr_kit.data.splits import split_validation
 from idr_kit.tracks import Track
 
@@ -40,7 +40,7 @@ class LGBMTrack(Track):
     name = "lgbm"
     Config = LGBMConfig
 
-    def _fit(self, proteins: list[Protein], folds) -> None:
+    def _fit(self, proteins: list[Protein], oof) -> None:
         self.table_ = train_table([p.seq for p in proteins],
                                   vector_size=self.config.vector_size, seed=self.config.seed)
         self.plm_ = self._plm().fit(proteins) if self.config.embeddings else None
@@ -133,7 +133,4 @@ class LGBMTrack(Track):
 
 def _can_validate(valid: list[Protein]) -> bool:
     """Early stopping on AUC needs held-out assessed residues of both classes."""
-    if not valid:
-        return False
-    labels = assessed_labels(valid)
-    return bool((labels == 0).any() and (labels == 1).any())
+    return bool(valid) and both_classes(assessed_labels(valid))

@@ -6,14 +6,14 @@ backbone's last layer per residue, with window statistics) as an option of the l
     plm.prepare(proteins)                      # embeds many at once, ahead of plm(protein)
     plm(protein) -> (L, len(widths) * dims) float32
 
-Any backbone the token_clf tracks load works: ``antiberty`` (inside its wheel, offline), a
-fair-esm ESM-2 name (``esm2_t33_650M_UR50D``, ESMDisPred's) or a transformers directory. A
-protein longer than the backbone sees is cut into windows (token_clf.pieces, the frozen token
-track's own cut) whose overlaps are averaged. Each residue's vector is centred and projected
+Any backbone the shared torch layer loads works (nn.backbones.load_backbone): ``antiberty``
+(inside its wheel, offline), a fair-esm ESM-2 name (``esm2_t33_650M_UR50D``, ESMDisPred's) or
+a transformers directory. A protein longer than the backbone sees is cut into windows
+(nn.pieces, with the frozen token track's default overlap) whose overlaps are averaged. Each residue's vector is centred and projected
 on ``dims`` principal components of the training residues, then averaged over centred windows
 of each width (1: the residue's own). Embeddings are computed once per window sequence and
-kept (token_clf.cache: in memory, and on disk under the runtime's cache_dir, shared with the
-frozen token track of the same backbone).
+kept (nn.cache: in memory, and on disk under the runtime's cache_dir, shared with the frozen
+token track of the same backbone).
 """
 from __future__ import annotations
 
@@ -21,17 +21,18 @@ from typing import Sequence
 
 import numpy as np
 
-from idr_kit.baselines.windows import centred_mean
+from idr_kit.data.errors import SettingError
 from idr_kit.data.records import Protein
-from idr_kit.token_clf.align import residue_slice
-from idr_kit.token_clf.cache import EmbeddingCache, backbone_key, embed
-from idr_kit.token_clf.config import EsmConfig
-from idr_kit.token_clf.pieces import cut
-from idr_kit.token_clf.runtime import compute_dtype, start
-from idr_kit.token_clf.track import build_encoder
+from idr_kit.data.window_means import centred_mean
+from idr_kit.nn.align import residue_slice
+from idr_kit.nn.backbones import load_backbone, load_encoder
+from idr_kit.nn.cache import EmbeddingCache, backbone_key, embed
+from idr_kit.nn.config import LoopConfig
+from idr_kit.nn.device import compute_dtype, start
+from idr_kit.nn.pieces import cut
+from idr_kit.nn.windows import OVERLAP  # the token tracks' default: the two share cached windows
 
-OVERLAP = EsmConfig.overlap  # the frozen token track's cut, so the two share cached windows
-BUDGET = EsmConfig.token_budget  # tokens per embedding batch
+BUDGET = LoopConfig.token_budget  # tokens per embedding batch
 SAMPLE = 50_000  # training residues the principal components are fitted on
 
 
@@ -47,10 +48,9 @@ class PlmFeatures:
         """The backbone ``config.embeddings`` names (or a saved model's ``source``), ready."""
         device, _ = start(runtime)
         if source is None:
-            encoder = build_encoder(EsmConfig(backbone=config.embeddings,
-                                              weights=config.embedding_weights), runtime.offline)
+            encoder = load_backbone(config.embeddings, config.embedding_weights,
+                                    offline=runtime.offline)
         else:
-            from idr_kit.token_clf.backbones import load_encoder
             encoder = load_encoder(source, offline=runtime.offline)
         return cls(encoder.to(device).eval(), config.embedding_dims, config.embedding_widths,
                    config.seed, runtime, device)
@@ -71,8 +71,7 @@ class PlmFeatures:
 
     def _hidden(self, proteins: Sequence[Protein]) -> tuple[list, list[np.ndarray]]:
         """The proteins' windows and each window's hidden states (cached)."""
-        window = self.encoder.max_residues
-        pieces = cut(proteins, window, min(OVERLAP, window // 2))
+        pieces = cut(proteins, self.encoder.max_residues, OVERLAP)
         hidden = embed(self.encoder, pieces, self._cache(), budget=BUDGET, device=self.device,
                        precision=self.runtime.precision)
         return pieces, hidden
@@ -119,7 +118,7 @@ class PlmFeatures:
         self.mean = vectors.mean(axis=0).astype(np.float32)
         if self.dims:
             if self.dims > min(vectors.shape):
-                raise ValueError(f"embedding_dims={self.dims} exceeds what {len(vectors)} "
+                raise SettingError(f"embedding_dims={self.dims} exceeds what {len(vectors)} "
                                  f"training residues of {vectors.shape[1]} dims can give")
             _, _, vt = np.linalg.svd(vectors - self.mean, full_matrices=False)
             self.components = vt[:self.dims].T.astype(np.float32)  # (E, dims)

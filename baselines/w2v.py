@@ -18,9 +18,10 @@ from sklearn.naive_bayes import GaussianNB
 from idr_kit.baselines.config import W2VConfig
 from idr_kit.baselines.embedding import embed, train_table
 from idr_kit.baselines.rows import predict_in_chunks, training_rows
-from idr_kit.baselines.windows import window_mean
 from idr_kit.data.atomic import atomic_write
+from idr_kit.data.errors import FileRefused
 from idr_kit.data.records import Protein, assessed_labels
+from idr_kit.data.window_means import window_mean
 from idr_kit.tracks import Track
 
 # The baseline's slice seq[i-2:i+2]: two residues before i, i itself, one after.
@@ -35,7 +36,7 @@ class W2VTrack(Track):
     name = "w2v"
     Config = W2VConfig
 
-    def _fit(self, proteins: list[Protein], folds) -> None:
+    def _fit(self, proteins: list[Protein], oof) -> None:
         self.table_ = train_table([p.seq for p in proteins],
                                   vector_size=self.config.vector_size, seed=self.config.seed)
         rows = training_rows(proteins, self.features)
@@ -63,7 +64,7 @@ class W2VTrack(Track):
         with np.load(directory / NB_FILE) as saved:
             self.nb_ = _gaussian_nb(saved)
         if self.table_.shape[1] != self.config.vector_size:
-            raise ValueError(f"{directory}: saved vectors have size {self.table_.shape[1]}, "
+            raise FileRefused(f"{directory}: saved vectors have size {self.table_.shape[1]}, "
                              f"config says vector_size={self.config.vector_size}")
 
 

@@ -10,10 +10,10 @@ run goes through `submit.py` with the same folds, grouped by MMseqs2 cluster
   the folds, and ``--set style=`` the style of the set's labels: PDB for ``both``, as
   valid.fasta is). They share one checkpoint folder, so cpu_own reuses what cpu_blend
   trained;
-* every member of cpu_blend, read from that run: its out-of-fold arrays and its model, saved
-  inside the recipe's; a member trains exactly as it would alone (same settings, folds, data).
-  Its threshold is tuned on its own out-of-fold arrays, as a run of it alone would (on the
-  proteins labelled in its style, for a member that has one: Track.alike);
+* every member of cpu_blend, read from that run's outputs: its out-of-fold arrays (oof/), and
+  from config.json's "members" its decision (fitted on its own out-of-fold arrays as a run of
+  it alone would fit it), its seconds and its saved model; a member trains exactly as it would
+  alone (same settings, folds, data);
 * every other CPU track (w2v, lgbm without the recipe's options), each in its own run.
 
 Columns: AUC, APS, F1-max and F1 at the row's tuned threshold on valid.fasta (CAID's PDB-style
@@ -27,7 +27,6 @@ rows hold its figures from this same run. Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import shlex
 import sys
@@ -35,17 +34,15 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from bench_tracks import best_wall, plain_fasta, run_measured  # noqa: E402
+from idr_kit.data.load import read_proteins
+from idr_kit.data.metrics import evaluate
+from idr_kit.data.records import Protein
+from idr_kit.postprocess import Decision
+from idr_kit.settings import read_recipe
 
-from idr_kit.data.load import read_proteins  # noqa: E402
-from idr_kit.data.metrics import evaluate  # noqa: E402
-from idr_kit.data.records import Protein  # noqa: E402
-from idr_kit.postprocess import Decision, DecisionSettings, fit_decision  # noqa: E402
-from idr_kit.tracks import config_class, in_style, read_recipe  # noqa: E402
+from bench_tracks import best_wall, plain_fasta, run_measured
+from benchdata import ROOT, SHARED as DATA
 
-DATA = ROOT.parent / "shared" / "data"
 CLUSTERS = ROOT / "bench" / "clusters" / "train_mmseqs.tsv"
 SETS = {"nox": ["train.pkl"], "pdb": ["train_pdb_style.fasta"],
         "both": ["train.pkl", "train_pdb_style.fasta"]}
@@ -153,7 +150,6 @@ def bench_set(which: str, args, ref: Reference, residues: int) -> list[dict]:
     shared = ["--set", f"checkpoint_dir={base / 'checkpoints'}",
               "--set", f"cache_dir={args.cache_dir}", "--set", f"style={STYLE[which]}"]
     rows = []
-    train = ref.training(which)
     # the recipes
     recipe_runs = {}
     for name in RECIPES:
@@ -169,13 +165,11 @@ def bench_set(which: str, args, ref: Reference, residues: int) -> list[dict]:
     # each member of cpu_blend, from its run
     blend_run = base / "cpu_blend"
     _, recipe = read_recipe(ROOT / "recipes" / "cpu_blend.json")
-    seconds = member_seconds(base, recipe_runs["cpu_blend"]["track_report"]["member_seconds"])
+    members = recipe_runs["cpu_blend"]["members"]
+    seconds = member_seconds(base, {name: m["seconds"] for name, m in members.items()})
     for name in recipe["members"]:
         oof = oof_arrays(blend_run, name, which)
-        styled = "style" in {f.name for f in dataclasses.fields(config_class(name))}
-        alike = [train[i] for i in in_style(train, STYLE[which] if styled else "")]
-        decision = fit_decision([oof[p.id] for p in alike], alike, DecisionSettings())
-        model = blend_run / "model" / "members" / name
+        decision, model = Decision.from_dict(members[name]["decision"]), members[name]["model"]
         scored = base / f"member-{name}"
         _, record = submit(["--model", str(model), "--test", str(DATA / "valid.fasta"),
                             "--threshold", str(decision.threshold),
@@ -207,9 +201,8 @@ def bench_set(which: str, args, ref: Reference, residues: int) -> list[dict]:
 
 
 def time_processes(rows: list[dict], plain: Path, out: Path, repeats: int, residues: int) -> dict:
-    """Each model's whole prediction process against metapredict's CLI, on the same FASTA;
-    a fresh process with no cache, so its prediction residues/s replace the run's (where an
-    ensemble's members may have reused predictions kept from an earlier run)."""
+    """Each model's whole prediction process against metapredict's CLI, on the same FASTA, in
+    a fresh process; its prediction residues/s replace the run's."""
     mp_cli = Path(sys.executable).parent / "metapredict-predict-disorder"
     kept = out / "timed" / "metapredict-cli.json"  # timings are kept: a rerun reuses them
     if not kept.is_file():

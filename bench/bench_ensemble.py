@@ -5,7 +5,8 @@
 
 For each training-label style (nox: train.pkl; pdb: train_pdb_style.fasta) and each blender, an
 ensemble of the members is fitted by the out-of-fold protocol on the training file (members'
-out-of-fold arrays are computed once per style and reused by every blender, through the cache),
+out-of-fold arrays are computed once per style and reused by every blender, through their fold
+checkpoints),
 then predicts ``valid.fasta``, which is never used for fitting anything. Prints, for each member
 and each ensemble: AUC, APS, F1-max and F1 at the threshold tuned on out-of-fold predictions of
 the training set (CAID metrics, pooled residues), and the ensemble's gain over its best member
@@ -19,15 +20,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+from idr_kit.data.load import read_proteins
+from idr_kit.data.metrics import binarize, evaluate, roc_auc
+from idr_kit.data.records import pooled
+from idr_kit.data.splits import fold_groups, make_folds
+from idr_kit.postprocess import fit_decision, tune_threshold
+from idr_kit.runtime import Runtime
+from idr_kit.tracks import make_track
 
-from idr_kit.data.load import read_proteins  # noqa: E402
-from idr_kit.data.metrics import binarize, evaluate, roc_auc  # noqa: E402
-from idr_kit.data.records import pooled  # noqa: E402
-from idr_kit.data.splits import fold_groups, make_folds  # noqa: E402
-from idr_kit.postprocess import fit_decision, tune_threshold  # noqa: E402
-from idr_kit.tracks import Runtime, make_track  # noqa: E402
+from benchdata import SHARED as DATA
 
 STYLES = {"nox": "train.pkl", "pdb": "train_pdb_style.fasta"}
 COLUMNS = ("auc", "aps", "f1_max", "f1")
@@ -76,10 +77,12 @@ def bench_style(style: str, args, cache: Path) -> list[dict]:
         start = time.perf_counter()
         track = make_track("ensemble", runtime=runtime, members=tuple(args.members),
                            blender=blender, folds=args.folds, seed=args.seed)
-        oof = track.out_of_fold(train, folds)
-        track.fit(train, folds)
+        value = track.out_of_fold(train, folds)
+        track.fit(train, value)  # the members' out-of-fold arrays come from the value
         seconds = time.perf_counter() - start
-        parts = track.predict_parts(valid)
+        blend, member_probs = track.predict_with_members(valid)
+        oof = {"ensemble": value.probs, **{n: v.probs for n, v in value.members.items()}}
+        parts = {"ensemble": blend, **member_probs}
         if i == 0:
             rows += member_rows(args.members, train, valid, oof, parts)
         rows.append(ensemble_row(track, train, valid, oof, parts, blender, seconds))

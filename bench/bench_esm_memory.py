@@ -38,8 +38,9 @@ import time
 
 import numpy as np
 
-from idr_kit.token_clf.official import ESM2_SIZES
-from idr_kit.tracks import Runtime, make_track
+from idr_kit.nn.official import ESM2_SIZES
+from idr_kit.runtime import Runtime
+from idr_kit.tracks import make_track
 
 WINDOW = 1022  # residues: ESM-2's full window (1024 tokens with <cls> and <eos>)
 TOKENS = WINDOW + 2
@@ -49,10 +50,12 @@ GIB = 2 ** 30
 def one_step(size: str, windows: int, checkpointing: bool, device: str) -> dict:
     """Build the track's LoRA model, then time and measure one training step."""
     import torch
+
     from idr_kit.data.records import make_protein
-    from idr_kit.token_clf.model import TokenStep, masked_bce
-    from idr_kit.token_clf.pieces import cut, token_batch
-    from idr_kit.token_clf.runtime import autocast
+    from idr_kit.nn.device import autocast
+    from idr_kit.nn.head import masked_bce
+    from idr_kit.nn.pieces import cut, token_batch
+    from idr_kit.token_clf.model import TokenStep
     runtime = Runtime(device=device, checkpoint_activations=checkpointing)
     track = make_track("esm", runtime=runtime, backbone=size, from_scratch=True, mode="lora")
     track._prepare()  # the untrained model as fit() builds it, checkpointing as the runtime says
@@ -89,12 +92,9 @@ def one_step(size: str, windows: int, checkpointing: bool, device: str) -> dict:
 
 
 def measure(size: str, windows: int, checkpointing: bool, device: str) -> dict:
-    """``one_step`` in a fresh process, so no allocation of another run is counted."""
-    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); from bench_esm_memory import "
-            "one_step; print(json.dumps(one_step(sys.argv[2], int(sys.argv[3]), "
-            "sys.argv[4] == '1', sys.argv[5])))")
-    here = str(__import__("pathlib").Path(__file__).resolve().parent)
-    out = subprocess.run([sys.executable, "-c", code, here, size, str(windows),
+    """``one_step`` in a fresh process (this script, with --one-step), so no allocation of
+    another run is counted."""
+    out = subprocess.run([sys.executable, __file__, "--one-step", size, str(windows),
                           "1" if checkpointing else "0", device], capture_output=True, text=True,
                          check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -132,6 +132,11 @@ def extrapolate(rows: list[dict], sizes: list[str], target: str, windows: int) -
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--one-step"]:  # the child process of measure()
+        size, windows, checkpointing, device = argv[1:5]
+        print(json.dumps(one_step(size, int(windows), checkpointing == "1", device)))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="+", default=["esm2_t6_8M_UR50D", "esm2_t12_35M_UR50D"])
     parser.add_argument("--windows", nargs="+", type=int, default=[1, 2, 4])

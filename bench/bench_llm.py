@@ -4,7 +4,7 @@
     python bench/bench_llm.py --model 7b --length 512 --batch 7 --residues 8000
     python bench/bench_llm.py --model tiny --device cpu --threads 1  # CPU: regression tracking
 
-The model is Qwen2.5-7B-Instruct's real architecture (``tests/layouts.py``'s ``QWEN2_5_7B``) with random
+The model is Qwen2.5-7B-Instruct's real architecture (``bench/layouts.py``'s ``QWEN2_5_7B``) with random
 weights, bf16 on a GPU (speed and memory do not depend on the weights' values), or the tiny
 two-layer Qwen2 of the tests in fp32 on CPU. Nothing is written but config.json and the real
 Qwen2.5 tokenizer files: the track builds the weights on the device itself (``from_scratch``),
@@ -46,24 +46,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # layouts.py: model files in the official layouts
+from idr_kit.data.load import read_proteins
+from idr_kit.llm_sft.batches import example_batch, prompt_batch
+from idr_kit.llm_sft.config import MODES, LlmConfig
+from idr_kit.llm_sft.model import HeadStep, SftStep, positions, sft_objective
+from idr_kit.llm_sft.prompts import IGNORE_INDEX
+from idr_kit.llm_sft.tokens import encode_example, encode_prompt
+from idr_kit.nn.backbones import enable_checkpointing
+from idr_kit.nn.device import autocast, pick_device
+from idr_kit.nn.pieces import cut
+from idr_kit.nn.train import bce_objective
+from idr_kit.runtime import Runtime
+from idr_kit.tracks import make_track
 
-from benchdata import data_file  # noqa: E402
-from idr_kit.data.load import read_proteins  # noqa: E402
-import layouts  # noqa: E402
-from idr_kit.llm_sft.batches import example_batch, prompt_batch  # noqa: E402
-from idr_kit.llm_sft.config import MODES, LlmConfig  # noqa: E402
-from idr_kit.token_clf.backbones import enable_checkpointing  # noqa: E402
-from idr_kit.llm_sft.model import (HeadStep, SftStep, positions,  # noqa: E402
-                           sft_objective)
-from idr_kit.llm_sft.prompts import IGNORE_INDEX  # noqa: E402
-from idr_kit.llm_sft.tokens import encode_example, encode_prompt  # noqa: E402
-from idr_kit.token_clf.pieces import cut  # noqa: E402
-from idr_kit.token_clf.runtime import autocast, pick_device  # noqa: E402
-from idr_kit.token_clf.train import bce_objective  # noqa: E402
-from idr_kit.tracks import Runtime, make_track  # noqa: E402
-from bench_token_clf import sample  # noqa: E402  (valid.fasta proteins that fit one window)
+import layouts
+from bench_token_clf import sample  # valid.fasta proteins that fit one window
+from benchdata import data_file
 
 GIB = 2 ** 30
 # Per model: residues per training piece, pieces per batch, timed steps, repeats, and residues

@@ -25,15 +25,14 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # layouts.py: model files in the official layouts
+from idr_kit.data.load import read_proteins
+from idr_kit.nn.batching import token_budget_batches
+from idr_kit.nn.official import esm_dims
+from idr_kit.runtime import Runtime
+from idr_kit.tracks import make_track
 
-from benchdata import data_file  # noqa: E402
-from idr_kit.data.load import read_proteins  # noqa: E402
-from idr_kit.token_clf.batching import token_budget_batches  # noqa: E402
-from idr_kit.token_clf.official import esm_dims  # noqa: E402
-from idr_kit.tracks import Runtime, make_track  # noqa: E402
-from layouts import write_esm_checkpoint  # noqa: E402
+from benchdata import data_file
+from layouts import write_esm_checkpoint
 
 ESM_WINDOW = 1022  # proteins up to this length: the bare pass needs no windows either
 HEADS = {"default": {}, "linear": {"head_hidden": 0}}  # the track's default head; a linear one

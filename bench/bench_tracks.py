@@ -20,8 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+from benchdata import ROOT
+from benchdata import SHARED as DATA
+
 STYLES = {"nox": ["train.pkl"], "pdb": ["train_pdb_style.fasta"],
           "both": ["train.pkl", "train_pdb_style.fasta"]}
 

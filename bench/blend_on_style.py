@@ -19,12 +19,13 @@ import numpy as np
 
 from idr_kit.data.load import read_proteins
 from idr_kit.data.metrics import evaluate
-from idr_kit.data.records import label_style
+from idr_kit.data.styles import label_style
 from idr_kit.ensemble.blend import make_blender
-from idr_kit.ensemble.track import blend_out_of_fold, stack_parts
+from idr_kit.ensemble.track import blend_out_of_fold, stacked
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+from benchdata import ROOT
+from benchdata import SHARED as DATA
+
 FILES = ("train.pkl", "train_pdb_style.fasta")
 
 
@@ -53,10 +54,10 @@ def main(argv=None) -> int:
         return ", ".join(found)
 
     for members in (args.members[:2], args.members):
-        parts = stack_parts([oof[m] for m in members])
-        for fit_on, alike in (("all", None), ("pdb", styles["pdb"])):
-            blend = blend_out_of_fold(parts, proteins, folds,
-                                      lambda: make_blender("stack", seed=0), alike)
+        stack = stacked([oof[m] for m in members])
+        for fit_on, chosen in (("all", None), ("pdb", styles["pdb"])):
+            blend = blend_out_of_fold(stack, proteins, folds,
+                                      lambda: make_blender("stack", seed=0), chosen)
             print(f"stack of {'+'.join(members)}, fitted on {fit_on}: {scores(blend)}", flush=True)
     for member, probs in oof.items():
         print(f"{member} alone: {scores(probs)}")

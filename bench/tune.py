@@ -16,16 +16,17 @@ import argparse
 import dataclasses
 import sys
 import time
-from pathlib import Path
 
-
+from idr_kit.data.fields import defaults_of, parse_pairs
 from idr_kit.data.load import read_proteins
 from idr_kit.data.metrics import evaluate
 from idr_kit.data.splits import fold_groups, make_folds
-from idr_kit.tracks import Runtime, config_class, make_track, parse_overrides
+from idr_kit.runtime import Runtime
+from idr_kit.tracks import config_class, make_track
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+from benchdata import ROOT
+from benchdata import SHARED as DATA
+
 CLUSTERS = ROOT / "bench" / "clusters" / "train_mmseqs.tsv"
 FILES = {"nox": "train.pkl", "pdb": "train_pdb_style.fasta"}
 
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
     rows = []
     for text in args.candidate or [""]:
         pairs = [t for t in text.split(",") if t.strip()]
-        settings = parse_overrides(config_class(args.track), pairs)
+        settings = parse_pairs(pairs, defaults_of(config_class(args.track)()))
         start = time.perf_counter()
         print(f"candidate {text or '(defaults)'}", flush=True)
         runtime = Runtime(device="cpu", threads=args.threads, cache_dir=args.cache_dir)

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
+from idr_kit.data.errors import FileRefused, InputError, UserError
 
 TMP_SUFFIX = ".tmp"  # hidden ".NAME.XXXX.tmp" files beside their target while being written
 
@@ -26,11 +27,15 @@ FILE_MODE = 0o666 & ~_umask()
 def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on a clean exit, rename it over ``path``.
 
-    On an exception the temporary file is removed and ``path`` is left as it was.
+    On an exception the temporary file is removed and ``path`` is left as it was. A write the
+    system refuses (no space, no permission) is a ``FileRefused`` naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    except OSError as err:
+        raise _refused(path, err) from None
     os.fchmod(fd, FILE_MODE)
     try:
         with os.fdopen(fd, mode, **open_kwargs) as handle:
@@ -38,10 +43,16 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Ite
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and not isinstance(err, UserError):
+            raise _refused(path, err) from None
         raise
+
+
+def _refused(path: Path, err: OSError) -> FileRefused:
+    return FileRefused(f"{path}: cannot write there ({err.strerror or err})")
 
 
 def write_json(path: str | os.PathLike, obj) -> None:
@@ -55,6 +66,8 @@ def read_json(path: str | os.PathLike):
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: missing") from None
-    except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
-        raise ValueError(f"{path}: not valid JSON ({err})") from None
+        raise FileRefused(f"{path}: missing") from None
+    except OSError as err:
+        raise FileRefused(f"{path}: cannot read it ({err.strerror or err})") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:  # JSONDecodeError: ValueError
+        raise InputError(f"not valid JSON ({str(err)[:200]})", source=str(path)) from None

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from idr_kit.data.atomic import atomic_write
+from idr_kit.data.errors import InputError
 from idr_kit.data.probs import in_id_order, validate_binary
-from idr_kit.data.records import InputError, Protein, check_unique_ids, make_protein
+from idr_kit.data.records import Protein, check_unique_ids, make_protein
 
 SUBMISSION_COLUMNS = ("proteinID", "sequence", "IDRs")
 # The only globals a pickle of the competition's layout needs: numpy arrays, their dtypes and

@@ -46,3 +46,10 @@ def proteins_digest(proteins: Iterable[Protein], *, labels: bool) -> str:
         text = p.label_string() if labels and p.has_labels else ""
         digest.update(f"{p.id}\n{p.seq}\n{text}\n".encode())
     return digest.hexdigest()[:SHORT]
+
+
+def checkpoint_tag(config: dict, folds: Iterable[int], proteins: Iterable[Protein]) -> str:
+    """Names a piece of resumable work (a fold, an epoch file, a member's model): a change of
+    config, folds or training data (labels too) starts afresh."""
+    return value_digest({"config": config, "folds": [int(f) for f in folds],
+                         "proteins": proteins_digest(proteins, labels=True)})

@@ -31,7 +31,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from idr_kit.data.records import InputError, Protein, check_unique_ids, make_protein
+from idr_kit.data.errors import InputError
+from idr_kit.data.records import Protein, check_unique_ids, make_protein
 
 DISORDERED_STATES = ("disorder", "pre-molten globule", "molten globule")
 STATE, TRANSITION, FUNCTION = "structural state", "structural transition", "disorder function"

@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 from idr_kit.data.atomic import atomic_write
 from idr_kit.data.disprot import read_disprot_json
+from idr_kit.data.errors import InputError, UserError
 from idr_kit.data.fasta import read_fasta
-from idr_kit.data.records import InputError
 
 # The DisProt REST API's search endpoint. With format=json it answers {"data": [...], "size": N};
 # read_disprot_json refuses a file holding fewer than N entries (one page of a paged answer).
@@ -48,7 +48,7 @@ CHUNK_BYTES = 1 << 16
 USER_AGENT = "idr-kit/0.1 (python urllib; data.download)"
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UserError, RuntimeError):
     """A download failed; the message says what to fetch by hand and where to pass it."""
 
 

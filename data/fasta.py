@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from idr_kit.data.atomic import atomic_write
+from idr_kit.data.errors import InputError
 from idr_kit.data.probs import in_id_order, validate_binary, validate_probs
-from idr_kit.data.records import InputError, Protein, check_unique_ids, clean_sequence, make_protein
+from idr_kit.data.records import Protein, check_unique_ids, clean_sequence, make_protein
 
 LABEL_CHARS = "01-"
 SCORE_DECIMALS = 3  # what CAID's own files carry; finer digits only change ties in AUC

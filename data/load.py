@@ -10,9 +10,10 @@ import numpy as np
 
 from idr_kit.data.competition import read_pickle, read_submission
 from idr_kit.data.disprot import read_disprot_json
+from idr_kit.data.errors import InputError
 from idr_kit.data.fasta import read_caid, read_fasta
 from idr_kit.data.probs import read_npz
-from idr_kit.data.records import InputError, Protein
+from idr_kit.data.records import Protein
 
 PICKLE_SUFFIXES = (".pkl", ".pickle")
 JSON_SUFFIXES = (".json",)

@@ -38,7 +38,8 @@ from typing import Mapping, NamedTuple
 
 import numpy as np
 
-from idr_kit.data.records import InputError, Protein, check_unique_ids
+from idr_kit.data.errors import InputError
+from idr_kit.data.records import Protein, check_unique_ids
 
 DECIMALS = 3  # CAID rounds scores and every reported number to 3 decimals
 DEFAULT_THRESHOLD = 0.5  # the usual cut on a disorder probability when none is given
@@ -235,14 +236,14 @@ def binary_source(has_scores: bool, has_binary: bool, threshold: float | None) -
     """Where the binary calls come from: ``"threshold"``, ``"binary"`` or ``"default"`` (0.5)."""
     if threshold is not None:
         if not np.isfinite(threshold):
-            raise ValueError(f"threshold {threshold} is not a finite number")
+            raise InputError(f"threshold {threshold} is not a finite number")
         if not has_scores:
-            raise ValueError("a threshold needs scores, but this prediction has only 0/1 states")
+            raise InputError("a threshold needs scores, but this prediction has only 0/1 states")
         return "threshold"
     if has_binary:
         return "binary"
     if not has_scores:
-        raise ValueError("the prediction has neither scores nor 0/1 states")
+        raise InputError("the prediction has neither scores nor 0/1 states")
     return "default"
 
 

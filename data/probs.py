@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from idr_kit.data.atomic import atomic_write
-from idr_kit.data.records import InputError
+from idr_kit.data.errors import InputError
 
 Lengths = Sequence["str | int"]
 # bool, signed and unsigned integers and floats; a bool array is a fair way to hand over 0/1 calls.

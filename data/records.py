@@ -15,6 +15,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from idr_kit.data.errors import InputError
+
 STANDARD_RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
 # X unknown, U selenocysteine, B Asx, Z Glx, O pyrrolysine: real sequences carry them; each
 # track maps them onto what its model knows.
@@ -24,22 +26,9 @@ NOT_ASSESSED = "-"
 
 _ALLOWED = np.zeros(256, dtype=bool)
 _ALLOWED[np.frombuffer(ALPHABET.encode(), dtype=np.uint8)] = True
-
-
-class InputError(ValueError):
-    """Bad input, described by file, protein and 1-based position, for a person to fix."""
-
-    def __init__(self, message: str, *, source: str | None = None,
-                 protein: str | None = None, position: int | None = None):
-        self.source, self.protein, self.position = source, protein, position
-        where = []
-        if source is not None:
-            where.append(str(source))
-        if protein is not None:
-            where.append(f"protein {protein}")
-        if position is not None:
-            where.append(f"position {position}")
-        super().__init__(": ".join(where + [message]))
+# Byte value -> position in ALPHABET (-1: not a residue), for tables indexed like ALPHABET.
+_ROW_OF_BYTE = np.full(256, -1, dtype=np.int64)
+_ROW_OF_BYTE[np.frombuffer(ALPHABET.encode(), dtype=np.uint8)] = np.arange(len(ALPHABET))
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,13 +51,6 @@ class Protein:
             raise ValueError(f"protein {self.id} has no labels")
         chars = np.where(self.mask, self.labels + ord("0"), ord(NOT_ASSESSED)).astype(np.uint8)
         return chars.tobytes().decode()
-
-
-def label_style(protein: Protein) -> str:
-    """How a labelled protein was annotated: "pdb" (CAID's PDB style: unassessed ``-``
-    residues, ``0`` only where a structure is seen) or "nox" (every residue labelled; the
-    competition's style)."""
-    return "nox" if protein.mask is None or protein.mask.all() else "pdb"
 
 
 def clean_sequence(raw: str, *, protein: str, source: str | None = None) -> str:
@@ -150,6 +132,21 @@ def make_protein(pid: str, seq: str, labels=None, *, source: str | None = None) 
     return Protein(pid, seq, lab, mask)
 
 
+def residue_rows(seq: str, protein: str | None = None) -> np.ndarray:
+    """Each residue's row in a table indexed like ``ALPHABET`` -> (L,) int64; InputError
+    naming the protein and position of anything else."""
+    if seq.isascii():
+        rows = _ROW_OF_BYTE[np.frombuffer(seq.encode(), dtype=np.uint8)]
+        bad = np.flatnonzero(rows < 0)
+    else:
+        rows, bad = None, _first_invalid(seq)
+    if len(bad):
+        pos = int(bad[0])
+        raise InputError(f"invalid residue {seq[pos]!r} (allowed: {ALPHABET})",
+                         protein=protein, position=pos + 1)
+    return rows
+
+
 def check_unique_ids(proteins: Iterable[Protein], *, source: str | None = None) -> None:
     seen: set[str] = set()
     for p in proteins:
@@ -199,17 +196,22 @@ def check_residues(proteins: Iterable[Protein]) -> None:
                          protein=p.id, position=pos + 1)
 
 
+def both_classes(labels: np.ndarray) -> bool:
+    """Whether assessed labels (N,) hold both 0 and 1: what learning or fitting anything needs."""
+    return bool((labels == 0).any() and (labels == 1).any())
+
+
 def require_training(proteins: Sequence[Protein]) -> None:
     """What every track needs to learn disorder: labelled proteins, assessed residues of both
-    classes. Raises InputError naming the protein, or ValueError saying what the labels hold."""
+    classes. Raises InputError naming the protein, or saying what the labels hold."""
     if not proteins:
-        raise ValueError("training needs at least one protein")
+        raise InputError("training needs at least one protein")
     for p in proteins:
         if not p.has_labels:
             raise InputError("training protein has no labels", protein=p.id)
     check_residues(proteins)
     labels = assessed_labels(proteins)
-    if not ((labels == 0).any() and (labels == 1).any()):
-        raise ValueError("training needs assessed residues of both classes (0 ordered, 1 "
+    if not both_classes(labels):
+        raise InputError("training needs assessed residues of both classes (0 ordered, 1 "
                          f"disordered); these labels hold {int((labels == 0).sum())} ordered "
                          f"and {int((labels == 1).sum())} disordered")

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from idr_kit.data.atomic import atomic_write
-from idr_kit.data.records import InputError, Protein
+from idr_kit.data.errors import InputError
+from idr_kit.data.records import Protein
 
 ID_COLUMN, CLUSTER_COLUMN = "id", "cluster"
 

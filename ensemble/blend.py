@@ -1,8 +1,7 @@
 """Blending the members of an ensemble: per-residue probabilities of M tracks into one.
 
 A blender is fitted on out-of-fold member probabilities of the training proteins and applied to
-new proteins. Members come stacked as ``parts``: one (L_i, M) float array per protein, column m =
-member m. Every blender follows the estimator contract (``fit`` returns self, learned state ends
+new proteins. Members come ``stacked``: one (L_i, M) float array per protein, column m = member m. Every blender follows the estimator contract (``fit`` returns self, learned state ends
 in ``_``), predicts one (L_i,) float32 array in [0, 1] per protein, and round-trips exactly
 through a JSON-able ``state()``.
 
@@ -16,9 +15,10 @@ from typing import Sequence
 import numpy as np
 from scipy.special import expit, logit
 
-from idr_kit.baselines.windows import centred_mean
+from idr_kit.data.errors import InputError, SettingError
 from idr_kit.data.metrics import DECIMALS, Curve, curve_auc, curve_f1_max
-from idr_kit.data.records import Protein
+from idr_kit.data.records import Protein, both_classes
+from idr_kit.data.window_means import centred_mean
 
 SCALE = 10 ** DECIMALS  # 1000: a rounded score is a bin index / SCALE
 BINS = SCALE + 1  # 1001 rounded values 0.000 .. 1.000
@@ -86,36 +86,37 @@ METRICS = {"auc": fast_auc, "f1": fast_f1_max}
 
 # ---- members stacked per protein ---------------------------------------------------------------
 
-def check_parts(parts: Sequence[np.ndarray], n_members: int | None = None) -> int:
-    """The member count M of ``parts`` (each (L_i, M), finite, in [0, 1]); ValueError otherwise."""
-    if not len(parts):
+def check_stack(stack: Sequence[np.ndarray], n_members: int | None = None) -> int:
+    """The member count M of ``stack`` (each (L_i, M), finite, in [0, 1]); ValueError otherwise."""
+    if not len(stack):
         raise ValueError("no proteins to blend")
-    widths = {np.shape(part)[1] if np.ndim(part) == 2 else -1 for part in parts}
+    widths = {np.shape(rows)[1] if np.ndim(rows) == 2 else -1 for rows in stack}
     if len(widths) != 1 or -1 in widths:
-        raise ValueError(f"every part must be (L, M) with the same M; got M in {sorted(widths)}")
+        raise ValueError(f"every protein's rows must be (L, M) with the same M; got M in "
+                         f"{sorted(widths)}")
     m = widths.pop()
     if m < 1 or (n_members is not None and m != n_members):
-        raise ValueError(f"parts have {m} members, expected {n_members or 'at least 1'}")
-    if not all(np.all((np.asarray(part) >= 0) & (np.asarray(part) <= 1)) for part in parts):
+        raise ValueError(f"the stack has {m} members, expected {n_members or 'at least 1'}")
+    if not all(np.all((np.asarray(rows) >= 0) & (np.asarray(rows) <= 1)) for rows in stack):
         raise ValueError("member probabilities must be finite numbers in [0, 1]")  # NaN fails too
     return m
 
 
-def pooled_members(parts: Sequence[np.ndarray], proteins: Sequence[Protein]
+def pooled_members(stack: Sequence[np.ndarray], proteins: Sequence[Protein]
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Assessed residues of all proteins: ``(y (N,) uint8, X (N, M) float64)``, both classes."""
-    check_parts(parts)
-    if len(parts) != len(proteins):
-        raise ValueError(f"{len(parts)} parts for {len(proteins)} proteins")
-    for part, p in zip(parts, proteins):
+    check_stack(stack)
+    if len(stack) != len(proteins):
+        raise ValueError(f"{len(stack)} stacked arrays for {len(proteins)} proteins")
+    for rows, p in zip(stack, proteins):
         if not p.has_labels:
             raise ValueError(f"protein {p.id} has no labels to fit a blender on")
-        if len(part) != len(p):
-            raise ValueError(f"protein {p.id}: part has {len(part)} rows for {len(p)} residues")
+        if len(rows) != len(p):
+            raise ValueError(f"protein {p.id}: {len(rows)} stacked rows for {len(p)} residues")
     y = np.concatenate([p.labels[p.mask] for p in proteins])
-    if y.size == 0 or y.min() == y.max():
-        raise ValueError("cannot fit a blender: the assessed residues hold only one class")
-    X = np.concatenate([np.asarray(part, np.float64)[p.mask] for part, p in zip(parts, proteins)])
+    if not both_classes(y):
+        raise InputError("cannot fit a blender: the assessed residues hold only one class")
+    X = np.concatenate([np.asarray(rows, np.float64)[p.mask] for rows, p in zip(stack, proteins)])
     return y, X
 
 
@@ -131,13 +132,13 @@ class MeanBlender:
 
     kind = "mean"
 
-    def fit(self, parts, proteins) -> MeanBlender:
-        pooled_members(parts, proteins)  # the same input checks as every blender
+    def fit(self, stack, proteins) -> MeanBlender:
+        pooled_members(stack, proteins)  # the same input checks as every blender
         return self
 
-    def predict(self, parts) -> list[np.ndarray]:
-        check_parts(parts)
-        return [_as_probs(np.asarray(part, np.float64).mean(axis=1)) for part in parts]
+    def predict(self, stack) -> list[np.ndarray]:
+        check_stack(stack)
+        return [_as_probs(np.asarray(rows, np.float64).mean(axis=1)) for rows in stack]
 
     def state(self) -> dict:
         return {"kind": self.kind}
@@ -158,20 +159,20 @@ class WeightedBlender:
 
     def __init__(self, metric: str = "auc", rounds: int = 30):
         if metric not in METRICS:
-            raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
+            raise SettingError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
         if rounds < 1:
-            raise ValueError(f"rounds must be >= 1, got {rounds}")
+            raise SettingError(f"rounds must be >= 1, got {rounds}")
         self.metric, self.rounds = metric, rounds
 
-    def fit(self, parts, proteins) -> WeightedBlender:
-        y, X = pooled_members(parts, proteins)
+    def fit(self, stack, proteins) -> WeightedBlender:
+        y, X = pooled_members(stack, proteins)
         counts = _greedy_counts(y, np.ascontiguousarray(X.T), METRICS[self.metric], self.rounds)
         self.weights_ = counts / counts.sum()
         return self
 
-    def predict(self, parts) -> list[np.ndarray]:
-        check_parts(parts, len(_fitted(self, "weights_")))
-        return [_as_probs(np.asarray(part, np.float64) @ self.weights_) for part in parts]
+    def predict(self, stack) -> list[np.ndarray]:
+        check_stack(stack, len(_fitted(self, "weights_")))
+        return [_as_probs(np.asarray(rows, np.float64) @ self.weights_) for rows in stack]
 
     def state(self) -> dict:
         return {"kind": self.kind, "metric": self.metric, "rounds": self.rounds,
@@ -208,18 +209,18 @@ class RankBlender:
 
     kind = "rank"
 
-    def fit(self, parts, proteins) -> RankBlender:
-        _, X = pooled_members(parts, proteins)
+    def fit(self, stack, proteins) -> RankBlender:
+        _, X = pooled_members(stack, proteins)
         self.grid_ = np.quantile(X, np.linspace(0.0, 1.0, QUANTILES), axis=0).T  # (M, Q)
         return self
 
-    def predict(self, parts) -> list[np.ndarray]:
+    def predict(self, stack) -> list[np.ndarray]:
         grid = _fitted(self, "grid_")
-        check_parts(parts, len(grid))
+        check_stack(stack, len(grid))
         tables = [_quantile_table(values) for values in grid]
         return [_as_probs(np.mean([np.interp(column, *table) for column, table
-                                   in zip(np.asarray(part, np.float64).T, tables)], axis=0))
-                for part in parts]
+                                   in zip(np.asarray(rows, np.float64).T, tables)], axis=0))
+                for rows in stack]
 
     def state(self) -> dict:
         return {"kind": self.kind, "grid": _fitted(self, "grid_").tolist()}
@@ -257,30 +258,30 @@ class StackBlender:
     def __init__(self, widths: Sequence[int] = STACK_WIDTHS, C: float = 1.0, seed: int = 0):
         for w in widths:
             if w < 1 or w % 2 == 0:
-                raise ValueError(f"context widths must be odd and >= 1, got {w}")
+                raise SettingError(f"context widths must be odd and >= 1, got {w}")
         self.widths, self.C, self.seed = tuple(int(w) for w in widths), float(C), int(seed)
 
-    def fit(self, parts, proteins) -> StackBlender:
+    def fit(self, stack, proteins) -> StackBlender:
         from sklearn.linear_model import LogisticRegression  # sklearn only where it is needed
-        y, _ = pooled_members(parts, proteins)
-        X = np.concatenate([context_features(part, self.widths)[p.mask]
-                            for part, p in zip(parts, proteins)])  # (N, F)
+        y, _ = pooled_members(stack, proteins)
+        X = np.concatenate([context_features(rows, self.widths)[p.mask]
+                            for rows, p in zip(stack, proteins)])  # (N, F)
         if len(y) > STACK_MAX_ROWS:
-            rows = np.sort(np.random.default_rng(self.seed).choice(len(y), STACK_MAX_ROWS,
-                                                                   replace=False))
-            X, y = X[rows], y[rows]
+            picked = np.sort(np.random.default_rng(self.seed).choice(len(y), STACK_MAX_ROWS,
+                                                                     replace=False))
+            X, y = X[picked], y[picked]
         self.mean_, self.scale_ = X.mean(axis=0), X.std(axis=0)
         self.scale_[self.scale_ == 0] = 1.0  # a constant feature stays 0 rather than NaN
         model = LogisticRegression(C=self.C, max_iter=1000)  # lbfgs: deterministic
         model.fit((X - self.mean_) / self.scale_, y)
         self.coef_, self.intercept_ = model.coef_[0].copy(), float(model.intercept_[0])
-        self.n_members_ = parts[0].shape[1]
+        self.n_members_ = stack[0].shape[1]
         return self
 
-    def predict(self, parts) -> list[np.ndarray]:
-        check_parts(parts, _fitted(self, "n_members_"))
-        return [_as_probs(expit(((context_features(part, self.widths) - self.mean_) / self.scale_)
-                                @ self.coef_ + self.intercept_)) for part in parts]
+    def predict(self, stack) -> list[np.ndarray]:
+        check_stack(stack, _fitted(self, "n_members_"))
+        return [_as_probs(expit(((context_features(rows, self.widths) - self.mean_) / self.scale_)
+                                @ self.coef_ + self.intercept_)) for rows in stack]
 
     def state(self) -> dict:
         return {"kind": self.kind, "widths": list(self.widths), "C": self.C, "seed": self.seed,
@@ -297,15 +298,15 @@ class StackBlender:
         return blender
 
 
-def context_features(part: np.ndarray, widths: Sequence[int]) -> np.ndarray:
+def context_features(rows: np.ndarray, widths: Sequence[int]) -> np.ndarray:
     """(L, M) member probabilities -> (L, M * (1 + len(widths))) float64 features.
 
     Columns: the M clipped logits, then for each width in turn the M centred moving means of p
     (near a terminus the mean is over the residues inside the protein).
     """
-    part = np.asarray(part, dtype=np.float64)
-    blocks = [logit(np.clip(part, LOGIT_EPS, 1 - LOGIT_EPS))]
-    blocks += [centred_mean(part, w).astype(np.float64) for w in widths]
+    rows = np.asarray(rows, dtype=np.float64)
+    blocks = [logit(np.clip(rows, LOGIT_EPS, 1 - LOGIT_EPS))]
+    blocks += [centred_mean(rows, w).astype(np.float64) for w in widths]
     return np.concatenate(blocks, axis=1)
 
 
@@ -324,7 +325,7 @@ BLENDERS = {"mean": MeanBlender, "weighted": WeightedBlender, "rank": RankBlende
 
 def _blender_class(name: str) -> type:
     if name not in BLENDERS:
-        raise ValueError(f"unknown blender {name!r}; known: {', '.join(BLENDERS)}")
+        raise SettingError(f"unknown blender {name!r}; known: {', '.join(BLENDERS)}")
     return BLENDERS[name]
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
 
-from idr_kit.seqnet.config import STYLES
-from idr_kit.tracks import TrackConfig, config_class, parse_overrides
+from idr_kit.data.fields import defaults_of, parse_pairs
+from idr_kit.data.styles import check_style
+from idr_kit.tracks import TrackConfig, config_class
 
 
 @dataclass(frozen=True)
@@ -18,13 +18,10 @@ class EnsembleConfig(TrackConfig):
     folds: int = 5  # folds for the blend when the run gives none (--folds 0)
     # The label style every member that has one predicts in ("nox", "pdb"); "": each its own.
     style: str = ""
-    FLAGS: ClassVar[dict[str, str]] = {
-        "members": "ensemble members: comma-separated track names, e.g. w2v,lgbm,metapredict"}
 
     def __post_init__(self):
         super().__post_init__()
-        if self.style and self.style not in STYLES:
-            raise ValueError(f"unknown style {self.style!r}; expected one of {', '.join(STYLES)}")
+        check_style(self.style, allow_none=True)
 
     def components(self) -> dict[str, TrackConfig]:
         return {name: self.member_config(name) for name in self.members}
@@ -35,4 +32,4 @@ class EnsembleConfig(TrackConfig):
         shared = {"seed": self.seed}
         if self.style and "style" in {f.name for f in dataclasses.fields(cls)}:
             shared["style"] = self.style
-        return cls(**{**shared, **parse_overrides(cls, mine)})
+        return cls(**{**shared, **parse_pairs(mine, defaults_of(cls()))})

@@ -30,7 +30,7 @@ class MetapredictTrack(Track):
     name = "metapredict"
     Config = MetapredictConfig
 
-    def _fit(self, proteins: list[Protein], folds) -> None:
+    def _fit(self, proteins: list[Protein], oof) -> None:
         """Nothing to learn: metapredict was trained by its authors."""
 
     def _predict(self, proteins: list[Protein]) -> list[np.ndarray]:

@@ -3,18 +3,19 @@
 Protocol, over one fixed set of protein-level folds (the run's, else made here by the kit's
 rule with ``folds`` folds: proteins of one sequence share a fold):
 
-1. every member predicts every training protein out of fold, through its own ``out_of_fold``:
-   trained on k-1 folds, predicting the k-th. With a checkpoint folder the arrays are saved
-   with the config that made them (``members/NAME/oof.npz``) and reused when the config, folds
-   and data match;
-2. ``fit``: every member is trained once more on all proteins, to predict new ones (also kept),
-   and the blender learns from the members' out-of-fold arrays only;
-3. ``out_of_fold``: the blender is cross-validated over the same folds, so the ensemble's own
-   out-of-fold blend, from which the run fits its threshold and post-processing, was never
-   fitted on the fold it predicts.
+1. ``out_of_fold``: every member predicts every training protein out of fold, through its own
+   ``out_of_fold`` (trained on k-1 folds, predicting the k-th; checkpointed by each member
+   under its own folder), and the blender is cross-validated over the same folds, so the
+   ensemble's own out-of-fold blend, from which the run fits its threshold and
+   post-processing, was never fitted on the fold it predicts. The members' values come back
+   inside the ensemble's (``OutOfFold.members``);
+2. ``fit(proteins, oof)``: every member is trained once more on all proteins, to predict new
+   ones, and the blender learns from the members' out-of-fold arrays, taken from ``oof``
+   (without it, the ensemble computes them on its own folds first).
 
-Members are any registered tracks (tracks.py), metapredict among them. The ensemble is a Track
-like the others: the run pipeline treats it as it treats any track.
+Members are any registered tracks (tracks.py), metapredict among them, made and saved through
+the registry. The ensemble is a Track like the others: the run pipeline treats it as it
+treats any track. Predicting writes nothing.
 """
 from __future__ import annotations
 
@@ -25,17 +26,19 @@ from typing import Sequence
 
 import numpy as np
 
-from idr_kit.crossval import fingerprint
 from idr_kit.data.atomic import read_json, write_json
-from idr_kit.data.digests import proteins_digest
-from idr_kit.data.probs import read_npz, validate_outputs, write_npz
+from idr_kit.data.digests import checkpoint_tag
+from idr_kit.data.errors import SettingError
+from idr_kit.data.probs import validate_outputs
 from idr_kit.data.progress import stage
 from idr_kit.data.records import Protein
 from idr_kit.data.splits import fold_groups, make_folds
+from idr_kit.data.styles import in_style
 from idr_kit.ensemble.blend import blender_from_state, make_blender
 from idr_kit.ensemble.config import EnsembleConfig
 from idr_kit.postprocess import DecisionSettings
-from idr_kit.tracks import Track, in_style, load_model, make_track, save_model
+from idr_kit.saved import TRACK_FILE, load_model, save_model
+from idr_kit.tracks import OutOfFold, Track, make_track
 
 META_FILE = "ensemble.json"
 MEMBERS_DIR = "members"
@@ -46,29 +49,25 @@ class EnsembleTrack(Track):
     Config = EnsembleConfig
     decision_defaults = DecisionSettings(smoothing=True, min_length=True)
 
-    # -- training -------------------------------------------------------------------------
-    def _fit(self, proteins: list[Protein], folds: list[int] | None) -> None:
-        self._check()
-        folds = folds or self._own_folds(proteins)
-        member_oof = self._members_oof(proteins, folds)
-        self.tags_ = {name: self._member_tag(name, proteins) for name in self.config.members}
-        self.members_ = {name: self._member_fit(name, proteins) for name in self.config.members}
-        parts, alike = stack_parts(list(member_oof.values())), self.alike(proteins)
-        self.blender_ = self._blender().fit([parts[i] for i in alike], [proteins[i] for i in alike])
-
-    def out_of_fold(self, proteins: Sequence[Protein], folds: Sequence[int]
-                    ) -> dict[str, list[np.ndarray]]:
+    # -- out of fold ----------------------------------------------------------------------
+    def _out_of_fold(self, proteins: list[Protein], folds: list[int]
+                     ) -> tuple[list[np.ndarray], dict[str, OutOfFold]]:
         """The blend of each fold from a blender fitted on the other folds, and each member's
-        own out-of-fold arrays, which the blender learnt from."""
+        own out-of-fold value, which the blender learns from."""
         self._check()
-        proteins, folds = list(proteins), list(folds)
-        member_oof = self._members_oof(proteins, folds)
-        parts = stack_parts(list(member_oof.values()))
-        return {self.name: blend_out_of_fold(parts, proteins, folds, self._blender,
-                                             self.alike(proteins)),
-                **member_oof}
+        members = self._members_oof(proteins, folds)
+        stack = stacked([members[name].probs for name in self.config.members])
+        return blend_out_of_fold(stack, proteins, folds, self._blender,
+                                 self.decision_indices(proteins)), members
 
-    def alike(self, proteins) -> list[int]:
+    def _members_oof(self, proteins: list[Protein], folds: list[int]) -> dict[str, OutOfFold]:
+        out = {}
+        for name in self.config.members:
+            with stage(name):
+                out[name] = self._member(name).out_of_fold(proteins, folds)
+        return out
+
+    def decision_indices(self, proteins) -> list[int]:
         """With a style, the blend learns from proteins labelled in it only. On both training
         files, pooled, in MMseqs2-grouped folds (bench/blend_on_style.py), the stack of lgbm,
         bilstm and metapredict predicting PDB style reached out-of-fold AUC / F1-max
@@ -76,17 +75,34 @@ class EnsembleTrack(Track):
         lgbm and bilstm alone 0.868 / 0.709 against 0.864 / 0.705."""
         return in_style(proteins, self.config.style)
 
+    # -- training -------------------------------------------------------------------------
+    def _fit(self, proteins: list[Protein], oof: OutOfFold | None) -> None:
+        self._check()
+        members = oof.members if oof is not None else self._members_oof(
+            proteins, self._own_folds(proteins))
+        if sorted(members) != sorted(self.config.members):
+            raise ValueError(f"out-of-fold members {sorted(members)} are not the ensemble's "
+                             f"{sorted(self.config.members)}")
+        self.member_seconds_ = {name: {"out_of_fold": members[name].seconds}
+                                for name in self.config.members}
+        self.tags_ = {name: self._member_tag(name, proteins) for name in self.config.members}
+        self.members_ = {name: self._member_fit(name, proteins) for name in self.config.members}
+        stack = stacked([members[name].probs for name in self.config.members])
+        chosen = self.decision_indices(proteins)
+        self.blender_ = self._blender().fit([stack[i] for i in chosen],
+                                            [proteins[i] for i in chosen])
+
     def _check(self) -> None:
         """Bad settings fail before any member trains."""
         c = self.config
         if not c.members or len(set(c.members)) != len(c.members):
-            raise ValueError(f"ensemble members must be distinct track names, got {c.members}")
+            raise SettingError(f"ensemble members must be distinct track names, got {c.members}")
         if self.name in c.members:
-            raise ValueError("an ensemble cannot be its own member")
+            raise SettingError("an ensemble cannot be its own member")
         strays = sorted({s.split(".", 1)[0] for s in c.member_settings} - set(c.members))
         if strays or any("." not in s for s in c.member_settings):
-            raise ValueError(f"member_settings are MEMBER.KEY=VALUE for a member in {c.members}; "
-                             f"got {', '.join(c.member_settings)}")
+            raise SettingError(f"member_settings are MEMBER.KEY=VALUE for a member in "
+                               f"{c.members}; got {', '.join(c.member_settings)}")
         for name in c.members:
             c.member_config(name)  # unknown tracks and settings
         self._blender()
@@ -105,81 +121,49 @@ class EnsembleTrack(Track):
         return make_track(name, self.config.member_config(name),
                           self.runtime.under(MEMBERS_DIR, name))
 
-    def _members_oof(self, proteins: list[Protein], folds: list[int]) -> dict[str, list]:
-        return {name: self._member_oof(name, proteins, folds) for name in self.config.members}
-
-    def _member_oof(self, name: str, proteins: list[Protein], folds: list[int]) -> list:
-        """A member's out-of-fold arrays: from this process's memo, else its fold checkpoints."""
-        settings = dataclasses.asdict(self.config.member_config(name))
-        key = (name, fingerprint({"track": name, **settings}, folds, proteins))
-        memo = self.__dict__.setdefault("_oof_memo", {})
-        if key not in memo:
-            start = time.perf_counter()
-            with stage(name):
-                memo[key] = self._member(name).out_of_fold(proteins, folds)[name]
-            self._seconds(name)["out_of_fold"] = round(time.perf_counter() - start, 2)
-            where = self.runtime.checkpoint_path(MEMBERS_DIR, name)
-            if where:  # the first-class artefact: id -> float32, with the config that made it
-                write_npz(where / "oof.npz", dict(zip(unique_keys(proteins), memo[key])))
-                write_json(where / "oof.json", {"track": name, "config": settings,
-                                                "folds": folds, "ids": [p.id for p in proteins]})
-        return memo[key]
-
     def _member_tag(self, name: str, proteins) -> str:
         """Names a member model: its track, settings and training data."""
         settings = dataclasses.asdict(self.config.member_config(name))
-        return fingerprint({"track": name, **settings}, [], proteins)
+        return checkpoint_tag({"track": name, **settings}, [], proteins)
 
     def _member_fit(self, name: str, proteins) -> Track:
-        """The member trained on every protein; a kept one with the same settings and data is reused."""
+        """The member trained on every protein; a kept one with the same settings and data is
+        reused (training checkpoints, under the runtime's checkpoint folder)."""
         where = self.runtime.checkpoint_path(MEMBERS_DIR, name, f"model-{self.tags_[name]}")
-        if where and (where / "track.json").is_file():
-            self._seconds(name)["fit"] = "reused"
+        if where and (where / TRACK_FILE).is_file():
+            self.member_seconds_[name]["fit"] = "reused"
             return load_model(where, self.runtime.under(MEMBERS_DIR, name)).track
         start = time.perf_counter()
         with stage(name):
             track = self._member(name).fit(proteins)
-        self._seconds(name)["fit"] = round(time.perf_counter() - start, 2)
+        self.member_seconds_[name]["fit"] = round(time.perf_counter() - start, 2)
         if where:
             save_model(track, where)
         return track
 
-    def _seconds(self, name: str) -> dict:
-        """Where a member's training seconds are noted for the run's record."""
-        return self.__dict__.setdefault("seconds_", {}).setdefault(name, {})
+    def saved_members(self, directory) -> dict[str, Path]:
+        return {name: Path(directory) / MEMBERS_DIR / name for name in self.config.members}
 
     def report(self) -> dict:
         """Each member's seconds out of fold and to fit ("reused": from the checkpoints)."""
-        return {"member_seconds": getattr(self, "seconds_", {})}
+        return {"member_seconds": getattr(self, "member_seconds_", {})}
 
     # -- prediction -----------------------------------------------------------------------
-    def predict_parts(self, proteins: Sequence[Protein]) -> dict[str, list[np.ndarray]]:
-        """The blend under "ensemble", and each member's probabilities under its name."""
+    def predict_with_members(self, proteins: Sequence[Protein]
+                             ) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]]]:
+        """The blend, and each member's probabilities by name."""
         self._require_fitted()
         proteins = list(proteins)
-        member = {name: self._member_predict(name, track, proteins)
-                  for name, track in self.members_.items()}
-        blend = self.blender_.predict(stack_parts(list(member.values()))) if proteins else []
+        member_probs = {}
+        for name, track in self.members_.items():
+            with stage(name):
+                member_probs[name] = track.predict_proba(proteins)
+        blend = self.blender_.predict(stacked(list(member_probs.values()))) if proteins else []
         validate_outputs(proteins, blend, f"track {self.name}")
-        return {self.name: blend, **member}
+        return blend, member_probs
 
     def _predict(self, proteins: list[Protein]) -> list[np.ndarray]:
-        return self.predict_parts(proteins)[self.name]
-
-    def _member_predict(self, name: str, track: Track, proteins) -> list[np.ndarray]:
-        """A member's predictions, reused from the checkpoint folder for the same model and
-        proteins (labels play no part: a test set is named by its ids and sequences)."""
-        tag = proteins_digest(proteins, labels=False)
-        path = self.runtime.checkpoint_path(MEMBERS_DIR, name,
-                                            f"predictions-{self.tags_[name]}-{tag}.npz")
-        if path and path.is_file():
-            saved = read_npz(path)
-            return [saved[k] for k in unique_keys(proteins)]
-        with stage(name):
-            probs = track.predict_proba(proteins)
-        if path:
-            write_npz(path, dict(zip(unique_keys(proteins), probs)))
-        return probs
+        return self.predict_with_members(proteins)[0]
 
     # -- saving ---------------------------------------------------------------------------
     def _save(self, directory: Path) -> None:
@@ -197,30 +181,22 @@ class EnsembleTrack(Track):
         self.tags_ = meta["tags"]
 
 
-def stack_parts(member_probs: list[list[np.ndarray]]) -> list[np.ndarray]:
-    """M members' per-protein (L,) arrays -> per-protein (L, M) arrays."""
+def stacked(member_probs: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """M members' per-protein (L,) arrays -> per-protein (L, M) arrays, column m = member m."""
     return [np.stack(arrays, axis=1).astype(np.float32) for arrays in zip(*member_probs)]
 
 
-def blend_out_of_fold(parts: list[np.ndarray], proteins: Sequence[Protein], folds: Sequence[int],
-                      make, alike: Sequence[int] | None = None) -> list[np.ndarray]:
+def blend_out_of_fold(stack: list[np.ndarray], proteins: Sequence[Protein], folds: Sequence[int],
+                      make, fit_on: Sequence[int] | None = None) -> list[np.ndarray]:
     """The blend of each fold's proteins from a blender fitted on the other folds only (and
-    of those, on the ``alike`` proteins only, when given)."""
-    out: list = [None] * len(parts)
-    fit_on = set(range(len(parts)) if alike is None else alike)
+    of those, on the ``fit_on`` proteins only, when given)."""
+    out: list = [None] * len(stack)
+    chosen = set(range(len(stack)) if fit_on is None else fit_on)
     for k in sorted(set(folds)):
-        rest = ([i for i, f in enumerate(folds) if f != k and i in fit_on]
+        rest = ([i for i, f in enumerate(folds) if f != k and i in chosen]
                 or [i for i, f in enumerate(folds) if f != k])
         held = [i for i, f in enumerate(folds) if f == k]
-        blender = make().fit([parts[i] for i in rest], [proteins[i] for i in rest])
-        for i, probs in zip(held, blender.predict([parts[i] for i in held])):
+        blender = make().fit([stack[i] for i in rest], [proteins[i] for i in rest])
+        for i, probs in zip(held, blender.predict([stack[i] for i in held])):
             out[i] = probs
     return out
-
-
-def unique_keys(proteins: Sequence[Protein]) -> list[str]:
-    """Protein ids as .npz keys; a repeated id (pooled files) gets its position as a prefix."""
-    ids = [p.id for p in proteins]
-    if len(set(ids)) == len(ids):
-        return ids
-    return [f"{i}:{pid}" for i, pid in enumerate(ids)]

@@ -13,7 +13,7 @@ import torch
 
 from idr_kit.llm_sft.prompts import IGNORE_INDEX
 from idr_kit.llm_sft.tokens import Example, Prompt
-from idr_kit.token_clf.pieces import Piece
+from idr_kit.nn.pieces import Piece
 
 
 def _left_pad(rows: Sequence[np.ndarray], fill: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,14 +1,15 @@
 """Settings of the llm track: what a LoRA-tuned Qwen2.5 learns with (no torch here).
 
 Where it runs (device, precision, threads, checkpoint folder, activation checkpointing) is the
-run's Runtime (tracks.py), never part of this config.
+run's Runtime (runtime.py), never part of this config.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
-from idr_kit.token_clf.config import LoopConfig
+from idr_kit.data.errors import SettingError
+from idr_kit.nn.config import LoopConfig
+from idr_kit.nn.windows import OVERLAP
 
 QWEN_7B_INSTRUCT = "Qwen/Qwen2.5-7B-Instruct"
 MODES = ("generate", "head")
@@ -28,24 +29,21 @@ class LlmConfig(LoopConfig):
     patience: int = 2
     # token_budget counts prompt and answer tokens: similar lengths are batched together
     window: int = 1000  # residues per chunk; longer proteins are cut with overlap and stitched
-    overlap: int = 128
+    overlap: int = OVERLAP
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     lora_targets: tuple = LORA_TARGETS
-    head_hidden: int = 64  # head mode: token_clf.model.Head over the residues' hidden states
+    head_hidden: int = 64  # head mode: nn.head.Head over the residues' hidden states
     head_kernel: int = 31
     dropout: float = 0.1
     # pos_weight applies to head mode only
-    FLAGS: ClassVar[dict[str, str]] = {
-        "model_name": "llm: a local model directory or hub id (default Qwen/Qwen2.5-7B-Instruct)",
-        "from_scratch": "train from random weights (never done unless asked)"}
 
     def __post_init__(self):
         super().__post_init__()
         if self.mode not in MODES:
-            raise ValueError(f"unknown mode {self.mode!r}; expected one of {', '.join(MODES)}")
+            raise SettingError(f"unknown mode {self.mode!r}; expected one of {', '.join(MODES)}")
         if self.mode == "generate" and self.pos_weight != 1:
-            raise ValueError("pos_weight applies to mode=head only")
+            raise SettingError("pos_weight applies to mode=head only")
         if self.window < 1 or self.overlap < 0:
-            raise ValueError(f"need window >= 1 and overlap >= 0, got {self.window}, {self.overlap}")
+            raise SettingError(f"need window >= 1 and overlap >= 0, got {self.window}, {self.overlap}")

@@ -20,9 +20,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from idr_kit.llm_sft.prompts import IGNORE_INDEX
-from idr_kit.token_clf.backbones import (WeightsUnavailable, hf_location,
-                                         is_offline, quiet_transformers)
-from idr_kit.token_clf.model import Head
+from idr_kit.nn.backbones import WeightsUnavailable, hf_location, is_offline, quiet_transformers
+from idr_kit.nn.head import Head
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from idr_kit.data.errors import InputError
 from idr_kit.data.records import ALPHABET
 from idr_kit.llm_sft.prompts import (ANSWER_END, IGNORE_INDEX, LABEL_TOKENS, RESIDUE_SEPARATOR,
                                      UNASSESSED_TOKEN, render_answer, split_prompt)
@@ -68,7 +69,7 @@ def encode_prompt(seq: str, vocab: PromptVocab) -> Prompt:
     try:
         body = [vocab.residue[r] for r in seq.upper()]
     except KeyError as err:
-        raise ValueError(f"residue {err.args[0]!r} is not in the alphabet {ALPHABET}") from None
+        raise InputError(f"residue {err.args[0]!r} is not in the alphabet {ALPHABET}") from None
     ids = np.array([*head, *body, *vocab.text_ids(after)], dtype=np.int64)
     return Prompt(ids, len(head))
 

@@ -30,13 +30,13 @@ from idr_kit.llm_sft.decode import label_probs
 from idr_kit.llm_sft.model import (HeadStep, SftStep, add_lora, load_causal_lm, load_tokenizer,
                                    sft_objective, weights_dtype)
 from idr_kit.llm_sft.tokens import PromptVocab, encode_example, encode_prompt
-from idr_kit.token_clf.backbones import enable_checkpointing
-from idr_kit.token_clf.batching import token_budget_batches
-from idr_kit.token_clf.model import Head
-from idr_kit.token_clf.pieces import cut, reassemble
-from idr_kit.token_clf.runtime import autocast, start
-from idr_kit.token_clf.train import (History, LoopSettings, checkpoint_file, parameters_digest,
-                                     train)
+from idr_kit.nn.backbones import enable_checkpointing
+from idr_kit.nn.batching import token_budget_batches
+from idr_kit.nn.device import autocast, start
+from idr_kit.nn.head import Head
+from idr_kit.nn.official import WeightsMismatch
+from idr_kit.nn.pieces import cut, reassemble
+from idr_kit.nn.train import History, checkpoint_file, parameters_digest, train
 from idr_kit.tracks import Track
 
 ADAPTER_DIR = "adapter"
@@ -71,7 +71,7 @@ class LlmTrack(Track):
                       .to(self.device_) if c.mode == "head" else None)
 
     # -- training -------------------------------------------------------------------------
-    def _fit(self, proteins: list[Protein], folds) -> None:
+    def _fit(self, proteins: list[Protein], oof) -> None:
         c = self.config
         self._setup()
         self._build()
@@ -81,12 +81,12 @@ class LlmTrack(Track):
         make = self._sft_batches if c.mode == "generate" else self._head_batches
         step, batches_for, valid, objective = make(train_p, valid_p)
         checkpoint = checkpoint_file(self.runtime.checkpoint_path("epochs"), c, proteins, self.name)
-        self.history_ = train(step, batches_for, valid, LoopSettings.from_config(c, self.runtime),
+        self.history_ = train(step, batches_for, valid, c, precision=self.runtime.precision,
                               device=self.device_, here=self.world_, checkpoint=checkpoint,
                               objective=objective)
+
     def _pieces(self, proteins):
-        # The configured overlap, but never more than half a window (short custom windows).
-        return cut(proteins, self.config.window, min(self.config.overlap, self.config.window // 2))
+        return cut(proteins, self.config.window, self.config.overlap)
 
     def _sft_batches(self, train_p, valid_p):
         encode = lambda ps: [encode_example(p.seq, p.labels, p.mask, self.vocab_)  # noqa: E731
@@ -193,5 +193,5 @@ def base_record(config: LlmConfig, base) -> dict:
 
 def _check_base(saved: dict, now: dict, directory: Path) -> None:
     if saved["architecture_sha256_16"] != now["architecture_sha256_16"]:
-        raise ValueError(f"{directory}: the adapters were trained on {saved['source']}, whose "
+        raise WeightsMismatch(f"{directory}: the adapters were trained on {saved['source']}, whose "
                          f"architecture differs from {now['source']} loaded now")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from idr_kit.token_clf.config import LoopConfig
-
-STYLES = ("nox", "pdb")
+from idr_kit.data.errors import SettingError
+from idr_kit.data.styles import check_style
+from idr_kit.nn.config import LoopConfig
 
 
 @dataclass(frozen=True)
@@ -23,15 +23,13 @@ class BiLstmConfig(LoopConfig):
     # against 0.763 / 0.489 on NOX labels, 0.865 / 0.722 against 0.857 / 0.716 on PDB-style
     # ones (four times the optimiser steps per epoch).
     token_budget: int = 8192
-    # The label style predictions speak: "nox", the competition's (every residue not annotated
-    # disordered is 0), or "pdb", CAID's PDB references (0 only where a structure is seen). A
-    # training protein's style is read from its labels: one with unassessed '-' residues is
-    # PDB-style, one without is NOX-style; the network is told which, so it learns both.
+    # The label style predictions speak (data/styles.py): "nox", the competition's, or "pdb",
+    # CAID's PDB references. Each training protein's style is read from its labels and the
+    # network is told it, so it learns both.
     style: str = "nox"
 
     def __post_init__(self):
         super().__post_init__()
-        if self.style not in STYLES:
-            raise ValueError(f"unknown style {self.style!r}; expected one of {', '.join(STYLES)}")
+        check_style(self.style)
         if self.conv_kernel < 1 or self.conv_kernel % 2 == 0:
-            raise ValueError(f"conv_kernel must be odd and >= 1, got {self.conv_kernel}")
+            raise SettingError(f"conv_kernel must be odd and >= 1, got {self.conv_kernel}")

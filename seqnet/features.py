@@ -3,16 +3,16 @@
     features(seq, style) -> (L, FEATURES) float32
 
 columns: one-hot over ``data.records.ALPHABET`` (25 letters), the kit's physico-chemical scales
-(``baselines.scales``, standardised over the 20 standard residues), and the label style the
-protein is labelled or predicted in (0 NOX, 1 PDB).
+(``data.scales``, standardised over the 20 standard residues), and the label style the protein
+is labelled or predicted in (``data.styles.style_value``: 0 NOX, 1 PDB).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from idr_kit.baselines.embedding import residue_rows
-from idr_kit.baselines.scales import SCALE_TABLE
-from idr_kit.data.records import ALPHABET, label_style
+from idr_kit.data.records import ALPHABET, residue_rows
+from idr_kit.data.scales import SCALE_TABLE
+from idr_kit.data.styles import label_style, style_value
 
 _STANDARD = SCALE_TABLE[:20]
 _SCALES = ((SCALE_TABLE - _STANDARD.mean(axis=0)) / _STANDARD.std(axis=0)).astype(np.float32)
@@ -28,5 +28,5 @@ def features(seq: str, style: float, protein: str | None = None) -> np.ndarray:
 
 
 def style_of(protein) -> float:
-    """The style column of a labelled protein: 1.0 PDB style, 0.0 NOX (records.label_style)."""
-    return 1.0 if label_style(protein) == "pdb" else 0.0
+    """The style column of a labelled protein: the style its labels are in."""
+    return style_value(label_style(protein))

@@ -12,16 +12,17 @@ import numpy as np
 import torch
 
 from idr_kit.data.atomic import atomic_write, read_json, write_json
+from idr_kit.data.errors import InputError
 from idr_kit.data.records import Protein
 from idr_kit.data.splits import split_validation
+from idr_kit.data.styles import in_style, style_value
+from idr_kit.nn.batching import token_budget_batches
+from idr_kit.nn.device import start
+from idr_kit.nn.train import History, checkpoint_file, load_weights, parameters_digest, train
 from idr_kit.seqnet.config import BiLstmConfig
 from idr_kit.seqnet.features import FEATURES, features, style_of
 from idr_kit.seqnet.model import SeqNet, SeqStep, collate
-from idr_kit.token_clf.batching import token_budget_batches
-from idr_kit.token_clf.runtime import start
-from idr_kit.token_clf.train import (History, LoopSettings, checkpoint_file, load_weights,
-                                     parameters_digest, train)
-from idr_kit.tracks import Track, in_style
+from idr_kit.tracks import Track
 
 WEIGHTS_FILE = "bilstm.pt"
 META_FILE = "bilstm.json"
@@ -39,11 +40,10 @@ class BiLstmTrack(Track):
                            c.layers, c.dropout).to(self.device_)
 
     # -- training -------------------------------------------------------------------------
-    def _fit(self, proteins: list[Protein], folds) -> None:
+    def _fit(self, proteins: list[Protein], oof) -> None:
         c = self.config
-        wanted = self._style()
-        if wanted not in {style_of(p) for p in proteins}:
-            raise ValueError(f"style={c.style} predicts in the {c.style.upper()} label style, "
+        if style_value(c.style) not in {style_of(p) for p in proteins}:
+            raise InputError(f"style={c.style} predicts in the {c.style.upper()} label style, "
                              "but no training protein is labelled so (PDB style: with "
                              "unassessed '-' residues; NOX style: without)")
         self._setup()
@@ -52,8 +52,8 @@ class BiLstmTrack(Track):
         checkpoint = checkpoint_file(self.runtime.checkpoint_path("epochs"), c, proteins, self.name)
         self.history_ = train(SeqStep(self.net_),
                               lambda epoch: self._batches(train_p, train_x, c.seed + epoch),
-                              self._batches(valid_p, valid_x, None),
-                              LoopSettings.from_config(c, self.runtime), device=self.device_,
+                              self._batches(valid_p, valid_x, None), c,
+                              precision=self.runtime.precision, device=self.device_,
                               here=self.world_, checkpoint=checkpoint)
 
     def _rows(self, proteins: list[Protein]) -> list[np.ndarray]:
@@ -66,16 +66,13 @@ class BiLstmTrack(Track):
         return [collate([rows[i] for i in b], [proteins[i].labels for i in b],
                         [proteins[i].mask for i in b]) for b in index]
 
-    def alike(self, proteins) -> list[int]:
+    def decision_indices(self, proteins) -> list[int]:
         return in_style(proteins, self.config.style)
-
-    def _style(self) -> float:
-        return 1.0 if self.config.style == "pdb" else 0.0
 
     # -- prediction -----------------------------------------------------------------------
     @torch.no_grad()
     def _predict(self, proteins: list[Protein]) -> list[np.ndarray]:
-        rows = [features(p.seq, self._style(), p.id) for p in proteins]
+        rows = [features(p.seq, style_value(self.config.style), p.id) for p in proteins]
         out: list = [None] * len(proteins)
         self.net_.eval()
         for index in token_budget_batches([len(p) for p in proteins], self.config.token_budget,

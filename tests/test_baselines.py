@@ -13,16 +13,15 @@ import pytest
 
 from idr_kit.baselines.embedding import train_table
 from idr_kit.baselines.features import FeatureSpec, feature_names, residue_features
-from idr_kit.baselines.scales import SCALE_NAMES, SCALE_TABLE
 from idr_kit.baselines.w2v import W2VTrack
 from idr_kit.data.competition import read_pickle
 from idr_kit.data.fasta import read_fasta
 from idr_kit.data.metrics import roc_auc
 from idr_kit.data.records import ALPHABET, Protein, make_protein
+from idr_kit.data.scales import SCALE_NAMES, SCALE_TABLE
 from idr_kit.data.splits import validation_proteins
 from idr_kit.tracks import make_track
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 BASELINES = ["w2v", "lgbm"]
 SMALL = {  # configs of a few seconds' training
     "w2v": {},
@@ -40,18 +39,18 @@ def hide(p: Protein, value: int) -> Protein:
 
 
 @pytest.fixture(scope="module")
-def train() -> list[Protein]:
+def train(shared_data) -> list[Protein]:
     """About 150 proteins spread over train.pkl, with an unassessed stretch in each."""
-    proteins = read_pickle(DATA / "train.pkl")[::13][:150]
+    proteins = read_pickle(shared_data / "train.pkl")[::13][:150]
     return [hide(p, 1) for p in proteins]
 
 
 @pytest.fixture(scope="module")
-def probe() -> list[Protein]:
+def probe(shared_data) -> list[Protein]:
     """Proteins to predict: CAID ones, rare letters, and a single residue."""
     odd = [make_protein("rare_letters", "MXUBZOKXAAU"), make_protein("one", "M"),
            make_protein("two", "KE")]
-    return read_fasta(DATA / "valid.fasta")[:12] + odd
+    return read_fasta(shared_data / "valid.fasta")[:12] + odd
 
 
 @pytest.fixture(scope="module")
@@ -72,29 +71,20 @@ def test_order_of_proteins_changes_nothing(name, fitted, probe):
     assert same_predictions(forward, backward)
 
 
-@pytest.mark.parametrize("name", BASELINES)
-def test_same_seed_same_model(name, fitted, train, probe):
-    again = make_track(name, **SMALL[name]).fit(train)
-    assert same_predictions(again.predict_proba(probe), fitted[name].predict_proba(probe))
-
-
-@pytest.mark.parametrize("name", BASELINES)
-def test_labels_under_the_mask_are_ignored(name, fitted, train, probe):
-    flipped = make_track(name, **SMALL[name]).fit([hide(p, 0) for p in train])
-    assert same_predictions(flipped.predict_proba(probe), fitted[name].predict_proba(probe))
-
+# The same seed giving the same model, and labels under the mask being ignored, are checked for
+# every registered track by the contract suite (contract.py).
 
 @pytest.mark.parametrize("name", BASELINES)
 def test_unmasking_the_stretch_does_change_the_model(name, fitted, train, probe):
-    # The counterpart of the test above: the same labels, now assessed, must matter.
+    # The counterpart of the contract's check: the same labels, now assessed, must matter.
     shown = [Protein(p.id, p.seq, p.labels, np.ones(len(p), dtype=bool)) for p in train]
     other = make_track(name, **SMALL[name]).fit(shown)
     assert not same_predictions(other.predict_proba(probe), fitted[name].predict_proba(probe))
 
 
 @pytest.mark.parametrize("name", BASELINES)
-def test_learns_disorder_on_held_out_caid_proteins(name, fitted):
-    held_out = read_fasta(DATA / "valid.fasta")[100:160]
+def test_learns_disorder_on_held_out_caid_proteins(name, fitted, shared_data):
+    held_out = read_fasta(shared_data / "valid.fasta")[100:160]
     probs = fitted[name].predict_proba(held_out)
     y_true = np.concatenate([p.labels[p.mask] for p in held_out])
     y_score = np.concatenate([prob[p.mask] for p, prob in zip(held_out, probs)])

@@ -8,9 +8,9 @@ import pytest
 import idr_kit.ensemble.blend as blend
 from idr_kit.data.metrics import f1_max, roc_auc
 from idr_kit.data.records import Protein, make_protein
-from idr_kit.ensemble.blend import (BLENDERS, MeanBlender, RankBlender, StackBlender, WeightedBlender,
-                            blender_from_state, context_features, fast_auc, fast_f1_max,
-                            make_blender, pooled_members)
+from idr_kit.ensemble.blend import (BLENDERS, MeanBlender, RankBlender, StackBlender,
+                                    WeightedBlender, blender_from_state, context_features, fast_auc,
+                                    fast_f1_max, make_blender, pooled_members)
 
 # ---- fast metrics ----------------------------------------------------------------------------
 
@@ -243,8 +243,8 @@ PART = np.full((4, 2), 0.5)
 @pytest.mark.parametrize("parts,proteins,message", [
     ([PART, np.full((4, 3), 0.5)], one_protein() * 2, "same M"),
     ([np.full(4, 0.5)], one_protein(), "same M"),
-    ([PART, PART], one_protein(), "2 parts for 1 proteins"),
-    ([np.full((5, 2), 0.5)], one_protein(), "5 rows for 4 residues"),
+    ([PART, PART], one_protein(), "2 stacked arrays for 1 proteins"),
+    ([np.full((5, 2), 0.5)], one_protein(), "5 stacked rows for 4 residues"),
     ([PART], [make_protein("P", "ACDE")], "no labels"),
     ([PART], one_protein("11-1"), "only one class"),
     ([PART], one_protein("----"), "only one class"),

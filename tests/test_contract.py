@@ -1,8 +1,9 @@
 """The track contract, checked on every registered track (as scikit-learn's check_estimator).
 
 Parametrised from ``tracks.TRACKS`` itself with the tiny settings of tiny.py: registering a
-track is enough to put it under these checks. Training data: 48 real DisProt proteins, cut to
-their first 150 residues so that the torch tracks train in seconds.
+track is enough to put it under every check of contract.py. Training data: 32 NOX-style
+DisProt proteins (train.pkl) and 16 PDB-style ones (train_pdb_style.fasta, with unassessed
+residues), cut to their first 150 residues so that the torch tracks train in seconds.
 """
 from __future__ import annotations
 
@@ -15,18 +16,18 @@ import numpy as np
 import pytest
 
 from idr_kit.data.competition import read_pickle
+from idr_kit.data.errors import InputError
 from idr_kit.data.fasta import read_fasta
-from idr_kit.data.records import InputError, Protein, make_protein
+from idr_kit.data.records import Protein, make_protein
 from idr_kit.postprocess import Decision, DecisionSettings
-from idr_kit.tracks import (TRACKS, NotFittedError, Track, TrackConfig, config_class,
-                            load_model, make_track, save_model, track_class)
+from idr_kit.saved import load_model, save_model
+from idr_kit.tracks import (TRACKS, NotFittedError, Track, TrackConfig, config_class, make_track,
+                            track_class)
+
+import contract
 from tiny import CASES, RUNTIME, TINY, case_settings, track_of
 
 NAMES = sorted(TRACKS)
-
-
-def make(case: str, models: Path) -> Track:
-    return make_track(track_of(case), runtime=RUNTIME, **case_settings(case, models))
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -39,9 +40,18 @@ def models(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
+def factory(case: str, models: Path):
+    settings = case_settings(case, models)
+    return lambda **more: make_track(track_of(case), runtime=RUNTIME, **{**settings, **more})
+
+
 @pytest.fixture(scope="module")
 def train(shared_data) -> list[Protein]:
-    return [cut(p, 150) for p in read_pickle(shared_data / "train.pkl")[5:53]]
+    nox = [cut(p, 150) for p in read_pickle(shared_data / "train.pkl")[5:37]]
+    seen = {p.seq for p in nox}
+    pdb = [q for q in (cut(p, 150) for p in read_fasta(shared_data / "train_pdb_style.fasta"))
+           if not q.mask.all() and q.mask.any() and q.seq not in seen][:16]
+    return nox + pdb
 
 
 @pytest.fixture(scope="module")
@@ -58,15 +68,17 @@ def probe(shared_data) -> list[Protein]:
 
 @pytest.fixture(scope="module")
 def fitted(train, models):
-    """Each track fitted once, on first use."""
+    """Each case fitted once, on first use (that fit checks that fit returns the track)."""
     cache: dict[str, Track] = {}
 
-    def get(name: str) -> Track:
-        if name not in cache:
-            cache[name] = make(name, models).fit(train)
-        return cache[name]
+    def get(case: str) -> Track:
+        if case not in cache:
+            cache[case] = contract.check_fit_returns_the_track(factory(case, models), train)
+        return cache[case]
     return get
 
+
+# ---- the registry -----------------------------------------------------------------------------
 
 def test_every_registered_track_has_tiny_settings():
     assert sorted(TINY) == NAMES, "add the new track's tiny settings to tests/tiny.py"
@@ -98,94 +110,85 @@ def test_configs_and_command_lines_import_without_any_heavy_library():
     assert result.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_one_float32_array_per_protein_in_range(name, fitted, probe):
-    probs = fitted(name).predict_proba(probe)
-    assert len(probs) == len(probe)
-    for p, prob in zip(probe, probs):
-        assert prob.dtype == np.float32 and prob.shape == (len(p),), p.id
-        assert np.isfinite(prob).all() and (prob >= 0).all() and (prob <= 1).all(), p.id
+# ---- the contract, over every case ------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES)
+def test_one_float32_array_per_protein_in_range(case, fitted, probe):
+    contract.check_one_float32_array_per_protein_in_range(fitted(case), probe)
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_batch_equals_one_by_one(name, fitted, probe):
-    track = fitted(name)
-    batch = track.predict_proba(probe)
-    for p, together in zip(probe, batch):
-        np.testing.assert_allclose(track.predict_proba([p])[0], together, atol=1e-5,
-                                   err_msg=p.id)
+@pytest.mark.parametrize("case", CASES)
+def test_batch_equals_one_by_one(case, fitted, probe):
+    contract.check_batch_equals_one_by_one(fitted(case), probe)
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_no_proteins_no_predictions(name, fitted):
-    assert fitted(name).predict_proba([]) == []
+@pytest.mark.parametrize("case", CASES)
+def test_the_same_seed_gives_the_same_predictions(case, fitted, train, probe, models):
+    contract.check_same_seed_same_predictions(factory(case, models), train, probe, fitted(case))
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_save_then_load_predicts_the_same(name, fitted, probe, tmp_path):
-    track = fitted(name)
+@pytest.mark.parametrize("case", CASES)
+def test_the_labels_of_unassessed_residues_change_nothing(case, fitted, train, probe, models):
+    contract.check_unassessed_labels_change_nothing(factory(case, models), train, probe,
+                                                    fitted(case))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_out_of_fold_predictions_come_from_models_that_never_saw_their_protein(
+        case, train, models):
+    contract.check_out_of_fold_never_saw_its_protein(factory(case, models), train)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_runtime_is_never_saved(case, fitted, tmp_path):
+    contract.check_runtime_is_never_saved(fitted(case), tmp_path)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_members_come_by_name(case, fitted, probe):
+    contract.check_members_by_name(fitted(case), probe)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_no_proteins_no_predictions(case, fitted):
+    assert fitted(case).predict_proba([]) == []
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_save_then_load_predicts_the_same(case, fitted, probe, tmp_path):
+    track = fitted(case)
     decision = Decision(threshold=0.25, source="test")
     save_model(track, tmp_path / "model", decision)
     loaded = load_model(tmp_path / "model", RUNTIME)
     assert type(loaded.track) is type(track) and loaded.track.config == track.config
     assert loaded.decision == decision
-    for a, b in zip(track.predict_proba(probe), loaded.track.predict_proba(probe)):
-        np.testing.assert_array_equal(a, b)
+    contract.assert_same(track.predict_proba(probe), loaded.track.predict_proba(probe),
+                         "the reloaded model predicts differently")
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_parts_hold_the_track_under_its_name(name, fitted, probe):
-    track = fitted(name)
-    parts = track.predict_parts(probe)
-    for a, b in zip(parts[track_of(name)], track.predict_proba(probe)):
-        np.testing.assert_allclose(a, b, atol=1e-6)
-    for part, probs in parts.items():
-        assert [len(p) for p in probs] == [len(p) for p in probe], part
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_out_of_fold_predicts_every_training_protein(name, train, models):
-    folds = [i % 2 for i in range(len(train))]
-    parts = make(name, models).out_of_fold(train, folds)
-    assert track_of(name) in parts
-    for part, probs in parts.items():
-        assert [len(p) for p in probs] == [len(p) for p in train], part
-        assert all(p.dtype == np.float32 for p in probs), part
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_training_labels_of_one_class_are_refused(name, train, models):
+@pytest.mark.parametrize("case", CASES)
+def test_training_labels_of_one_class_are_refused(case, train, models):
     ordered = [Protein(p.id, p.seq, np.zeros(len(p), np.uint8), p.mask) for p in train[:6]]
-    with pytest.raises(ValueError, match="both classes"):
-        make(name, models).fit(ordered)
+    with pytest.raises(InputError, match="both classes"):
+        factory(case, models)().fit(ordered)
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_training_proteins_without_labels_are_refused(name, train, models):
-    with pytest.raises(ValueError, match="protein bare"):
-        make(name, models).fit(
-            [*train[:4], Protein("bare", train[4].seq)])
+@pytest.mark.parametrize("case", CASES)
+def test_training_proteins_without_labels_are_refused(case, train, models):
+    with pytest.raises(InputError, match="protein bare"):
+        factory(case, models)().fit([*train[:4], Protein("bare", train[4].seq)])
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_predicting_or_saving_before_fitting_is_refused(name, models, tmp_path):
-    track = make(name, models)
-    with pytest.raises(NotFittedError, match=f"track {track_of(name)} is not fitted"):
+@pytest.mark.parametrize("case", CASES)
+def test_predicting_or_saving_before_fitting_is_refused(case, models, tmp_path):
+    track = factory(case, models)()
+    with pytest.raises(NotFittedError, match=f"track {track_of(case)} is not fitted"):
         track.predict_proba([make_protein("p", "MKV")])
     with pytest.raises(NotFittedError):
         save_model(track, tmp_path)
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_runtime_is_never_saved_with_the_model(name, fitted, tmp_path):
-    track = fitted(name)
-    save_model(track, tmp_path / "model")
-    text = "".join(p.read_text(errors="ignore") for p in (tmp_path / "model").rglob("*.json"))
-    for field in ("checkpoint_dir", "cache_dir", "device", "threads"):
-        assert f'"{field}"' not in text, field
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_a_bad_residue_is_named_with_protein_and_position(name, fitted):
+@pytest.mark.parametrize("case", CASES)
+def test_a_bad_residue_is_named_with_protein_and_position(case, fitted):
     with pytest.raises(InputError, match="protein odd: position 3"):
-        fitted(name).predict_proba([make_protein("ok", "MKV"), Protein("odd", "MK7L")])
+        fitted(case).predict_proba([make_protein("ok", "MKV"), Protein("odd", "MK7L")])

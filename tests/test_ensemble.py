@@ -3,20 +3,24 @@ from __future__ import annotations
 
 import json
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from idr_kit.baselines.w2v import W2VTrack
+from idr_kit.data.errors import SettingError
 from idr_kit.data.load import read_proteins
 from idr_kit.data.probs import read_npz
 from idr_kit.data.records import make_protein
 from idr_kit.ensemble.blend import make_blender
-from idr_kit.ensemble.track import EnsembleTrack, blend_out_of_fold, stack_parts
-from idr_kit.tracks import TRACKS, Entry, Runtime, load_model, make_track, save_model
+from idr_kit.ensemble.track import EnsembleTrack, blend_out_of_fold, stacked
+from idr_kit.postprocess import DecisionSettings, fit_decision
+from idr_kit.runtime import Runtime
+from idr_kit.saved import load_model, save_model
+from idr_kit.tracks import TRACKS, Entry, make_track
+
+from runs import run_submit
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ("w2v.vector_size=20",)  # quicker than the baseline's 100, and it still learns
@@ -27,9 +31,9 @@ class SpyTrack(W2VTrack):
     name = "spy"
     calls: list = []
 
-    def fit(self, proteins, folds=None):
+    def fit(self, proteins, oof=None):
         SpyTrack.calls.append(("fit", [p.id for p in proteins]))
-        return super().fit(proteins, folds)
+        return super().fit(proteins, oof)
 
     def predict_proba(self, proteins):
         SpyTrack.calls.append(("predict", [p.id for p in proteins]))
@@ -78,66 +82,78 @@ def test_no_fold_is_predicted_by_a_member_that_saw_it(spy, train):
 
 def test_a_fold_of_the_blend_never_sees_its_own_labels(train):
     rng = np.random.default_rng(0)
-    parts = [rng.random((len(p), 2)).astype(np.float32) for p in train]
+    stack = [rng.random((len(p), 2)).astype(np.float32) for p in train]
     folds = [i % 3 for i in range(len(train))]
     flipped = [type(p)(p.id, p.seq, np.where(f == 0, 1 - p.labels, p.labels).astype(np.uint8), p.mask)
                for p, f in zip(train, folds)]
     make = lambda: make_blender("stack", seed=0)  # noqa: E731
-    a = blend_out_of_fold(parts, train, folds, make)
-    b = blend_out_of_fold(parts, flipped, folds, make)
+    a = blend_out_of_fold(stack, train, folds, make)
+    b = blend_out_of_fold(stack, flipped, folds, make)
     for x, y, f in zip(a, b, folds):
         if f == 0:
             np.testing.assert_array_equal(x, y)  # fold 0's blend came from folds 1 and 2 only
     assert any(not np.array_equal(x, y) for x, y, f in zip(a, b, folds) if f != 0)
 
 
-def test_the_out_of_fold_then_fit_protocol_trains_each_fold_once(spy, train):
+def test_the_out_of_fold_value_is_handed_to_fit_and_each_fold_trains_once(spy, train):
     track = ensemble(members=("spy", "w2v"))
     folds = [i % 3 for i in range(len(train))]
-    parts = track.out_of_fold(train, folds)
-    assert set(parts) == {"ensemble", "spy", "w2v"}
-    track.fit(train, folds)  # the members' out-of-fold arrays are reused, not recomputed
+    oof = track.out_of_fold(train, folds)
+    assert sorted(oof.members) == ["spy", "w2v"]
+    assert all(len(v.probs) == len(train) and v.seconds >= 0 for v in oof.members.values())
+    assert track.fit(train, oof) is track  # the members' out-of-fold arrays come from the value
     assert [kind for kind, _ in spy.calls] == ["fit", "predict"] * 3 + ["fit"]
+    report = track.report()["member_seconds"]
+    assert report["spy"]["out_of_fold"] == oof.members["spy"].seconds and report["spy"]["fit"] > 0
 
 
-def test_members_out_of_fold_arrays_and_models_are_reused(spy, train, tmp_path):
+def test_fit_refuses_an_out_of_fold_value_of_other_proteins_or_settings(spy, train):
+    folds = [i % 3 for i in range(60)]
+    oof = ensemble(members=("spy",)).out_of_fold(train[:60], folds)
+    with pytest.raises(ValueError, match="belongs to other proteins or another config"):
+        ensemble(members=("spy",)).fit(train[:59] + [train[60]], oof)
+    with pytest.raises(ValueError, match="belongs to other proteins or another config"):
+        ensemble(members=("spy",), blender="mean").fit(train[:60], oof)
+
+
+def test_members_folds_and_models_are_reused_from_the_checkpoints(spy, train, tmp_path):
     runtime = Runtime(checkpoint_dir=str(tmp_path))
     folds = [i % 3 for i in range(len(train))]
     first = ensemble(runtime, members=("spy",))
-    first_oof = first.out_of_fold(train, folds)["ensemble"]
-    first.fit(train, folds)
+    first_oof = first.out_of_fold(train, folds)
+    first.fit(train, first_oof)
     assert len(spy.calls) == 7
-    oof = read_npz(tmp_path / "members" / "spy" / "oof.npz")
-    assert set(oof) == {p.id for p in train}
-    record = json.loads((tmp_path / "members" / "spy" / "oof.json").read_text())
-    assert record["track"] == "spy" and len(record["folds"]) == len(train)
+    assert len(list((tmp_path / "members" / "spy" / "folds").glob("fold*.npz"))) == 3
     spy.calls = []
     again = ensemble(runtime, members=("spy",))
-    again_oof = again.out_of_fold(train, folds)["ensemble"]
-    again.fit(train, folds)
+    again_oof = again.out_of_fold(train, folds)
+    again.fit(train, again_oof)
     assert spy.calls == []  # every fold and the final model came from the checkpoints
-    for x, y in zip(first_oof, again_oof):
+    for x, y in zip(first_oof.probs, again_oof.probs):
         np.testing.assert_array_equal(x, y)
-    ensemble(runtime, members=("spy",), member_settings=("spy.vector_size=16",)).fit(train, folds)
+    other = ensemble(runtime, members=("spy",), member_settings=("spy.vector_size=16",))
+    other.fit(train, other.out_of_fold(train, folds))
     assert len(spy.calls) == 7  # other settings: computed afresh
 
 
-def test_member_predictions_for_unlabelled_proteins_are_kept_and_reused(spy, train, tmp_path):
+def test_predicting_writes_nothing(spy, train, tmp_path):
     track = ensemble(Runtime(checkpoint_dir=str(tmp_path)), members=("spy",)).fit(train)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
     unlabelled = [make_protein(f"u{i}", p.seq) for i, p in enumerate(train[:4])]
-    first = track.predict_proba(unlabelled)
     spy.calls = []
+    first = track.predict_proba(unlabelled)
     again = track.predict_proba(unlabelled)
-    assert spy.calls == []
+    assert [kind for kind, _ in spy.calls] == ["predict", "predict"]
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
     for x, y in zip(first, again):
         np.testing.assert_array_equal(x, y)
 
 
 def test_the_ensemble_predicts_saves_and_reloads(train, test, tmp_path):
     track = ensemble(members=("w2v", "lgbm"), member_settings=QUICK + ("lgbm.num_rounds=60",)).fit(train)
-    parts = track.predict_parts(test)
-    assert set(parts) == {"ensemble", "w2v", "lgbm"}
-    for name, probs in parts.items():
+    blend, member_probs = track.predict_with_members(test)
+    assert set(member_probs) == {"w2v", "lgbm"}
+    for name, probs in {"ensemble": blend, **member_probs}.items():
         assert [len(p) for p in probs] == [len(p.seq) for p in test], name
         assert all(p.dtype == np.float32 and (p >= 0).all() and (p <= 1).all() for p in probs)
     save_model(track, tmp_path / "model")
@@ -154,7 +170,7 @@ def test_the_ensemble_predicts_saves_and_reloads(train, test, tmp_path):
     (dict(member_settings=("w2v.vector_size=8",)), "for a member in"),
     (dict(blender="vote"), "vote")])
 def test_bad_settings_fail_before_any_training(settings, message, spy, train):
-    with pytest.raises((ValueError, KeyError), match=message):
+    with pytest.raises(SettingError, match=message):
         ensemble(**{"members": ("spy",), **settings}).fit(train)
     assert spy.calls == []
 
@@ -166,20 +182,15 @@ def test_metapredict_is_a_track_that_reads_any_residue():
     assert [len(p) for p in probs] == [11, 1] and all(p.dtype == np.float32 for p in probs)
 
 
-def test_stack_parts_shapes():
+def test_stacked_shapes():
     a = [np.zeros(3, np.float32), np.ones(2, np.float32)]
     b = [np.full(3, 0.5, np.float32), np.full(2, 0.25, np.float32)]
-    parts = stack_parts([a, b])
-    assert [p.shape for p in parts] == [(3, 2), (2, 2)]
-    np.testing.assert_array_equal(parts[1], [[1, 0.25], [1, 0.25]])
+    stack = stacked([a, b])
+    assert [rows.shape for rows in stack] == [(3, 2), (2, 2)]
+    np.testing.assert_array_equal(stack[1], [[1, 0.25], [1, 0.25]])
 
 
 # -- submit.py --------------------------------------------------------------------------------
-def run_submit(*args):
-    return subprocess.run([sys.executable, str(ROOT / "submit.py"), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, shared_data):
     folder = tmp_path_factory.mktemp("data")
@@ -202,17 +213,23 @@ def test_submit_builds_an_ensemble_with_plots_and_a_saved_model_predicts_the_sam
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ("submit.csv", "probs.npz", "predictions.caid", "folds.json", "config.json",
                  "model/track.json", "model/ensemble.json", "oof/ensemble-train.npz",
-                 "oof/w2v-train.npz", "oof/lgbm-train.npz", "checkpoints/members/lgbm/oof.npz",
-                 "parts/w2v.npz", "parts/lgbm.npz", "plots/summary.png"):
+                 "oof/w2v-train.npz", "oof/lgbm-train.npz", "members/w2v.npz",
+                 "members/lgbm.npz", "plots/summary.png"):
         assert (out / name).is_file(), name
     assert len(list((out / "plots" / "proteins").glob("*.png"))) == 3
-    probs, member = np.load(out / "probs.npz"), np.load(out / "parts" / "lgbm.npz")
+    probs, member = np.load(out / "probs.npz"), np.load(out / "members" / "lgbm.npz")
     assert sorted(member.files) == sorted(probs.files)
     assert all(member[k].shape == probs[k].shape for k in probs.files)
     record = json.loads((out / "config.json").read_text())
     for name in ("w2v", "lgbm"):  # each member's seconds, as this run spent them
         seconds = record["track_report"]["member_seconds"][name]
         assert seconds["out_of_fold"] > 0 and seconds["fit"] > 0
+        assert record["members"][name]["seconds"] == seconds
+        # and its decision, as a run of it alone fits it on its out-of-fold arrays
+        member_oof = read_npz(out / "oof" / f"{name}-train.npz")
+        alone = fit_decision([member_oof[p.id] for p in read_proteins(files / "train.pkl")],
+                             read_proteins(files / "train.pkl"), DecisionSettings())
+        assert record["members"][name]["decision"] == alone.to_dict()
     assert record["threshold_source"].startswith("F1-max on out-of-fold")
     saved = json.loads((out / "model" / "track.json").read_text())["decision"]
     assert record["threshold"] == saved["threshold"] and record["decision"] == saved
@@ -235,8 +252,8 @@ def test_without_run_folds_an_ensemble_blends_on_its_own_folds(files, tmp_path):
 
 def test_with_a_style_the_blend_and_the_decision_learn_from_proteins_labelled_in_it(
         spy, train, shared_data, monkeypatch):
+    from idr_kit.data.styles import in_style
     from idr_kit.ensemble import blend
-    from idr_kit.tracks import in_style
     pdb = [p for p in read_proteins(shared_data / "train_pdb_style.fasta") if not p.mask.all()][:30]
     mixed = [*train[:30], *pdb]
     assert in_style(mixed, "pdb") == list(range(30, 60))
@@ -246,16 +263,17 @@ def test_with_a_style_the_blend_and_the_decision_learn_from_proteins_labelled_in
     fitted_on = []
     real = blend.MeanBlender.fit
 
-    def noting(self, parts, proteins):
+    def noting(self, stack, proteins):
         fitted_on.append({p.id for p in proteins})
-        return real(self, parts, proteins)
+        return real(self, stack, proteins)
 
     monkeypatch.setattr(blend.MeanBlender, "fit", noting)
     track = ensemble(members=("spy",), blender="mean", style="pdb", folds=2)
     folds = [i % 2 for i in range(len(mixed))]
-    track.out_of_fold(mixed, folds)
-    track.fit(mixed, folds)
+    oof = track.out_of_fold(mixed, folds)
+    track.fit(mixed, oof)
     pdb_ids = {p.id for p in pdb}
     assert len(fitted_on) == 3 and all(ids and ids <= pdb_ids for ids in fitted_on)
-    assert track.alike(mixed) == list(range(30, 60))
-    assert ensemble(members=("spy",)).alike(mixed) == list(range(60))  # no style: all
+    assert oof.decision_indices == tuple(range(30, 60))
+    assert track.decision_indices(mixed) == list(range(30, 60))
+    assert ensemble(members=("spy",)).decision_indices(mixed) == list(range(60))  # no style

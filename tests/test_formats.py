@@ -5,15 +5,15 @@ import pickle
 import numpy as np
 import pytest
 
-from idr_kit import data
 import idr_kit.data.competition  # noqa: F401 (data.competition below)
 import idr_kit.data.fasta  # noqa: F401
+from idr_kit import data
 from idr_kit.data.competition import read_pickle, read_submission, write_submission
 from idr_kit.data.disprot import is_disorder_region, read_disprot_json
+from idr_kit.data.errors import InputError
 from idr_kit.data.fasta import read_caid, read_fasta, write_caid
 from idr_kit.data.load import PredictionSet, read_predictions, read_proteins
 from idr_kit.data.probs import read_npz, validate_binary, validate_probs, write_npz
-from idr_kit.data.records import InputError
 
 IDS = ["P1", "sp|Q9|NAME_HUMAN"]
 SEQS = ["MKTAY", "ACDEFGHIKL"]

@@ -11,10 +11,13 @@ import pytest
 import torch
 
 from idr_kit.data.records import make_protein
-from idr_kit.token_clf.cache import backbone_key
-from idr_kit.token_clf.model import Head, TokenStep, masked_bce
-from idr_kit.token_clf.pieces import cut, token_batch
-from idr_kit.tracks import Runtime, make_track
+from idr_kit.nn.cache import backbone_key
+from idr_kit.nn.head import Head, masked_bce
+from idr_kit.nn.pieces import cut, token_batch
+from idr_kit.runtime import Runtime
+from idr_kit.token_clf.model import TokenStep
+from idr_kit.tracks import make_track
+
 from layouts import write_esm_checkpoint, write_hf_bert_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +65,7 @@ def test_embeddings_are_cached_by_device_and_precision():
 
 
 def test_each_process_takes_its_own_gpu_before_joining_the_group(monkeypatch):
-    from idr_kit.token_clf import runtime
+    from idr_kit.nn import device as runtime
     calls = []
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
@@ -119,7 +122,9 @@ def test_per_layer_checkpointing_gives_the_same_gradients(kind, tmp_path):
 def test_a_from_scratch_llm_base_is_drawn_on_the_cpu(monkeypatch, tmp_path):
     """Whatever device it goes to: CUDA's generator would draw other weights for the seed."""
     from transformers import AutoModelForCausalLM
+
     from idr_kit.llm_sft.model import load_causal_lm
+
     from layouts import tiny_config, write_tokenizer
     tiny_config().save_pretrained(tmp_path)
     write_tokenizer(tmp_path)

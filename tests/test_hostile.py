@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from runs import run_tool
+
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--track", "w2v", "--folds", "2", "--set", "vector_size=20"]
 
 
-def run(script: str, *args: str, cwd: Path = ROOT, env: dict | None = None):
-    return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600, env=env)
+def run(script: str, *args, cwd: Path = ROOT, env: dict | None = None):
+    return run_tool(script, *args, cwd=cwd, env=env)
 
 
 def one_line_error(result, *words: str) -> str:

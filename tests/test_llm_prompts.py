@@ -4,11 +4,13 @@ import pytest
 
 from idr_kit.data.records import ALPHABET
 from idr_kit.llm_sft.batches import example_batch, prompt_batch
-from layouts import qwen_tokenizer_dir
-from idr_kit.llm_sft.prompts import (ANSWER_END, IGNORE_INDEX, LABEL_TOKENS, SYSTEM_PROMPT, USER_TEMPLATE,
-                             render_answer, render_prompt, residue_text, split_prompt)
+from idr_kit.llm_sft.prompts import (ANSWER_END, IGNORE_INDEX, LABEL_TOKENS, SYSTEM_PROMPT,
+                                     USER_TEMPLATE, render_answer, render_prompt, residue_text,
+                                     split_prompt)
 from idr_kit.llm_sft.tokens import PromptVocab, encode_example, encode_prompt, single_token
-from idr_kit.token_clf.pieces import Piece
+from idr_kit.nn.pieces import Piece
+
+from layouts import qwen_tokenizer_dir
 
 GOLDEN_PROMPT = (
     "<|im_start|>system\n"

@@ -1,7 +1,5 @@
 """The llm track end to end on a tiny random-weight Qwen2 in the hub's layout, on CPU."""
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +10,17 @@ from idr_kit.data.metrics import evaluate
 from idr_kit.data.records import make_protein
 from idr_kit.llm_sft.batches import prompt_batch
 from idr_kit.llm_sft.decode import label_probs
-from idr_kit.llm_sft.model import add_lora, decoder_hidden, load_causal_lm, load_tokenizer, output_layer
-from layouts import tiny_config, write_qwen_dir
+from idr_kit.llm_sft.model import (add_lora, decoder_hidden, load_causal_lm, load_tokenizer,
+                                   output_layer)
 from idr_kit.llm_sft.tokens import PromptVocab, encode_prompt
-from idr_kit.token_clf.backbones import WeightsUnavailable
-from idr_kit.token_clf.pieces import cut
-from idr_kit.tracks import Runtime, load_model, make_track, save_model
+from idr_kit.nn.backbones import WeightsUnavailable
+from idr_kit.nn.pieces import cut
+from idr_kit.runtime import Runtime
+from idr_kit.saved import load_model, save_model
+from idr_kit.tracks import make_track
+
+from layouts import tiny_config, write_qwen_dir
+from runs import OFFLINE, run_tool
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
@@ -222,10 +225,8 @@ def test_without_the_model_offline_the_message_says_how_to_supply_it(monkeypatch
 
 # -- the command line ---------------------------------------------------------------------------
 def run(*args, module=None, env_extra=None):
-    env = {**os.environ, "IDR_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-           **(env_extra or {})}
-    command = [sys.executable, *(["-m", module] if module else [str(REPO / "submit.py")]), *args]
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    return run_tool("submit.py", *args, module=module, cwd=REPO,
+                    env_extra={**OFFLINE, "OMP_NUM_THREADS": "1", **(env_extra or {})})
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,10 @@ import pytest
 from sklearn.metrics import (average_precision_score, f1_score, matthews_corrcoef,
                              precision_recall_curve, roc_auc_score)
 
+from idr_kit.data.errors import InputError
 from idr_kit.data.metrics import (KEYS, average_precision, binary_scores, evaluate, f1_max,
-                          f1_per_protein, format_report, pool, roc_auc, threshold_curve)
-from idr_kit.data.records import InputError, make_protein
+                                  f1_per_protein, format_report, pool, roc_auc, threshold_curve)
+from idr_kit.data.records import make_protein
 
 # Two proteins, one unassessed residue (P1 position 4, score 0.8).
 #   P1 labels 1 1 0 - 0   scores .9 .4 .4 .8 .1

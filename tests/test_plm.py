@@ -11,9 +11,10 @@ from idr_kit.baselines.config import LGBMConfig
 from idr_kit.baselines.plm import PlmFeatures
 from idr_kit.data.records import make_protein
 from idr_kit.ensemble.config import EnsembleConfig
-from idr_kit.token_clf.align import residue_slice
-from idr_kit.token_clf.pieces import token_batch
+from idr_kit.nn.align import residue_slice
+from idr_kit.nn.pieces import token_batch
 from idr_kit.tracks import missing_modules
+
 from layouts import write_hf_bert_dir
 from tiny import RUNTIME
 

@@ -10,23 +10,16 @@ from __future__ import annotations
 import csv
 import json
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-
+from runs import run_submit
 from tiny import CASES, TINY, as_set_pairs, case_settings, member_settings, track_of
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_ARGS = ["--set", "device=cpu", "--set", "threads=1"]
-
-
-def run_submit(*args: str, cwd: Path = ROOT):
-    return subprocess.run([sys.executable, str(ROOT / "submit.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")

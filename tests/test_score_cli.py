@@ -15,7 +15,6 @@ from idr_kit.data.metrics import KEYS
 from idr_kit.data.probs import write_npz
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
 
 # The two proteins of test_metrics.py (AUC .688, APS .768, F1 at 0.5 .572); P3 and P4 are
 # dropped below, one without a prediction, one with a prediction of another length.
@@ -116,17 +115,16 @@ def disorder_prone_fraction(seq: str, window: int = 21) -> np.ndarray:
     return (np.convolve(hits.astype(float), np.ones(window), mode="same") / window)
 
 
-@pytest.mark.skipif(not (DATA / "valid.fasta").is_file(), reason="needs shared/data")
-def test_real_data_npz_and_caid_give_the_same_sane_numbers(tmp_path):
-    ref = read_proteins(DATA / "valid.fasta")
+def test_real_data_npz_and_caid_give_the_same_sane_numbers(tmp_path, shared_data):
+    ref = read_proteins(shared_data / "valid.fasta")
     scores = {p.id: disorder_prone_fraction(p.seq).astype(np.float32) for p in ref}
     binary = {pid: (np.round(s.astype(float), 3) >= 0.5).astype(np.uint8)
               for pid, s in scores.items()}
     write_npz(tmp_path / "p.npz", scores)
     write_caid(tmp_path / "p.caid", [p.id for p in ref], [p.seq for p in ref], scores, binary)
-    via_npz = last_json(score("--ref", DATA / "valid.fasta", "--pred", tmp_path / "p.npz",
+    via_npz = last_json(score("--ref", shared_data / "valid.fasta", "--pred", tmp_path / "p.npz",
                               "--json"))
-    via_caid = last_json(score("--ref", DATA / "valid.fasta", "--pred", tmp_path / "p.caid",
+    via_caid = last_json(score("--ref", shared_data / "valid.fasta", "--pred", tmp_path / "p.caid",
                                "--json"))
     assert via_npz == via_caid
     assert via_npz["proteins"] == len(ref) == 302 and via_npz["dropped"] == 0

@@ -1,12 +1,12 @@
 """Protein-level folds: deterministic, balanced, groups and repeats kept together, saved."""
 import json
-from pathlib import Path
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from idr_kit.data.competition import read_pickle
-from idr_kit.data.records import InputError
+from idr_kit.data.errors import InputError
 from idr_kit.data.splits import linked_components, make_folds, read_groups, save_folds
 
 IDS = [f"P{i:03d}" for i in range(103)]

@@ -5,8 +5,6 @@ import csv
 import json
 import os
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +13,9 @@ import pytest
 from idr_kit.data.fasta import read_caid
 from idr_kit.data.probs import read_npz
 
+from runs import run_submit
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_submit(*args: str, cwd: Path = ROOT, env: dict | None = None):
-    return subprocess.run([sys.executable, str(ROOT / "submit.py"), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from idr_kit.token_clf.align import (NEAREST, RESIDUE_OFFSET, Vocab, encode_batch, residue_ids,
-                             residue_slice, unpad)
-from idr_kit.token_clf.batching import token_budget_batches
-from idr_kit.token_clf.windows import plan_windows, stitch
+from idr_kit.nn.align import (NEAREST, RESIDUE_OFFSET, Vocab, encode_batch, residue_ids,
+                               residue_slice, unpad)
+from idr_kit.nn.batching import token_budget_batches
+from idr_kit.nn.windows import plan_windows, stitch
 
 REPO = Path(__file__).resolve().parents[1]
 # A tiny hand-made vocab: the specials first, then 7 residues (no U, O, B, Z, J, X).
@@ -108,7 +108,7 @@ def test_same_ids_as_the_antiberty_bert_tokenizer():
 
 
 def test_the_pure_modules_do_not_import_torch():
-    code = ("import sys, idr_kit.token_clf.align, idr_kit.token_clf.windows, idr_kit.token_clf.batching; "
+    code = ("import sys, idr_kit.nn.align, idr_kit.nn.windows, idr_kit.nn.batching; "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
 

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from idr_kit.token_clf import official
-from idr_kit.token_clf.align import encode_batch
-from idr_kit.token_clf.backbones import (WeightsUnavailable, antiberty_dir, load_encoder, load_esm,
-                                 load_hf)
 from idr_kit.data.digests import file_sha256 as sha256_file
-from idr_kit.token_clf.official import (ESM2_SIZES, KNOWN_SHA256, WeightsMismatch,
-                                        read_esm_checkpoint)
+from idr_kit.data.errors import FileRefused
+from idr_kit.nn import official
+from idr_kit.nn.align import encode_batch
+from idr_kit.nn.backbones import WeightsUnavailable, antiberty_dir, load_encoder, load_esm, load_hf
+from idr_kit.nn.official import ESM2_SIZES, KNOWN_SHA256, WeightsMismatch, read_esm_checkpoint
+
 from layouts import write_esm_checkpoint, write_hf_bert_dir, write_hf_esm_dir
 
 TINY = (2, 32, 4)  # layers, embed dim, heads
@@ -171,7 +171,7 @@ def test_hf_hub_id_not_cached_offline_says_how_to(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(WeightsUnavailable, match="hf download idr-kit-tests/no-such-model"):
         load_hf("idr-kit-tests/no-such-model")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileRefused, match="not a transformers model directory"):
         load_hf(str(tmp_path / "absent" / "dir"))
 
 

@@ -10,8 +10,12 @@ import torch
 
 from idr_kit.data.metrics import evaluate
 from idr_kit.data.records import make_protein
+from idr_kit.runtime import Runtime
+from idr_kit.saved import load_model, save_model
+from idr_kit.tracks import make_track
+
+import runs
 from layouts import write_esm_checkpoint, write_hf_bert_dir, write_hf_esm_dir
-from idr_kit.tracks import Runtime, load_model, make_track, save_model
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = "esm2_t2_tiny"  # not a published size: the file's own architecture is used
@@ -115,7 +119,7 @@ def test_long_proteins_are_windows_averaged_over_their_overlap(lora_track):
 
 
 def test_lora_trains_only_adapters_and_changes_the_encoder(models, lora_track):
-    from idr_kit.token_clf.backbones import load_esm
+    from idr_kit.nn.backbones import load_esm
     base = load_esm(TINY, str(models["esm_pt"]))
     trained = dict(lora_track.model_.encoder.named_parameters())
     adapters = [n for n in trained if "lora_" in n]
@@ -166,9 +170,7 @@ def test_antiberty_backbone_fine_tunes_from_its_real_weights(toy):
 
 
 def run_submit(*args, env_extra=None, cwd=REPO):
-    env = {**os.environ, "IDR_OFFLINE": "1", "HF_HUB_OFFLINE": "1", **(env_extra or {})}
-    return subprocess.run([sys.executable, str(REPO / "submit.py"), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return runs.run_submit(*args, cwd=cwd, env_extra={**runs.OFFLINE, **(env_extra or {})})
 
 
 @pytest.fixture(scope="module")

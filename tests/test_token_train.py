@@ -7,13 +7,15 @@ import pytest
 import torch
 
 from idr_kit.data.records import make_protein
-from idr_kit.token_clf.model import Head, HiddenStep, masked_bce
-from idr_kit.token_clf.pieces import cut, hidden_batch, reassemble
-from idr_kit.token_clf.runtime import World
-from idr_kit.token_clf.train import LoopSettings, train
+from idr_kit.nn.config import LoopConfig
+from idr_kit.nn.head import Head, masked_bce
+from idr_kit.nn.pieces import cut, hidden_batch, reassemble
+from idr_kit.nn.train import train
+from idr_kit.runtime import World
+from idr_kit.token_clf.model import HiddenStep
 
-SETTINGS = LoopSettings(epochs=30, lr=0.05, weight_decay=0.0, warmup=0.1, grad_clip=1.0,
-                        accumulate=1, patience=100, pos_weight=1.0, seed=0)
+SETTINGS = LoopConfig(epochs=30, lr=0.05, weight_decay=0.0, warmup=0.1, grad_clip=1.0,
+                      accumulate=1, patience=100, pos_weight=1.0, seed=0)
 
 
 def test_masked_bce_ignores_unassessed_positions_entirely():
@@ -95,8 +97,8 @@ def test_training_lowers_the_loss_and_keeps_the_best_epoch():
     batches = _toy_task()
     step = HiddenStep(Head(4, dropout=0.0))
     before = _loss(step, batches)
-    history = train(step, lambda epoch: batches, batches, SETTINGS, device=torch.device("cpu"),
-                    here=World())
+    history = train(step, lambda epoch: batches, batches, SETTINGS, precision="auto",
+                    device=torch.device("cpu"), here=World())
     after = _loss(step, batches)
     assert after < before * 0.5
     assert after == pytest.approx(history.best_loss, rel=1e-4)
@@ -115,8 +117,8 @@ def test_a_rerun_resumes_from_the_checkpoint_and_ends_where_an_unbroken_run_ends
 
         torch.manual_seed(0)
         step = HiddenStep(Head(4, dropout=0.2))
-        history = train(step, batches_for, batches, settings, device=cpu, here=here,
-                        checkpoint=checkpoint)
+        history = train(step, batches_for, batches, settings, precision="auto", device=cpu,
+                        here=here, checkpoint=checkpoint)
         return step, history
 
     whole, _ = run(None)
@@ -132,6 +134,6 @@ def test_max_steps_caps_optimiser_steps():
     batches = _toy_task()
     step = HiddenStep(Head(4))
     settings = dataclasses.replace(SETTINGS, max_steps=7)
-    history = train(step, lambda e: batches, batches, settings, device=torch.device("cpu"),
-                    here=World())
+    history = train(step, lambda e: batches, batches, settings, precision="auto",
+                    device=torch.device("cpu"), here=World())
     assert history.steps == 7

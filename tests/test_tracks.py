@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from idr_kit import crossval
+from idr_kit.data.errors import FileRefused, SettingError
+from idr_kit.data.fields import defaults_of, parse_pairs
 from idr_kit.data.records import make_protein
 from idr_kit.postprocess import Decision, tune_threshold
-from idr_kit.tracks import (TRACKS, config_class, load_model, make_track, parse_overrides,
-                            parse_settings, read_model_meta, read_recipe, save_model,
-                            split_settings, track_class)
+from idr_kit.saved import load_model, read_model_meta, save_model
+from idr_kit.settings import parse_settings, read_recipe, split_settings, typed_recipe
+from idr_kit.tracks import TRACKS, config_class, make_track, track_class
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,8 +28,8 @@ class Example:
 
 
 def test_overrides_are_typed_by_the_defaults():
-    got = parse_overrides(Example, ["size=3", "rate=0.5", "flag=false", "widths=3,7,9",
-                                    "name=abc"])
+    got = parse_pairs(["size=3", "rate=0.5", "flag=false", "widths=3,7,9", "name=abc"],
+                      defaults_of(Example()))
     assert got == {"size": 3, "rate": 0.5, "flag": False, "widths": (3, 7, 9), "name": "abc"}
 
 
@@ -35,11 +37,11 @@ def test_overrides_are_typed_by_the_defaults():
                                          ("size=big", "size"), ("flag=maybe", "flag")])
 def test_bad_overrides_name_the_problem(pair, words):
     with pytest.raises(ValueError, match=words):
-        parse_overrides(Example, [pair])
+        parse_pairs([pair], defaults_of(Example()))
 
 
 def test_unknown_track_lists_the_known_ones():
-    with pytest.raises(KeyError, match="w2v"):
+    with pytest.raises(SettingError, match="w2v"):
         track_class("nonexistent")
 
 
@@ -53,7 +55,7 @@ def test_settings_go_to_the_config_the_decision_or_the_runtime():
 @pytest.mark.parametrize("name", sorted(TRACKS))
 def test_config_decision_and_runtime_keys_never_clash(name):
     from idr_kit.postprocess import DecisionSettings
-    from idr_kit.tracks import Runtime
+    from idr_kit.runtime import Runtime
     keys = [{f.name for f in dataclasses.fields(cls)}
             for cls in (config_class(name), DecisionSettings, Runtime)]
     assert not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
@@ -79,7 +81,7 @@ def test_saved_model_records_name_config_decision_and_version(small_train, tmp_p
 
 
 def test_loading_a_folder_without_a_model_says_what_to_pass(tmp_path):
-    with pytest.raises(FileNotFoundError, match="model/"):
+    with pytest.raises(FileRefused, match="model/"):
         load_model(tmp_path)
 
 
@@ -163,25 +165,23 @@ def test_changed_training_labels_do_not_reuse_checkpoints(small_train, tmp_path)
 
 def test_recipes_in_the_repository_name_only_real_settings():
     from idr_kit.postprocess import DecisionSettings
-    from idr_kit.tracks import Runtime, check_recipe
+    from idr_kit.runtime import Runtime
     recipes = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.json"))
     assert recipes
     for recipe in recipes:
         track, settings = read_recipe(recipe)
         assert track in TRACKS, recipe  # every recipe names its track
-        check_recipe(track, settings, recipe)
-        kinds = split_settings(track, settings)
+        kinds = split_settings(track, typed_recipe(track, settings, recipe))
         config_class(track)(**kinds["config"])  # builds: every value has a usable type
         DecisionSettings(**kinds["decision"])
         Runtime(**kinds["runtime"])
 
 
 def test_a_recipe_with_an_unknown_setting_is_refused(tmp_path):
-    from idr_kit.tracks import check_recipe
     (tmp_path / "r.json").write_text('{"_track": "esm", "mode": "lora", "learning_rate": 0.1}')
     track, settings = read_recipe(tmp_path / "r.json")
-    with pytest.raises(ValueError, match="learning_rate"):
-        check_recipe(track, settings, tmp_path / "r.json")
+    with pytest.raises(SettingError, match="learning_rate"):
+        typed_recipe(track, settings, tmp_path / "r.json")
 
 
 def test_each_fold_model_is_let_go_before_the_next_is_made(small_train):

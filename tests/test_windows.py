@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from idr_kit.baselines.windows import centred_mean, window_bounds, window_mean
+from idr_kit.data.window_means import centred_mean, window_bounds, window_mean
 
 VALUES = np.array([[1.0, 10.0],
                    [2.0, 0.0],

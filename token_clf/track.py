@@ -17,44 +17,35 @@ import numpy as np
 import torch
 
 from idr_kit.data.atomic import atomic_write, read_json, write_json
+from idr_kit.data.errors import SettingError
 from idr_kit.data.records import Protein
 from idr_kit.data.splits import split_validation
-from idr_kit.token_clf.align import unpad
-from idr_kit.token_clf.batching import token_budget_batches
-from idr_kit.token_clf.cache import EmbeddingCache, backbone_key, embed
+from idr_kit.nn.align import unpad
+from idr_kit.nn.backbones import load_backbone, load_encoder
+from idr_kit.nn.batching import token_budget_batches
+from idr_kit.nn.cache import EmbeddingCache, backbone_key, embed
+from idr_kit.nn.device import autocast, compute_dtype, start
+from idr_kit.nn.head import Head
+from idr_kit.nn.pieces import cut, hidden_batch, reassemble, token_batch
+from idr_kit.nn.train import (History, checkpoint_file, load_trainable, load_weights,
+                              parameters_digest, train, trainable_state)
+from idr_kit.runtime import World
 from idr_kit.token_clf.config import BertConfig, EsmConfig
-from idr_kit.token_clf.model import (Head, HiddenStep, TokenClassifier, TokenStep, add_lora,
-                                     set_trainable)
-from idr_kit.token_clf.pieces import cut, hidden_batch, reassemble, token_batch
-from idr_kit.token_clf.runtime import autocast, compute_dtype, start
-from idr_kit.token_clf.train import (History, LoopSettings, checkpoint_file, load_trainable,
-                                     load_weights, parameters_digest, train, trainable_state)
-from idr_kit.tracks import Track, World
+from idr_kit.token_clf.model import HiddenStep, TokenClassifier, TokenStep, add_lora, set_trainable
+from idr_kit.tracks import Track
 
 WEIGHTS_FILE = "token_clf.pt"
 META_FILE = "token_clf.json"
-ESM_NAME_PREFIX = "esm2_t"  # fair-esm's published ESM-2 names; anything else goes to transformers
-
-
-def build_encoder(c: EsmConfig, offline: bool | None):
-    from idr_kit.token_clf import backbones
-    if c.backbone.startswith(ESM_NAME_PREFIX) and not Path(c.backbone).exists():
-        return backbones.load_esm(c.backbone, c.weights or None, from_scratch=c.from_scratch,
-                                  offline=offline)
-    if c.weights:
-        raise ValueError(f"--weights is for fair-esm checkpoints of an {ESM_NAME_PREFIX}* backbone; "
-                         f"give a transformers model directory as --backbone instead")
-    return backbones.load_hf(c.backbone, from_scratch=c.from_scratch, offline=offline)
 
 
 class TokenTrack(Track):
     Config = EsmConfig
 
     # -- training -------------------------------------------------------------------------
-    def _fit(self, proteins: list[Protein], folds) -> None:
+    def _fit(self, proteins: list[Protein], oof) -> None:
         c = self.config
         if c.mode == "frozen" and World.from_env().size > 1:
-            raise ValueError("mode=frozen trains a head on embeddings computed once, in one "
+            raise SettingError("mode=frozen trains a head on embeddings computed once, in one "
                              "process: run it without torchrun (python submit.py or python -m "
                              "idr_kit.fit); torchrun is for mode=lora and mode=full")
         self._prepare()
@@ -62,7 +53,7 @@ class TokenTrack(Track):
         make = self._frozen_batches if c.mode == "frozen" else self._token_batches
         step, batches_for, valid = make(train_p, valid_p)
         checkpoint = checkpoint_file(self.runtime.checkpoint_path("epochs"), c, proteins, self.name)
-        self.history_ = train(step, batches_for, valid, LoopSettings.from_config(c, self.runtime),
+        self.history_ = train(step, batches_for, valid, c, precision=self.runtime.precision,
                               device=self.device_, here=self.world_, checkpoint=checkpoint)
 
     def _prepare(self) -> None:
@@ -70,7 +61,8 @@ class TokenTrack(Track):
         c = self.config
         self._setup()
         torch.manual_seed(c.seed)
-        self.model_ = self._build(build_encoder(c, self.runtime.offline))
+        self.model_ = self._build(load_backbone(c.backbone, c.weights, from_scratch=c.from_scratch,
+                                                offline=self.runtime.offline))
         if c.mode != "frozen" and self.runtime.checkpoint_activations:
             self.model_.encoder.checkpoint_layers()  # memory bounded by one layer's attention
 
@@ -80,7 +72,8 @@ class TokenTrack(Track):
     def _build(self, encoder) -> TokenClassifier:
         c = self.config
         if c.window > encoder.max_residues:
-            raise ValueError(f"window {c.window} is longer than the backbone sees ({encoder.max_residues})")
+            raise SettingError(f"window {c.window} is longer than the backbone sees "
+                               f"({encoder.max_residues})")
         head = Head(encoder.embed_dim, c.head_hidden, c.head_kernel, c.dropout)
         model = TokenClassifier(encoder, head)
         if c.mode == "lora":
@@ -90,8 +83,8 @@ class TokenTrack(Track):
         return model.to(self.device_)
 
     def _token_batches(self, train_p, valid_p):
-        train_pieces = cut(train_p, self.window_, self._overlap())
-        valid_pieces = cut(valid_p, self.window_, self._overlap())
+        train_pieces = cut(train_p, self.window_, self.config.overlap)
+        valid_pieces = cut(valid_p, self.window_, self.config.overlap)
         vocab = self.model_.encoder.vocab
 
         def batches(pieces, seed):
@@ -102,8 +95,8 @@ class TokenTrack(Track):
                 batches(valid_pieces, None))
 
     def _frozen_batches(self, train_p, valid_p):
-        train_pieces = cut(train_p, self.window_, self._overlap())
-        valid_pieces = cut(valid_p, self.window_, self._overlap())
+        train_pieces = cut(train_p, self.window_, self.config.overlap)
+        valid_pieces = cut(valid_p, self.window_, self.config.overlap)
         train_hidden, valid_hidden = self._embed(train_pieces), self._embed(valid_pieces)
 
         def batches(pieces, hidden, seed):
@@ -113,10 +106,6 @@ class TokenTrack(Track):
         return (HiddenStep(self.model_.head),
                 lambda epoch: batches(train_pieces, train_hidden, self.config.seed + epoch),
                 batches(valid_pieces, valid_hidden, None))
-
-    def _overlap(self) -> int:
-        """The configured overlap, but never more than half a window (short custom windows)."""
-        return min(self.config.overlap, self.window_ // 2)
 
     def _embed(self, pieces) -> list[np.ndarray]:
         r = self.runtime
@@ -128,7 +117,7 @@ class TokenTrack(Track):
 
     # -- prediction -----------------------------------------------------------------------
     def _predict(self, proteins: list[Protein]) -> list[np.ndarray]:
-        pieces = cut(proteins, self.window_, self._overlap())
+        pieces = cut(proteins, self.window_, self.config.overlap)
         frozen = self.config.mode == "frozen"
         hidden = self._embed(pieces) if frozen else None
         values: list = [None] * len(pieces)
@@ -169,7 +158,6 @@ class TokenTrack(Track):
                                            "window": self.window_, "history": history})
 
     def _load(self, directory: Path) -> None:
-        from idr_kit.token_clf.backbones import load_encoder
         meta = read_json(directory / META_FILE)
         self._setup()
         torch.manual_seed(self.config.seed)

@@ -1,6 +1,7 @@
 """Published ESM-2 sizes, where their weights live, known digests, and reading the official file.
 
-(tests/layouts.py writes tiny random models in exactly these layouts, so tests and benchmarks
+Importable without torch (the configs ask ``is_esm_name``); torch is imported where a file is read.
+(bench/layouts.py writes tiny random models in exactly these layouts, so tests and benchmarks
 exercise the real loading code.)
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
+from idr_kit.data.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ ESM2_SIZES: dict[str, EsmSize] = {
     "esm2_t48_15B_UR50D": EsmSize(48, 5120, 40, 15_129_100_194),
 }
 MODEL_URL = "https://dl.fbaipublicfiles.com/fair-esm/models/{name}.pt"
+# fair-esm's ESM-2 names all start so (and its loader picks the ESM-2 code by the name): any
+# other backbone name is a transformers directory or hub id, or "antiberty".
+ESM_PREFIX = "esm2_t"
 REGRESSION_SUFFIX = "-contact-regression.pt"
 
 # sha256 of official weights files, keyed by file name (fair-esm: NAME.pt; a transformers
@@ -50,8 +54,14 @@ KNOWN_SHA256: dict[str, str] = {
 }
 
 
-class WeightsMismatch(ValueError):
+class WeightsMismatch(UserError, ValueError):
     """A weights file is not what its name or a saved model says it is."""
+
+
+def is_esm_name(name: str) -> bool:
+    """Whether a backbone name is a fair-esm ESM-2 (``esm2_t33_650M_UR50D``, or any
+    ``esm2_t*`` name given with its weights file), rather than a path that exists."""
+    return name.startswith(ESM_PREFIX) and not Path(name).exists()
 
 
 def model_url(name: str) -> str:
@@ -77,6 +87,7 @@ def read_esm_checkpoint(path: Path) -> dict:
     """A fair-esm ``.pt`` (weights or contact regression) as the dict it pickles."""
     # The official files pickle their config as an argparse.Namespace, which torch >= 2.6's
     # weights_only loader refuses; allowing that one class keeps the safe loader for the rest.
+    import torch
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -103,7 +114,7 @@ def esm_dims(name_or_dims: str | tuple[int, int, int]) -> tuple[int, int, int]:
     """(layers, embed_dim, heads) of a published name, or the tuple itself."""
     if isinstance(name_or_dims, str):
         if name_or_dims not in ESM2_SIZES:
-            raise ValueError(f"unknown ESM-2 model {name_or_dims!r}; "
+            raise WeightsMismatch(f"unknown ESM-2 model {name_or_dims!r}; "
                              f"published: {', '.join(ESM2_SIZES)}")
         return ESM2_SIZES[name_or_dims].dims
     return tuple(name_or_dims)

@@ -14,10 +14,8 @@ import numpy as np
 import torch
 
 from idr_kit.data.records import Protein
-from idr_kit.token_clf.align import Vocab, encode_batch, residue_slice
-from idr_kit.token_clf.windows import plan_windows, stitch
-
-SPECIAL_TOKENS = 2  # the start and end tokens around every piece
+from idr_kit.nn.align import Vocab, encode_batch, residue_slice
+from idr_kit.nn.windows import plan_windows, stitch
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,7 +32,12 @@ class Piece:
 
 
 def cut(proteins: Sequence[Protein], window: int, overlap: int) -> list[Piece]:
-    """Every protein's windows, in protein order; labels and masks come along when present."""
+    """Every protein's windows, in protein order; labels and masks come along when present.
+
+    Neighbouring windows share ``overlap`` residues, but never more than half a window (a short
+    custom window with the default overlap would otherwise barely advance).
+    """
+    overlap = min(overlap, window // 2)
     pieces = []
     for i, p in enumerate(proteins):
         for start, end in plan_windows(len(p.seq), window, overlap):
@@ -63,7 +66,8 @@ def token_batch(pieces: Sequence[Piece], vocab: Vocab) -> dict[str, torch.Tensor
 
 
 def hidden_batch(pieces: Sequence[Piece], hidden: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
-    """Cached embeddings, each (n + 2, E), padded with zeros into hidden (B, T, E) + attention."""
+    """Cached embeddings, each (n + EXTRA_TOKENS, E) (``align.framed``), padded with zeros into
+    hidden (B, T, E) + attention."""
     width = max(len(h) for h in hidden)
     out = np.zeros((len(hidden), width, hidden[0].shape[1]), dtype=np.float32)
     attention = np.zeros((len(hidden), width), dtype=bool)

@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from idr_kit.data.records import InputError
+from idr_kit.data.errors import InputError
 
 # Every backbone here prepends one start token (<cls> / [CLS]): residue i is token i + 1.
 RESIDUE_OFFSET = 1
@@ -108,6 +108,13 @@ def residue_slice(row: np.ndarray, length: int) -> np.ndarray:
     if length < 0 or RESIDUE_OFFSET + length > len(row):
         raise ValueError(f"a row of {len(row)} tokens cannot hold {length} residues")
     return row[RESIDUE_OFFSET : RESIDUE_OFFSET + length]
+
+
+def framed(row: np.ndarray, length: int) -> np.ndarray:
+    """(T, ...) -> (length + EXTRA_TOKENS, ...): one row's start token, residues and end token
+    (a view), as a frozen backbone's cached hidden states keep them."""
+    residue_slice(row, length)  # the same bounds check
+    return row[: length + EXTRA_TOKENS]
 
 
 def unpad(values: np.ndarray, lengths: Sequence[int]) -> list[np.ndarray]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from idr_kit.token_clf.official import esm2_module, esm_dims, regression_path
+from idr_kit.nn.official import esm2_module, esm_dims, regression_path
 
 # The 25 tokens of AntiBERTy's vocab.txt, in id order: a BERT protein vocab.
 BERT_PROTEIN_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"ACDEFGHIKLMNPQRSTVWY"]

@@ -3,8 +3,7 @@
 It trains a ``step`` module on batches that ``batches_for(epoch)`` gives, and knows nothing of
 backbones or modes. By default the step gives per-token logits (B, T) scored by the masked BCE;
 another ``objective`` (step output, batch) -> (mean loss, count) trains anything else, such as
-llm_sft's next-token cross-entropy. Under ``torchrun`` the
-step is wrapped in DistributedDataParallel and each process takes every ``size``-th batch.
+llm_sft's next-token cross-entropy. Under ``torchrun`` the step is wrapped in DistributedDataParallel and each process takes every ``size``-th batch.
 
 After each epoch the loss on the held-out proteins decides early stopping, and a checkpoint
 (trainable weights, optimiser, schedule, best weights so far) is written atomically; a rerun
@@ -26,34 +25,15 @@ import torch
 from torch import nn
 
 from idr_kit.data.atomic import atomic_write
+from idr_kit.data.digests import checkpoint_tag
+from idr_kit.data.errors import FileRefused
 from idr_kit.data.progress import progress
-from idr_kit.token_clf.model import masked_bce
-from idr_kit.token_clf.runtime import all_sum, autocast
-from idr_kit.tracks import World
+from idr_kit.nn.config import LoopConfig
+from idr_kit.nn.device import all_sum, autocast
+from idr_kit.nn.head import masked_bce
+from idr_kit.runtime import World
+
 Objective = Callable[[object, dict], "tuple[torch.Tensor, torch.Tensor]"]  # out, batch -> mean, count
-
-
-@dataclass(frozen=True)
-class LoopSettings:
-    epochs: int
-    lr: float
-    weight_decay: float
-    warmup: float  # fraction of all optimiser steps spent ramping the learning rate up
-    grad_clip: float  # max gradient norm; 0 turns clipping off
-    accumulate: int  # batches per optimiser step
-    patience: int  # epochs without a better held-out loss before stopping
-    pos_weight: float  # weight of disordered residues in the loss; 1 is unweighted
-    seed: int
-    max_steps: int = 0  # stop after this many optimiser steps (0: no cap)
-    precision: str = "auto"
-
-    @classmethod
-    def from_config(cls, config, runtime) -> "LoopSettings":
-        """The loop's settings out of a track's config (the fields of the same names) and the
-        run's precision."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        settings = {k: v for k, v in dataclasses.asdict(config).items() if k in names}
-        return cls(**settings, precision=runtime.precision)
 
 
 @dataclass
@@ -80,8 +60,7 @@ def checkpoint_file(directory: Path | None, config, proteins, name: str) -> Path
     and reruns never pick up another's. None: no checkpoints."""
     if directory is None:
         return None
-    from idr_kit.crossval import fingerprint
-    return Path(directory) / f"{name}-{fingerprint(dataclasses.asdict(config), [], proteins)}.pt"
+    return Path(directory) / f"{name}-{checkpoint_tag(dataclasses.asdict(config), [], proteins)}.pt"
 
 
 def parameters_digest(module: nn.Module) -> str:
@@ -108,10 +87,11 @@ def bce_objective(pos_weight: float = 1.0) -> Objective:
     return objective
 
 
-def train(step: nn.Module, batches_for: Callable[[int], list], valid: list, s: LoopSettings, *,
-          device: torch.device, here: World, checkpoint: Path | None = None,
+def train(step: nn.Module, batches_for: Callable[[int], list], valid: list, s: LoopConfig, *,
+          precision: str, device: torch.device, here: World, checkpoint: Path | None = None,
           objective: Objective | None = None) -> History:
-    """Trains ``step`` in place and leaves it holding its best held-out weights.
+    """Trains ``step`` in place with the loop settings of a track's config ``s`` and leaves it
+    holding its best held-out weights. ``precision`` is the run's (runtime.Runtime).
 
     ``objective`` defaults to the masked BCE (weighted by ``s.pos_weight`` in training, never
     on the held-out loss that early stopping compares).
@@ -129,11 +109,11 @@ def train(step: nn.Module, batches_for: Callable[[int], list], valid: list, s: L
             break
         torch.manual_seed(s.seed * 1000 + epoch)  # dropout: a resumed epoch repeats exactly
         loss = _epoch(runner, _my_share(batches_for(epoch), here), optimiser, schedule, params,
-                      s, device, history, fit_loss)
+                      s, precision, device, history, fit_loss)
         # Each process scores its share of the held-out batches through the bare module (DDP's
         # forward would sync buffers, and the shares may differ in length); all_sum pools them.
-        _end_epoch(history, epoch, loss, evaluate(step, valid[here.rank::here.size], s, device,
-                                                        held_loss))
+        _end_epoch(history, epoch, loss, evaluate(step, valid[here.rank::here.size], precision,
+                                                  device, held_loss))
         if history.best_epoch == epoch or best is None:
             best = trainable_state(step)
         _save(checkpoint, here, step, optimiser, schedule, history, best)
@@ -147,7 +127,8 @@ def load_trainable(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
     """Loads a ``trainable_state``: the other parameters stay as they are, no name may be unknown."""
     unexpected = module.load_state_dict(state, strict=False).unexpected_keys
     if unexpected:
-        raise KeyError(f"saved weights do not fit this model: unknown {', '.join(unexpected[:5])}")
+        raise FileRefused(f"saved weights do not fit this model: unknown "
+                          f"{', '.join(unexpected[:5])}")
 
 
 def _wrap(step: nn.Module, device: torch.device, here: World) -> nn.Module:
@@ -167,7 +148,7 @@ def _my_share(batches: list, here: World) -> list:
     return batches[here.rank:usable:here.size]
 
 
-def _total_steps(n_batches: int, s: LoopSettings) -> int:
+def _total_steps(n_batches: int, s: LoopConfig) -> int:
     total = s.epochs * math.ceil(n_batches / s.accumulate)
     return min(total, s.max_steps) if s.max_steps else total
 
@@ -177,14 +158,15 @@ def _warmup_then_linear(total: int, warmup: float) -> Callable[[int], float]:
     return lambda step: min((step + 1) / ramp, max(0.0, (total - step) / max(1, total - ramp)))
 
 
-def _epoch(runner, batches, optimiser, schedule, params, s, device, history, objective) -> float:
+def _epoch(runner, batches, optimiser, schedule, params, s, precision, device, history,
+           objective) -> float:
     runner.train()
     total, count = 0.0, 0
     bar = progress(batches, desc=f"training, epoch {history.epoch + 2}", unit="batch")
     for i, batch in enumerate(bar):
         last = (i + 1) % s.accumulate == 0 or i + 1 == len(batches)
         with _maybe_no_sync(runner, not last):
-            loss = _loss(runner, batch, s, device, objective)
+            loss = _loss(runner, batch, precision, device, objective)
             (loss / s.accumulate).backward()
         total, count = total + loss.item(), count + 1
         if last:
@@ -199,9 +181,9 @@ def _maybe_no_sync(runner, skip_sync: bool):
     return runner.no_sync() if skip_sync and hasattr(runner, "no_sync") else contextlib.nullcontext()
 
 
-def _loss(runner, batch: dict, s: LoopSettings, device, objective: Objective) -> torch.Tensor:
+def _loss(runner, batch: dict, precision: str, device, objective: Objective) -> torch.Tensor:
     batch = {k: v.to(device) for k, v in batch.items()}
-    with autocast(device, s.precision):
+    with autocast(device, precision):
         out = runner(batch)  # the step's output: logits (B, T) for the default objective
     return objective(out, batch)[0]
 
@@ -215,14 +197,15 @@ def _optimiser_step(optimiser, schedule, params, grad_clip: float) -> None:
 
 
 @torch.no_grad()
-def evaluate(step, batches: list, s: LoopSettings, device, objective: Objective | None = None) -> float:
+def evaluate(step, batches: list, precision: str, device, objective: Objective | None = None
+             ) -> float:
     """Mean loss (unweighted BCE by default) over the held-out batches, pooled over every process."""
     objective = objective or bce_objective()
     step.eval()
     total, residues = 0.0, 0.0
     for batch in batches:
         batch = {k: v.to(device) for k, v in batch.items()}
-        with autocast(device, s.precision):
+        with autocast(device, precision):
             out = step(batch)
         loss, count = objective(out, batch)
         total += float(loss) * float(count)
@@ -260,7 +243,7 @@ def load_weights(path: Path) -> dict:
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         why = next((line for line in lines if "Unsupported global" in line),
                    lines[0] if lines else type(err).__name__)
-        raise ValueError(f"{path}: not a file of saved weights that can be loaded safely "
+        raise FileRefused(f"{path}: not a file of saved weights that can be loaded safely "
                          f"({why})") from None
 
 

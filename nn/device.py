@@ -10,10 +10,8 @@ import contextlib
 import torch
 import torch.distributed as dist
 
-from idr_kit.tracks import World
-
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16")
+from idr_kit.data.errors import SettingError
+from idr_kit.runtime import DEVICES, PRECISIONS, World
 
 
 def start_group(device: torch.device) -> World:
@@ -33,7 +31,7 @@ def start_group(device: torch.device) -> World:
 
 
 def start(runtime) -> tuple[torch.device, World]:
-    """Where a track runs, from its ``tracks.Runtime``: torch's CPU threads set, the device
+    """Where a track runs, from its ``runtime.Runtime``: torch's CPU threads set, the device
     picked, the process group joined under torchrun."""
     if runtime.threads:
         torch.set_num_threads(runtime.threads)
@@ -43,11 +41,11 @@ def start(runtime) -> tuple[torch.device, World]:
 
 def pick_device(name: str) -> torch.device:
     if name not in DEVICES:
-        raise ValueError(f"unknown device {name!r}; expected one of {', '.join(DEVICES)}")
+        raise SettingError(f"unknown device {name!r}; expected one of {', '.join(DEVICES)}")
     if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise ValueError("device 'cuda' asked for, but torch sees no GPU")
+        raise SettingError("device 'cuda' asked for, but torch sees no GPU")
     return torch.device("cuda", World.from_env().local_rank)
 
 
@@ -55,7 +53,8 @@ def compute_dtype(device: torch.device, precision: str) -> str:
     """What the backbone computes in: "bf16" on GPU ('auto' or 'bf16'), else "fp32" (on CPU
     bf16 is slower here)."""
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+        raise SettingError(f"unknown precision {precision!r}; expected one of "
+                           f"{', '.join(PRECISIONS)}")
     return "bf16" if device.type == "cuda" and precision in ("auto", "bf16") else "fp32"
 
 

@@ -19,9 +19,10 @@ import torch
 from idr_kit.data.atomic import atomic_write
 from idr_kit.data.digests import SHORT, text_sha256
 from idr_kit.data.progress import progress
-from idr_kit.token_clf.batching import token_budget_batches
-from idr_kit.token_clf.pieces import SPECIAL_TOKENS, Piece, token_batch
-from idr_kit.token_clf.runtime import autocast
+from idr_kit.nn.align import framed
+from idr_kit.nn.batching import token_budget_batches
+from idr_kit.nn.device import autocast
+from idr_kit.nn.pieces import Piece, token_batch
 
 # Shared by every cache object in this process, so folds trained one after another reuse it.
 _MEMORY: dict[tuple[str, str], np.ndarray] = {}
@@ -86,6 +87,6 @@ def embed(encoder, pieces: Sequence[Piece], cache: EmbeddingCache, *, budget: in
                 hidden = encoder(batch["tokens"].to(device), batch["attention"].to(device))
             hidden = hidden.float().cpu().numpy()  # (B, T, E)
             for row, piece in enumerate(chunk):
-                found[piece.seq] = cache.put(piece.seq, hidden[row, :len(piece) + SPECIAL_TOKENS])
+                found[piece.seq] = cache.put(piece.seq, framed(hidden[row], len(piece)))
             bar.update(sum(len(p) for p in chunk))
     return [found[p.seq] for p in pieces]

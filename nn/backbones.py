@@ -22,10 +22,11 @@ import torch
 from torch import nn
 
 from idr_kit.data.digests import file_sha256
-from idr_kit.token_clf.align import EXTRA_TOKENS, Vocab
-from idr_kit.token_clf.official import (ESM2_SIZES, WeightsMismatch, check_esm_architecture,
-                                check_known_digest, esm2_module, esm_dims, model_url,
-                                read_esm_checkpoint, regression_path)
+from idr_kit.data.errors import FileRefused, SettingError, UserError
+from idr_kit.nn.align import EXTRA_TOKENS, Vocab
+from idr_kit.nn.official import (ESM2_SIZES, ESM_PREFIX, WeightsMismatch, check_esm_architecture,
+                                 check_known_digest, esm2_module, esm_dims, is_esm_name, model_url,
+                                 read_esm_checkpoint, regression_path)
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,10 @@ OFFLINE_ENV = ("HF_HUB_OFFLINE", "IDR_OFFLINE")
 ANTIBERTY = "antiberty"
 
 
-class WeightsUnavailable(OSError):
+class WeightsUnavailable(UserError, OSError):
     """Pretrained weights cannot be had here; the message says how to supply them.
 
-    An OSError, like the missing file or unreachable server behind it, so command-line tools
-    report it as one clear line rather than a traceback.
+    An OSError, like the missing file or unreachable server behind it.
     """
 
 
@@ -123,13 +123,13 @@ def load_esm(name: str, weights: str | None = None, *, from_scratch: bool = Fals
     """ESM-2 ``name`` from ``weights`` (a fair-esm .pt), torch's hub cache, or a download.
 
     ``name`` is a published size (the file's architecture is checked against it) or, with
-    ``weights``, any name starting with "esm2" (the file's own architecture is used).
+    ``weights``, any name starting with ``ESM_PREFIX`` (the file's own architecture is used).
     from_scratch=True: the published architecture with random weights from torch's RNG.
     """
     _check_esm_name(name)
     if from_scratch:
         if weights is not None:
-            raise ValueError("from_scratch=True builds random weights; it takes no weights file")
+            raise SettingError("from_scratch=True builds random weights; it takes no weights file")
         model = esm2_module(*esm_dims(name))
         return _esm_encoder(model, name, path=None, sha256=None, from_scratch=True)
     if weights is not None:
@@ -138,9 +138,9 @@ def load_esm(name: str, weights: str | None = None, *, from_scratch: bool = Fals
 
 
 def _check_esm_name(name: str) -> None:
-    # fair-esm picks its ESM-2 loader by the name's "esm2" prefix, so every name needs it.
-    if not name.startswith("esm2"):
-        raise ValueError(f"{name!r}: ESM-2 models are named esm2_...; "
+    # fair-esm picks its ESM-2 loader by the name's prefix, so every name needs it.
+    if not name.startswith(ESM_PREFIX):
+        raise SettingError(f"{name!r}: ESM-2 models are named {ESM_PREFIX}...; "
                          f"published: {', '.join(ESM2_SIZES)}")
 
 
@@ -173,7 +173,7 @@ def _load_esm_file(name: str, path: Path, *, verify: bool = True, hub: bool = Fa
                    expect: str | None = None) -> Encoder:
     """Check the file (digest, architecture) and build its model; ``expect``: a recorded digest."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such ESM-2 weights file")
+        raise FileRefused(f"{path}: no such ESM-2 weights file")
     digest = file_sha256(path)  # ~1 min for the 15B file; it pins exactly what was trained on
     _check_unchanged(path, digest, expect)
     check_known_digest(path.name, digest, path, verify=verify)
@@ -210,6 +210,21 @@ def _check_unchanged(path: Path, digest: str, expect: str | None) -> None:
                               f"recorded {expect}; restore the original file")
 
 
+# ---- a backbone by name -----------------------------------------------------------------------
+
+def load_backbone(name: str, weights: str = "", *, from_scratch: bool = False,
+                  offline: bool | None = None) -> Encoder:
+    """The encoder a track's settings name: a fair-esm ESM-2 (``is_esm_name``; ``weights``, a
+    local .pt, else the hub cache or a download), else a transformers directory or hub id, or
+    "antiberty"."""
+    if is_esm_name(name):
+        return load_esm(name, weights or None, from_scratch=from_scratch, offline=offline)
+    if weights:
+        raise SettingError(f"weights are for fair-esm checkpoints of an {ESM_PREFIX}* backbone; "
+                           f"give a transformers model directory as the backbone instead")
+    return load_hf(name, from_scratch=from_scratch, offline=offline)
+
+
 # ---- rebuilding a saved model's encoder -------------------------------------------------------
 
 def load_encoder(source: dict, *, offline: bool | None = None) -> Encoder:
@@ -230,7 +245,7 @@ def load_encoder(source: dict, *, offline: bool | None = None) -> Encoder:
         where = name if name == ANTIBERTY or not source["path"] else source["path"]
         return _load_hf(where, from_scratch=source["from_scratch"], offline=offline,
                         verify=verify, expect=source["sha256"])
-    raise ValueError(f"unknown encoder kind {kind!r} in {source}")
+    raise FileRefused(f"unknown encoder kind {kind!r} in {source}")
 
 
 # ---- BERT-style models through transformers ---------------------------------------------------
@@ -284,7 +299,7 @@ def hf_location(source: str) -> Path | str:
     if path.is_dir():
         return path
     if path.exists() or source.startswith((".", "/", "~")) or source.count("/") > 1:
-        raise FileNotFoundError(f"{source}: not a transformers model directory")
+        raise FileRefused(f"{source}: not a transformers model directory")
     return source
 
 

@@ -12,6 +12,10 @@ from typing import Sequence
 
 import numpy as np
 
+# Residues that neighbouring windows share by default (every torch track's, so a frozen
+# backbone's cached windows serve the token track and lgbm's embeddings alike).
+OVERLAP = 128
+
 
 def plan_windows(length: int, size: int, overlap: int) -> list[tuple[int, int]]:
     """Spans of at most `size` covering 0..length, consecutive ones sharing >= `overlap` residues.

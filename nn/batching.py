@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from idr_kit.token_clf.align import EXTRA_TOKENS
+from idr_kit.nn.align import EXTRA_TOKENS
 
 
 def token_budget_batches(lengths: Sequence[int], budget: int, *, extra: int = EXTRA_TOKENS,

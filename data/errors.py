@@ -1,0 +1,45 @@
+"""The one kind of error that is the user's to fix, and its named cases.
+
+A ``UserError`` is bad input, a bad setting, a missing extra, a refused folder, weights that
+cannot be had: the command lines print its message as one line and exit with status 2. Any
+other exception is a bug in the kit, and shows its traceback.
+
+Each case also derives from the built-in error a caller would expect (``InputError`` is a
+``ValueError``, ``MissingExtra`` an ``ImportError``, a refused folder an ``OSError``), so code
+that catches those keeps working.
+"""
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake a person can fix; the message says what and where, in one line."""
+
+
+class InputError(UserError, ValueError):
+    """Bad input, described by file, protein and 1-based position, for a person to fix."""
+
+    def __init__(self, message: str, *, source: str | None = None,
+                 protein: str | None = None, position: int | None = None):
+        self.source, self.protein, self.position = source, protein, position
+        where = []
+        if source is not None:
+            where.append(str(source))
+        if protein is not None:
+            where.append(f"protein {protein}")
+        if position is not None:
+            where.append(f"position {position}")
+        super().__init__(": ".join(where + [message]))
+
+
+class SettingError(UserError, ValueError):
+    """A setting (from --set, a recipe, a flag or a saved model's record) that cannot be used:
+    an unknown key, a value of the wrong type or out of range."""
+
+
+class MissingExtra(UserError, ImportError):
+    """A track needs packages that this install lacks; the message says what to install."""
+
+
+class FileRefused(UserError, OSError):
+    """A file or folder the kit was given cannot be used: missing, unreadable, not writable,
+    or holding another run's files."""

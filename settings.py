@@ -1,0 +1,106 @@
+"""Settings as the command line takes them: ``--set KEY=VALUE``, recipe files and the flags
+that stand for config fields, routed by name to a track's config, the run's decision settings
+or its runtime. Part of the command-line layer (with cli.py): tracks know nothing of it.
+
+Every value is typed by the field it sets (data.fields): text from ``--set`` and flags, JSON
+from recipes, by the same rules.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from idr_kit.data.errors import FileRefused, SettingError
+from idr_kit.data.fields import defaults_of, parse_pairs, typed_json
+from idr_kit.postprocess import DecisionSettings
+from idr_kit.runtime import Runtime
+from idr_kit.tracks import TRACKS, config_class
+
+SETTING_KINDS = ("config", "decision", "runtime")
+RECIPES = Path(__file__).resolve().parent / "recipes"
+BACKBONE_HELP = ("backbone: a fair-esm ESM-2 name (esm2_t33_650M_UR50D ...), a transformers "
+                 "model directory or hub id, or 'antiberty'")
+# Config fields that the command line offers as flags of their own (--backbone ...): the one
+# place their help text is written.
+FLAGS: dict[str, str] = {
+    "backbone": BACKBONE_HELP,
+    "weights": "a local fair-esm checkpoint (.pt) for the --backbone named",
+    "from_scratch": "train from random weights (never done unless asked)",
+    "model_name": "llm: a local model directory or hub id (default Qwen/Qwen2.5-7B-Instruct)",
+    "members": "ensemble members: comma-separated track names, e.g. w2v,lgbm,metapredict",
+}
+
+
+def settings_fields(name: str) -> dict[str, tuple[str, Any]]:
+    """Every setting a run of track ``name`` takes: key -> (kind, default value)."""
+    defaults = {"config": config_class(name)(), "decision": DecisionSettings(),
+                "runtime": Runtime()}
+    return {key: (kind, value) for kind, default in defaults.items()
+            for key, value in defaults_of(default).items()}
+
+
+def parse_settings(name: str, pairs: Sequence[str]) -> dict[str, Any]:
+    """``--set`` pairs of a run of track ``name``: its config's, the decision's, the runtime's."""
+    return parse_pairs(pairs, {k: v for k, (_, v) in settings_fields(name).items()})
+
+
+def split_settings(name: str, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Settings by kind: ``{"config": {...}, "decision": {...}, "runtime": {...}}``."""
+    fields = settings_fields(name)
+    out: dict[str, dict[str, Any]] = {kind: {} for kind in SETTING_KINDS}
+    for key, value in values.items():
+        out[fields[key][0]][key] = value
+    return out
+
+
+def read_recipe(path: str | Path) -> tuple[str | None, dict[str, Any]]:
+    """A recipe file: ``(its track, its settings)``, untyped. A recipe is a JSON object of
+    settings (config, decision or runtime), with ``_track`` naming its track; other ``_``
+    keys are comments."""
+    try:
+        settings = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
+        raise SettingError(f"{path}: not a JSON recipe ({str(err)[:200]})") from None
+    except OSError as err:
+        raise FileRefused(f"{path}: cannot read the recipe ({err.strerror or err})") from None
+    if not isinstance(settings, dict):
+        raise SettingError(f"{path}: a recipe is a JSON object of settings")
+    track = settings.get("_track")
+    if track is not None and not isinstance(track, str):
+        raise SettingError(f"{path}: '_track' must name a track, not {track!r}")
+    return track, {k: v for k, v in settings.items() if not k.startswith("_")}
+
+
+def typed_recipe(name: str, settings: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """A recipe's settings for track ``name``, each checked against its field's type."""
+    fields = settings_fields(name)
+    unknown = sorted(set(settings) - set(fields))
+    if unknown:
+        raise SettingError(f"{path}: unknown setting(s) {', '.join(unknown)} for track "
+                           f"{name!r}; known: {', '.join(sorted(fields))}")
+    try:
+        return {k: typed_json(k, fields[k][1], v) for k, v in settings.items()}
+    except SettingError as err:
+        raise SettingError(f"{path}: {err}") from None
+
+
+def recipe_path(given: str | Path) -> Path:
+    """A recipe file by path, or by the name of one shipped with the kit (``cpu_own``)."""
+    path = Path(given)
+    if path.is_file():
+        return path
+    shipped = RECIPES / f"{path.stem}.json"
+    if path.parent == Path(".") and shipped.is_file():
+        return shipped
+    known = sorted(p.stem for p in RECIPES.glob("*.json"))
+    raise FileRefused(f"{given}: no such recipe file; shipped recipes: {', '.join(known)}")
+
+
+def command_flags() -> dict[str, tuple[str, Any]]:
+    """The config fields offered as flags: name -> (help, default of the first track with it)."""
+    flags: dict[str, tuple[str, Any]] = {}
+    for field, text in FLAGS.items():
+        owner = next(n for n in TRACKS if field in defaults_of(config_class(n)()))
+        flags[field] = (text, defaults_of(config_class(owner)())[field])
+    return flags

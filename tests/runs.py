@@ -1,0 +1,26 @@
+"""Running the kit's command lines as a user does: one helper for every test that needs it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OFFLINE = {"IDR_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+
+
+def run_tool(script: str, *args, cwd: Path = ROOT, env: dict | None = None,
+             env_extra: dict | None = None, module: str | None = None,
+             timeout: float = 900) -> subprocess.CompletedProcess:
+    """``python SCRIPT ARGS`` from the checkout (or ``python -m MODULE ARGS``), in ``cwd``;
+    ``env`` replaces the environment, ``env_extra`` adds to it."""
+    environment = {**(os.environ if env is None else env), **(env_extra or {})}
+    command = [sys.executable, *(["-m", module] if module else [str(ROOT / script)]),
+               *map(str, args)]
+    return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def run_submit(*args, **kwargs) -> subprocess.CompletedProcess:
+    return run_tool("submit.py", *args, **kwargs)
