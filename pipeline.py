@@ -266,7 +266,8 @@ def run(spec: RunSpec) -> dict:
     """Train (or load) a model, predict the test set, write the output set; the record.
 
     Everything that can fail fast does so before the output folder is touched: missing extras,
-    unreadable inputs, an output folder that is not writable or belongs to another run.
+    unreadable inputs, a damaged model, an output folder that holds an input, is not writable
+    or belongs to another run.
     """
     check_ready(spec)
     for note in spec.notes:
@@ -276,13 +277,17 @@ def run(spec: RunSpec) -> dict:
     inputs = {"test": describe_inputs([spec.test], [len(test)])}
     if spec.model is None:
         inputs["train"] = describe_inputs(spec.train, sizes)
+    saved = load_model(spec.model, spec.runtime) if spec.model is not None else None
     if spec.runtime.cache_dir:
         check_writable(Path(spec.runtime.cache_dir))
-    with RunFolder(spec.out, identity(spec, inputs), overwrite=spec.overwrite):
-        return _run(spec, test, train, sizes, inputs)
+    read = [("the test file", spec.test), *(("a training file", p) for p in spec.train),
+            *([("the model", spec.model)] if spec.model else []),
+            *([("the cluster table", spec.groups)] if spec.groups else [])]
+    with RunFolder(spec.out, identity(spec, inputs), inputs=read, overwrite=spec.overwrite):
+        return _run(spec, test, train, sizes, inputs, saved)
 
 
-def _run(spec: RunSpec, test, train, sizes, inputs) -> dict:
+def _run(spec: RunSpec, test, train, sizes, inputs, saved) -> dict:
     record: dict = {"command": list(spec.command), "code_version": code_version(),
                     "versions": library_versions(), "seed": spec.seed, "folds": spec.folds,
                     "groups": str(spec.groups) if spec.groups else None, **inputs,
@@ -291,7 +296,7 @@ def _run(spec: RunSpec, test, train, sizes, inputs) -> dict:
         track, decision, trained = train_model(spec, train, sizes, inputs["train"])
         record.update(trained)
     else:
-        track, decision, meta = load_model(spec.model, spec.runtime)
+        track, decision, meta = saved
         if spec.threshold is not None:
             decision = decision.with_threshold(spec.threshold, "--threshold")
         record.update(model=str(spec.model), model_code_version=meta.get("code_version"))

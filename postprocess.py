@@ -25,7 +25,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from idr_kit.data.errors import InputError, SettingError
+from idr_kit.data.errors import InputError, SettingError, brief
+from idr_kit.data.fields import defaults_of, typed_json
 from idr_kit.data.metrics import (DECIMALS, DEFAULT_THRESHOLD, average_precision, binarize,
                                   binary_scores, f1_max, roc_auc)
 from idr_kit.data.records import Protein, both_classes, pooled
@@ -33,6 +34,8 @@ from idr_kit.data.records import Protein, both_classes, pooled
 SMOOTHERS = ("median", "mean")
 NO_SMOOTHING = "none"  # Decision.kind when nothing is smoothed (width 1)
 WIDTHS = (1, 3, 5, 9, 15)  # odd; 15 residues is about the shortest IDR worth annotating
+MAX_WIDTH = 1001  # a saved decision may not ask for wider windows (each is an (N, width) view)
+MAX_MIN_LENGTH = 100_000
 LENGTHS = (0, 2, 3, 5, 8, 12, 20)  # 0: keep every call; 20: a common minimum IDR length
 
 # Pooled metrics a smoothing can be chosen by; each is CAID's, rounded to 3 decimals, so a gain
@@ -47,8 +50,10 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float | None]] = {
 # ---- smoothing --------------------------------------------------------------------------------
 
 def _check_width(width: int) -> None:
-    if not isinstance(width, (int, np.integer)) or width < 1 or width % 2 == 0:
-        raise SettingError(f"a centred window needs an odd width >= 1, got {width}")
+    if (isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1
+            or width % 2 == 0 or width > MAX_WIDTH):
+        raise SettingError(f"a centred window needs an odd width from 1 to {MAX_WIDTH}, got "
+                           f"{brief(width)}")
 
 
 def _windows(values: np.ndarray, width: int) -> np.ndarray:
@@ -257,10 +262,10 @@ class DecisionSettings:
     def __post_init__(self):
         if self.threshold_rule not in THRESHOLD_RULES:
             raise SettingError(f"unknown threshold_rule {self.threshold_rule!r}; expected "
-                             f"{', '.join(THRESHOLD_RULES)}")
+                               f"{', '.join(THRESHOLD_RULES)}")
         if self.smoothing_metric not in METRICS:
             raise SettingError(f"unknown smoothing_metric {self.smoothing_metric!r}; expected "
-                             f"{', '.join(METRICS)}")
+                               f"{', '.join(METRICS)}")
 
 
 @dataclass(frozen=True)
@@ -278,8 +283,10 @@ class Decision:
         _check_width(self.width)
         if self.kind == NO_SMOOTHING and self.width != 1:
             raise SettingError(f"kind 'none' needs width 1, got {self.width}")
-        if not isinstance(self.min_length, (int, np.integer)) or self.min_length < 0:
-            raise SettingError(f"min_length must be an integer >= 0, got {self.min_length}")
+        if (isinstance(self.min_length, bool) or not isinstance(self.min_length, (int, np.integer))
+                or not 0 <= self.min_length <= MAX_MIN_LENGTH):
+            raise SettingError(f"min_length must be a whole number from 0 to {MAX_MIN_LENGTH}, "
+                               f"got {brief(self.min_length)}")
         check_threshold(self.threshold)
 
     def probs(self, probs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -300,10 +307,14 @@ class Decision:
 
     @classmethod
     def from_dict(cls, state: dict) -> "Decision":
-        unknown = set(state) - set(cls.__dataclass_fields__)
+        """A saved decision, each value checked against its field's type (data.fields)."""
+        if not isinstance(state, dict):
+            raise SettingError(f"a decision is a JSON object, not {brief(state)}")
+        defaults = defaults_of(cls())
+        unknown = set(state) - set(defaults)
         if unknown:
             raise SettingError(f"unknown decision settings: {sorted(unknown)}")
-        return cls(**state)
+        return cls(**{k: typed_json(k, defaults[k], v) for k, v in state.items()})
 
 
 def check_threshold(threshold: float) -> float:

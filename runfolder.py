@@ -1,10 +1,13 @@
 """A run's output folder: owned by one run at a time, and holding only that run's files.
 
-    with RunFolder(out, identity, overwrite=False):
+    with RunFolder(out, identity, inputs=[("the test file", test), ...], overwrite=False):
         ...   # write the outputs; config.json last
 
-On entry the folder is created, locked (a second run into it stops at once), checked to be
-writable (before any work, not after hours of training), and claimed:
+On entry the folder is created, checked to hold none of the run's own inputs (a run never
+deletes what it reads: a model to predict with, a file to predict) and no symbolic link (the
+kit never follows a link out of the folder it was given, to write or to delete), checked to be
+writable (before any work, not after hours of training), locked (a second run into it stops at
+once), and claimed:
 
 * empty, or new: the run starts afresh;
 * written by the same run (the same identity: track, settings and input files): the run
@@ -15,7 +18,7 @@ writable (before any work, not after hours of training), and claimed:
 Hidden ``.tmp`` files that a killed write left behind are removed either way. The previous
 outputs are removed before any new one is written, and ``config.json`` is written last, so a
 folder never mixes the files of two runs: an interrupted run leaves no ``config.json``, and the
-same command resumes it.
+same command resumes it. A refused run leaves nothing behind, its lock file included.
 """
 from __future__ import annotations
 
@@ -25,7 +28,9 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 from pathlib import Path
+from typing import Sequence
 
 from idr_kit.data.atomic import TMP_SUFFIX, write_json
 from idr_kit.data.digests import value_digest
@@ -41,44 +46,54 @@ class FolderBusy(FileRefused):
 
 
 class RunFolder:
-    def __init__(self, out: Path, identity: dict, *, overwrite: bool = False):
+    def __init__(self, out: Path, identity: dict, *, inputs: Sequence[tuple[str, Path]] = (),
+                 overwrite: bool = False):
         self.out, self.identity, self.overwrite = Path(out), identity, overwrite
-        self._lock = None
+        self.inputs = [(role, Path(path)) for role, path in inputs]
+        self._lock: int | None = None
+        self._made_lock = False
 
     def __enter__(self) -> "RunFolder":
+        refuse_inputs_inside(self.out, self.inputs)
+        refuse_links(self.out)
         check_writable(self.out)
         self._take_lock()
         try:
             self._claim()
         except BaseException:
-            self._release()
+            self._release(remove=self._made_lock)
             raise
         return self
 
     def __exit__(self, *_) -> None:
-        self._release()
+        self._release(remove=False)
 
     def _take_lock(self) -> None:
-        self._lock = open(self.out / LOCK, "a+")
+        path = self.out / LOCK
+        self._made_lock = not path.exists()
+        try:  # O_NOFOLLOW: a link planted as the lock file is refused, never truncated
+            self._lock = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        except OSError as err:
+            raise FileRefused(f"{path}: cannot be the run's lock file ({err.strerror})") from None
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
             if err.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
-            self._lock.seek(0)
-            owner = self._lock.read().strip() or "another process"
-            self._lock.close()
+            owner = os.pread(self._lock, 200, 0).decode(errors="replace").strip()
+            os.close(self._lock)
             self._lock = None
-            raise FolderBusy(f"{self.out}: another run ({owner}) is writing there now; wait "
-                             "for it to finish, or choose another --out") from None
-        self._lock.seek(0)
-        self._lock.truncate()
-        self._lock.write(f"pid {os.getpid()}")
-        self._lock.flush()
+            raise FolderBusy(f"{self.out}: another run ({owner or 'another process'}) is "
+                             "writing there now; wait for it to finish, or choose another "
+                             "--out") from None
+        os.ftruncate(self._lock, 0)
+        os.pwrite(self._lock, f"pid {os.getpid()}".encode(), 0)
 
-    def _release(self) -> None:
+    def _release(self, *, remove: bool) -> None:
         if self._lock is not None:
-            self._lock.close()
+            if remove:
+                (self.out / LOCK).unlink(missing_ok=True)
+            os.close(self._lock)
             self._lock = None
 
     def _claim(self) -> None:
@@ -109,20 +124,48 @@ class RunFolder:
             if path.name in keep:
                 continue
             if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
+                shutil.rmtree(path)  # removes links inside, never what they point to
             else:
                 path.unlink()
-        for stale in self.out.rglob(f".*{TMP_SUFFIX}"):  # what a killed write left behind
-            stale.unlink(missing_ok=True)
+        for folder, _, files in os.walk(self.out):  # follows no link (refuse_links checked)
+            for name in files:  # what a killed write left behind
+                if name.startswith(".") and name.endswith(TMP_SUFFIX):
+                    Path(folder, name).unlink(missing_ok=True)
+
+
+def refuse_inputs_inside(out: Path, inputs: Sequence[tuple[str, Path]]) -> None:
+    """FileRefused when an input of the run (a file it reads, a model folder it loads), given
+    as (role, path), lies in the output folder, which the run may empty."""
+    root = out.resolve()
+    for role, given in inputs:
+        path = given.resolve()
+        if path == root or root in path.parents:
+            raise FileRefused(f"{out} holds {role} ({given}), which this run reads; a run may "
+                              "empty its output folder, so choose an --out that does not hold "
+                              "its inputs")
+
+
+def refuse_links(out: Path) -> None:
+    """FileRefused when the output folder holds a symbolic link anywhere: writing through it
+    or clearing it could reach files outside the folder."""
+    if not out.is_dir():
+        return
+    for folder, dirs, files in os.walk(out):  # os.walk follows no link to a folder
+        for name in dirs + files:
+            if Path(folder, name).is_symlink():
+                raise FileRefused(f"{out} holds a symbolic link ({Path(folder, name)}); the "
+                                  "kit never follows a link out of its folder: remove it, or "
+                                  "choose another --out")
 
 
 def check_writable(folder: Path) -> None:
-    """The folder exists (made if need be) and takes a file, or FileRefused saying so."""
-    probe = Path(folder) / f".write-test{TMP_SUFFIX}"
+    """The folder exists (made if need be) and takes a file, or FileRefused saying so. The
+    probe is a new file of a name no one else has (O_EXCL): no planted link is followed."""
     try:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"")
-        probe.unlink()
+        handle, probe = tempfile.mkstemp(prefix=".write-test.", suffix=TMP_SUFFIX, dir=folder)
+        os.close(handle)
+        os.unlink(probe)
     except OSError as err:
         raise FileRefused(f"{folder}: cannot write there ({err.strerror or err}); "
                           "choose another folder") from None

@@ -50,9 +50,9 @@ class Runtime:
         if self.precision not in PRECISIONS:
             raise SettingError(f"unknown precision {self.precision!r}; expected one of "
                                f"{', '.join(PRECISIONS)}")
-        if self.threads < 0 or not self.cache_gb >= 0:
-            raise SettingError(f"threads and cache_gb must be >= 0, got {self.threads} and "
-                               f"{self.cache_gb}")
+        if not (0 <= self.threads <= 4096 and 0 <= self.cache_gb <= 1e6):
+            raise SettingError(f"threads must be 0 to 4096 and cache_gb 0 to 1e6, got "
+                               f"{self.threads} and {self.cache_gb}")
 
     def under(self, *parts: str) -> "Runtime":
         """The same runtime with checkpoints in a sub-folder (a fold's, a member's)."""

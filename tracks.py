@@ -42,6 +42,7 @@ import numpy as np
 from idr_kit import crossval
 from idr_kit.data.digests import file_sha256, proteins_digest, text_sha256, value_digest
 from idr_kit.data.errors import MissingExtra, SettingError
+from idr_kit.data.fields import Range, check_ranges
 from idr_kit.data.probs import validate_outputs
 from idr_kit.data.provenance import DISTRIBUTION
 from idr_kit.data.records import Protein, check_residues, require_training
@@ -58,13 +59,25 @@ class NotFittedError(RuntimeError):
 
 @dataclass(frozen=True)
 class TrackConfig:
-    """Base of every track's config: a seed, and JSON lists read back as tuples."""
+    """Base of every track's config: a seed, JSON lists read back as tuples, and each numeric
+    setting held to its ``RANGES`` (gathered from the class and its bases), so that no value,
+    from the command line, a recipe or a model folder, asks a library for the impossible or
+    for gigabytes."""
     seed: int = 0
+    RANGES: ClassVar[dict[str, Range]] = {"seed": Range(0, 2 ** 31 - 1)}
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
             if isinstance(f.default, tuple) and isinstance(getattr(self, f.name), list):
                 object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
+        check_ranges(self, self.ranges())
+
+    @classmethod
+    def ranges(cls) -> dict[str, Range]:
+        found: dict[str, Range] = {}
+        for klass in reversed(cls.__mro__):
+            found.update(vars(klass).get("RANGES", {}))
+        return found
 
     def components(self) -> dict[str, "TrackConfig | None"]:
         """Registered tracks whose packages this one needs (an ensemble's members, the
@@ -276,6 +289,14 @@ def missing_modules(name: str, config: TrackConfig | None = None) -> list[tuple[
     for component, settings in (config.components() if config is not None else {}).items():
         missing += [m for m in missing_modules(component, settings) if m not in missing]
     return missing
+
+
+def needed_extras(name: str, config: TrackConfig | None = None) -> list[str]:
+    """The pip extras track ``name`` (and the tracks it runs) needs beyond the base install."""
+    extras = {_entry(name).extra} - {""}
+    for component, settings in (config.components() if config is not None else {}).items():
+        extras |= set(needed_extras(component, settings))
+    return sorted(extras)
 
 
 def require_installed(name: str, config: TrackConfig | None = None) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 from idr_kit.baselines.features import FeatureSpec
 from idr_kit.data.errors import SettingError
+from idr_kit.data.fields import Range
 from idr_kit.nn.official import is_esm_name
 from idr_kit.tracks import TrackConfig
 
@@ -14,6 +16,7 @@ from idr_kit.tracks import TrackConfig
 @dataclass(frozen=True)
 class W2VConfig(TrackConfig):
     vector_size: int = 100  # the baseline's; everything else is gensim's default
+    RANGES: ClassVar[dict[str, Range]] = {"vector_size": Range(1, 1024)}
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,17 @@ class LGBMConfig(TrackConfig):
     embedding_weights: str = ""  # a local fair-esm checkpoint (.pt) for an ESM-2 name
     embedding_dims: int = 32
     embedding_widths: tuple[int, ...] = (1, 15, 41)
+    # Widths beyond a few hundred residues average a whole protein; 1001 is far past any use.
+    RANGES: ClassVar[dict[str, Range]] = {
+        "vector_size": Range(1, 1024), "w2v_widths": Range(1, 1001),
+        "composition_widths": Range(1, 1001), "scale_widths": Range(1, 1001),
+        "terminus_cap": Range(1, 100_000), "num_rounds": Range(1, 100_000),
+        "early_stopping_rounds": Range(1, 100_000), "learning_rate": Range(0, 1, True),
+        "num_leaves": Range(2, 131_072), "min_data_in_leaf": Range(1, 10 ** 8),
+        "feature_fraction": Range(0, 1, True), "bagging_fraction": Range(0, 1, True),
+        "lambda_l2": Range(0, 1e6), "max_bin": Range(2, 65_535),
+        "valid_fraction": Range(0, 0.9), "embedding_dims": Range(0, 8192),
+        "embedding_widths": Range(1, 1001)}
 
     def __post_init__(self):
         super().__post_init__()

@@ -24,9 +24,11 @@ from idr_kit.baselines.config import LGBMConfig
 from idr_kit.baselines.embedding import train_table
 from idr_kit.baselines.features import feature_names, residue_features
 from idr_kit.baselines.rows import predict_in_chunks, training_rows
+from idr_kit.data.arrays import read_arrays
 from idr_kit.data.atomic import atomic_write, read_json, write_json
+from idr_kit.data.errors import FileRefused, SettingError
 from idr_kit.data.progress import progress
-from idr_kit.data.records import Protein, assessed_labels, both_classes, require_training
+from idr_kit.data.records import ALPHABET, Protein, assessed_labels, both_classes, require_training
 from idr_kit.data.splits import split_validation
 from idr_kit.tracks import Track
 
@@ -71,6 +73,14 @@ class LGBMTrack(Track):
                            feature_name=names, reference=reference, free_raw_data=True)
 
     def _boost(self, train: list[Protein], valid: list[Protein]) -> lgb.Booster:
+        """LightGBM's boosting; a refusal of LightGBM's is the settings' problem (the configs'
+        RANGES keep the known ones from reaching it)."""
+        try:
+            return self._boost_checked(train, valid)
+        except lgb.basic.LightGBMError as err:
+            raise SettingError(f"LightGBM refused these settings: {str(err)[:300]}") from None
+
+    def _boost_checked(self, train: list[Protein], valid: list[Protein]) -> lgb.Booster:
         require_training(train)  # the proteins left once the early-stopping fold is out
         params = self._params(assessed_labels(train))
         dtrain = self._dataset(train)
@@ -120,15 +130,40 @@ class LGBMTrack(Track):
                 np.savez(handle, **self.plm_.state())
 
     def _load(self, directory: Path) -> None:
-        self.booster_ = lgb.Booster(model_str=(directory / MODEL_FILE).read_text())
-        with np.load(directory / TABLE_FILE) as saved:
-            self.table_ = saved["table"]
+        self.table_ = read_arrays(directory / TABLE_FILE,
+                                  {"table": (len(ALPHABET), self.config.vector_size)})["table"]
         self.plm_ = None
         if self.config.embeddings:
-            with np.load(directory / REDUCTION_FILE) as saved:
-                state = {k: saved[k] for k in saved.files}
-            source = read_json(directory / PLM_FILE)["source"]
-            self.plm_ = self._plm(source).load_state(state)
+            source = read_json(directory / PLM_FILE).get("source")
+            if not isinstance(source, dict):
+                raise FileRefused(f"{directory / PLM_FILE}: no backbone 'source' record")
+            self.plm_ = self._plm(source)
+            self.plm_.load_state(read_arrays(directory / REDUCTION_FILE,
+                                             self.plm_.state_shapes()))
+        self.booster_ = read_booster(directory / MODEL_FILE, len(self._names()))
+
+
+def read_booster(path: Path, features: int) -> lgb.Booster:
+    """LightGBM's text model, checked whole before LightGBM parses it (a truncated file can
+    abort the process from inside LightGBM), and checked to read ``features`` columns."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise FileRefused(f"{path}: cannot read the LightGBM model ({err})") from None
+    sizes = next((line.split("=", 1)[1].split() for line in text.splitlines()
+                  if line.startswith("tree_sizes=")), None)
+    trees = sum(1 for line in text.splitlines() if line.startswith("Tree="))
+    if (not text.startswith("tree\n") or "\nend of trees\n" not in text or sizes is None
+            or len(sizes) != trees):
+        raise FileRefused(f"{path}: not a whole LightGBM model (damaged or cut short)")
+    try:
+        booster = lgb.Booster(model_str=text)
+    except lgb.basic.LightGBMError as err:
+        raise FileRefused(f"{path}: LightGBM cannot read it ({str(err)[:200]})") from None
+    if booster.num_feature() != features:
+        raise FileRefused(f"{path}: a model of {booster.num_feature()} features, but these "
+                          f"settings make {features}")
+    return booster
 
 
 def _can_validate(valid: list[Protein]) -> bool:

@@ -137,6 +137,11 @@ class PlmFeatures:
             state["components"] = self.components
         return state
 
+    def state_shapes(self) -> dict[str, tuple]:
+        """The shapes a saved ``state()`` must have for this backbone and these settings."""
+        width = self.encoder.embed_dim
+        return {"mean": (width,), **({"components": (width, self.dims)} if self.dims else {})}
+
     def load_state(self, state: dict[str, np.ndarray]) -> "PlmFeatures":
         self.mean = state["mean"]
         self.components = state.get("components")

@@ -18,9 +18,9 @@ from sklearn.naive_bayes import GaussianNB
 from idr_kit.baselines.config import W2VConfig
 from idr_kit.baselines.embedding import embed, train_table
 from idr_kit.baselines.rows import predict_in_chunks, training_rows
+from idr_kit.data.arrays import read_arrays
 from idr_kit.data.atomic import atomic_write
-from idr_kit.data.errors import FileRefused
-from idr_kit.data.records import Protein, assessed_labels
+from idr_kit.data.records import ALPHABET, Protein, assessed_labels
 from idr_kit.data.window_means import window_mean
 from idr_kit.tracks import Track
 
@@ -30,6 +30,12 @@ TABLE_FILE = "residue_vectors.npz"
 NB_FILE = "gaussian_nb.npz"
 # GaussianNB's fitted attributes; predict_proba reads theta_, var_, class_prior_, classes_.
 NB_FIELDS = ("theta_", "var_", "class_prior_", "classes_", "epsilon_", "class_count_")
+
+
+def nb_shapes(size: int) -> dict[str, tuple]:
+    """The shapes the saved GaussianNB arrays must have, for vectors of ``size``."""
+    return {"theta_": (2, size), "var_": (2, size), "class_prior_": (2,), "classes_": (2,),
+            "epsilon_": (), "class_count_": (2,)}
 
 
 class W2VTrack(Track):
@@ -59,13 +65,9 @@ class W2VTrack(Track):
             np.savez(handle, **{name: getattr(self.nb_, name) for name in NB_FIELDS})
 
     def _load(self, directory: Path) -> None:
-        with np.load(directory / TABLE_FILE) as saved:
-            self.table_ = saved["table"]
-        with np.load(directory / NB_FILE) as saved:
-            self.nb_ = _gaussian_nb(saved)
-        if self.table_.shape[1] != self.config.vector_size:
-            raise FileRefused(f"{directory}: saved vectors have size {self.table_.shape[1]}, "
-                             f"config says vector_size={self.config.vector_size}")
+        size = self.config.vector_size
+        self.table_ = read_arrays(directory / TABLE_FILE, {"table": (len(ALPHABET), size)})["table"]
+        self.nb_ = _gaussian_nb(read_arrays(directory / NB_FILE, nb_shapes(size)))
 
 
 def _gaussian_nb(saved) -> GaussianNB:

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from idr_kit.data.atomic import atomic_write
-from idr_kit.data.errors import InputError
+from idr_kit.data.errors import InputError, brief
 from idr_kit.data.probs import in_id_order, validate_binary
-from idr_kit.data.records import Protein, check_unique_ids, make_protein
+from idr_kit.data.records import Protein, check_id, make_protein
 
 SUBMISSION_COLUMNS = ("proteinID", "sequence", "IDRs")
 # The only globals a pickle of the competition's layout needs: numpy arrays, their dtypes and
@@ -58,26 +58,43 @@ def read_pickle(path: str | os.PathLike) -> list[Protein]:
     # A damaged or foreign file can fail inside the unpickler in many ways (a text file read
     # as protocol 0 raises ValueError, for one); each means the same to the user.
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError,
-            ValueError, TypeError, KeyError, UnicodeDecodeError) as err:
-        raise InputError(f"not a readable pickle ({type(err).__name__}: {err})", source=source)
+            ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError) as err:
+        raise InputError(f"not a readable pickle ({type(err).__name__}: {str(err)[:200]})",
+                         source=source) from None
     if not isinstance(items, list):
         raise InputError(f"expected a list of dicts with 'id' and 'sequence', got a "
                          f"{type(items).__name__}", source=source)
-    proteins = [_protein(index, item, source) for index, item in enumerate(items)]
-    check_unique_ids(proteins, source=source)
-    return proteins
+    _check_items(items, os.path.getsize(path), source)
+    return [make_protein(item["id"], item["sequence"], item.get("label"), source=source)
+            for item in items]
 
 
-def _protein(index: int, item, source: str) -> Protein:
-    if not isinstance(item, dict):
-        raise InputError(f"item [{index}] is a {type(item).__name__}, not a dict with 'id' "
-                         "and 'sequence'", source=source)
-    missing = [key for key in ("id", "sequence") if key not in item]
-    if missing:
-        name = f"item [{index}] (id {item['id']!r})" if "id" in item else f"item [{index}]"
-        raise InputError(f"{name} has no {' or '.join(map(repr, missing))} key",
-                         source=source)
-    return make_protein(item["id"], item["sequence"], item.get("label"), source=source)
+def _check_items(items: list, size: int, source: str) -> None:
+    """What the items claim, checked before any is turned into a protein: the layout, the ids
+    (once each), and no more residues than the file has bytes. A pickle stores a string or an
+    array once and may refer to it many times: 300 references to one 120,000-residue protein
+    take 0.2 MB on disk and 36 M residues in memory, so such a file is refused, not expanded."""
+    seen: set[str] = set()
+    residues = 0
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise InputError(f"item [{index}] is a {type(item).__name__}, not a dict with 'id' "
+                             "and 'sequence'", source=source)
+        missing = [key for key in ("id", "sequence") if key not in item]
+        if missing:
+            name = (f"item [{index}] (id {brief(item['id'])})" if "id" in item
+                    else f"item [{index}]")
+            raise InputError(f"{name} has no {' or '.join(map(repr, missing))} key",
+                             source=source)
+        pid = check_id(item["id"], source=source)
+        if pid in seen:
+            raise InputError("duplicate protein id", source=source, protein=pid)
+        seen.add(pid)
+        residues += len(item["sequence"]) if isinstance(item["sequence"], str) else 0
+    if residues > size:
+        raise InputError(f"claims {residues:,} residues in a file of {size:,} bytes: its items "
+                         "share their sequences by reference, so it would expand far beyond "
+                         "its size; refused", source=source)
 
 
 def write_submission(path: str | os.PathLike, ids: Sequence[str], seqs: Sequence[str],
@@ -103,6 +120,9 @@ def read_submission(path: str | os.PathLike
     proteins whose row cannot be read, id -> why (left out, as CAID drops a bad prediction)."""
     source = str(path)
     binary, seqs, problems = {}, {}, {}
+    # A field may be as long as the file (one protein of any length): csv's default limit,
+    # 131,072 characters, would refuse the kit's own submission of a longer protein.
+    csv.field_size_limit(max(csv.field_size_limit(), os.path.getsize(path) + 1))
     with open(path, newline="", encoding="utf-8-sig") as handle:  # a BOM is not the header
         reader = csv.DictReader(handle)
         _check_header(reader.fieldnames, source)

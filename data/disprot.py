@@ -32,7 +32,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from idr_kit.data.errors import InputError
-from idr_kit.data.records import Protein, check_unique_ids, make_protein
+from idr_kit.data.records import Protein, check_id, check_unique_ids, make_protein
 
 DISORDERED_STATES = ("disorder", "pre-molten globule", "molten globule")
 STATE, TRANSITION, FUNCTION = "structural state", "structural transition", "disorder function"
@@ -63,8 +63,8 @@ def _load_json(path: str | os.PathLike):
     try:
         with open(path, encoding="utf-8-sig") as handle:
             return json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"not a JSON file ({err})", source=str(path))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise InputError(f"not a JSON file ({str(err)[:200]})", source=str(path)) from None
 
 
 def _entries(payload, source: str) -> list[dict]:
@@ -104,7 +104,7 @@ def _entry_id(index: int, entry, source: str) -> str:
     if not isinstance(entry, dict) or "disprot_id" not in entry or "sequence" not in entry:
         raise InputError(f"entry [{index}] is not a DisProt entry (a dict with 'disprot_id' "
                          "and 'sequence')", source=source)
-    return str(entry["disprot_id"]).strip()
+    return check_id(entry["disprot_id"], source=f"{source}: entry [{index}]")
 
 
 def _regions(entry: dict, pid: str, source: str) -> list[dict]:
@@ -117,7 +117,7 @@ def _regions(entry: dict, pid: str, source: str) -> list[dict]:
 
 
 def _protein(entry: dict, regions: Iterable[dict], source: str) -> Protein:
-    pid = str(entry["disprot_id"]).strip()
+    pid = entry["disprot_id"].strip()  # checked by _entry_id
     plain = make_protein(pid, entry["sequence"], source=source)
     labels = np.zeros(len(plain), dtype=np.uint8)
     for region in regions:

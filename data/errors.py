@@ -10,6 +10,15 @@ that catches those keeps working.
 """
 from __future__ import annotations
 
+SHOWN = 60  # characters of a user's value quoted in a message
+
+
+def brief(value) -> str:
+    """``repr(value)``, cut to SHOWN characters: an error line quotes what it refuses without
+    becoming as large as it (a 3-million-element id would make a 26 MB line)."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else f"{text[:SHOWN - 15]}... ({len(text):,} chars)"
+
 
 class UserError(Exception):
     """A mistake a person can fix; the message says what and where, in one line."""

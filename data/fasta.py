@@ -1,4 +1,4 @@
-"""FASTA in, CAID predictions out.
+"""FASTA in, CAID predictions out (they are read back by data/caid.py, as CAID reads them).
 
 Two inputs share the ``>`` header and are told apart per record:
 
@@ -22,7 +22,7 @@ import numpy as np
 from idr_kit.data.atomic import atomic_write
 from idr_kit.data.errors import InputError
 from idr_kit.data.probs import in_id_order, validate_binary, validate_probs
-from idr_kit.data.records import Protein, check_unique_ids, clean_sequence, make_protein
+from idr_kit.data.records import Protein, check_unique_ids, make_protein
 
 LABEL_CHARS = "01-"
 SCORE_DECIMALS = 3  # what CAID's own files carry; finer digits only change ties in AUC
@@ -133,100 +133,3 @@ def _caid_record(pid: str, seq: str, prob: np.ndarray, call: np.ndarray) -> str:
     rows = [f"{i}\t{res}\t{score:.{SCORE_DECIMALS}f}\t{b}\n" for i, (res, score, b)
             in enumerate(zip(seq, prob.astype(float).tolist(), call.astype(int).tolist()), 1)]
     return f">{pid}\n" + "".join(rows)
-
-
-def read_caid(path: str | os.PathLike
-              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str]]:
-    """Scores (L,) float32, binary (L,) uint8 and sequences per id from a CAID prediction file.
-
-    CAID lets a predictor leave the score or the binary column empty; an id whose column is
-    empty for every residue is left out of that dict. Scores are not forced into [0, 1]:
-    CAID predictors report their own scales.
-    """
-    source = str(path)
-    scores, binary, seqs = {}, {}, {}
-    for header, rows in _blocks(_read_text(path), source, kind="CAID prediction"):
-        pid = _header_id(header)
-        if pid in seqs:
-            raise InputError("duplicate protein id", source=source, protein=pid)
-        seqs[pid], score, call = _caid_columns(pid, rows, source)
-        if score is not None:
-            scores[pid] = score
-        if call is not None:
-            binary[pid] = call
-    return scores, binary, seqs
-
-
-def _caid_columns(pid: str, rows: list[str], source: str
-                  ) -> tuple[str, np.ndarray | None, np.ndarray | None]:
-    if not rows:
-        raise InputError("no residue lines after the header", source=source, protein=pid)
-    fields = [_split_row(row) for row in rows]
-    for pos, row in enumerate(fields, 1):
-        _check_row(row, pos, pid, source)
-    seq = clean_sequence("".join(row[1] for row in fields), protein=pid, source=source)
-    if len(seq) != len(fields):
-        raise InputError("a residue column entry is not one residue", source=source,
-                         protein=pid)
-    column = [row[2] if len(row) > 2 else "" for row in fields]
-    score = _numbers(column, "score", pid, source)
-    column = [row[3] if len(row) > 3 else "" for row in fields]
-    return seq, score, _binary_column(column, pid, source)
-
-
-def _split_row(row: str) -> list[str]:
-    # Tabs keep empty columns ("1\tM\t\t1"); predictors that use spaces cannot leave one empty.
-    if "\t" in row:
-        return [field.strip() for field in row.split("\t")]
-    return row.split()
-
-
-def _check_row(row: list[str], pos: int, pid: str, source: str) -> None:
-    if not 2 <= len(row) <= 4 or len(row[1]) != 1:
-        raise InputError(f"expected 'position, residue[, score[, binary]]', got {row!r}",
-                         source=source, protein=pid, position=pos)
-    if row[0] != str(pos):
-        raise InputError(f"position column says {row[0]!r}; positions must run 1, 2, 3, ...",
-                         source=source, protein=pid, position=pos)
-
-
-def _present(column: list[str], name: str, pid: str, source: str) -> bool:
-    """False if the column is empty for every residue; an error if only for some."""
-    empty = [value == "" for value in column]
-    if all(empty):
-        return False
-    if any(empty):
-        raise InputError(f"{name} column is empty here but not elsewhere in this protein",
-                         source=source, protein=pid, position=empty.index(True) + 1)
-    return True
-
-
-def _numbers(column: list[str], name: str, pid: str, source: str) -> np.ndarray | None:
-    if not _present(column, name, pid, source):
-        return None
-    try:
-        values = np.asarray(column, dtype=np.float64)
-    except ValueError:
-        values = np.array([_float_or_nan(value) for value in column])
-    bad = np.flatnonzero(~np.isfinite(values))
-    if len(bad):
-        raise InputError(f"{name} {column[bad[0]]!r} is not a finite number", source=source,
-                         protein=pid, position=int(bad[0]) + 1)
-    return values.astype(np.float32)
-
-
-def _float_or_nan(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        return float("nan")
-
-
-def _binary_column(column: list[str], pid: str, source: str) -> np.ndarray | None:
-    if not _present(column, "binary", pid, source):
-        return None
-    bad = [i for i, value in enumerate(column) if value not in ("0", "1")]
-    if bad:
-        raise InputError(f"binary {column[bad[0]]!r} is not 0 or 1", source=source,
-                         protein=pid, position=bad[0] + 1)
-    return np.asarray(column, dtype=np.uint8)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
-from idr_kit.data.errors import SettingError
+from idr_kit.data.errors import SettingError, brief
 
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
@@ -75,8 +75,36 @@ def typed_json(key: str, default: Any, value: Any) -> Any:
         ok = isinstance(value, type(default))
     if not ok:
         raise SettingError(f"setting {key!r} must be {_kind_name(default)}, not "
-                           f"{type(value).__name__} {_short(value)}")
+                           f"{type(value).__name__} {brief(value)}")
     return value
+
+
+class Range(NamedTuple):
+    """The values a numeric setting may take: ``low <= value <= high`` (``low < value`` when
+    ``open_low``). Settings are held to sane sizes before anything is built from them: a track
+    that reads ``hidden = 100000`` from a model folder would otherwise ask for 160 GB."""
+    low: float
+    high: float
+    open_low: bool = False
+
+    def holds(self, value: float) -> bool:
+        return (self.low < value if self.open_low else self.low <= value) and value <= self.high
+
+    def text(self) -> str:
+        return f"{'above' if self.open_low else 'at least'} {self.low:g} and at most {self.high:g}"
+
+
+def check_ranges(instance, ranges: dict[str, Range]) -> None:
+    """SettingError naming the first field of ``instance`` outside its Range (for a tuple, the
+    first item outside it)."""
+    for key, allowed in ranges.items():
+        value = getattr(instance, key)
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, bool) or not isinstance(item, (int, float)):
+                continue
+            if not (math.isfinite(item) and allowed.holds(item)):
+                raise SettingError(f"setting {key!r} is {brief(value)}: it must be "
+                                   f"{allowed.text()}")
 
 
 def _scalar(kind: type, text: str):
@@ -94,8 +122,3 @@ def _kind_name(default: Any) -> str:
         return f"a list of {item}"
     return {int: "a whole number", float: "a number", str: "text"}.get(type(default),
                                                                        type(default).__name__)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

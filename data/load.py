@@ -4,15 +4,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
+from idr_kit.data.caid import read_caid
 from idr_kit.data.competition import read_pickle, read_submission
 from idr_kit.data.disprot import read_disprot_json
 from idr_kit.data.errors import InputError
-from idr_kit.data.fasta import read_caid, read_fasta
-from idr_kit.data.probs import read_npz
+from idr_kit.data.fasta import read_fasta
+from idr_kit.data.probs import read_npz, read_npz_for
 from idr_kit.data.records import Protein
 
 PICKLE_SUFFIXES = (".pkl", ".pickle")
@@ -70,24 +71,36 @@ def _head(path: Path) -> bytes:
 @dataclass(frozen=True)
 class PredictionSet:
     """What one prediction file holds: id -> (L,) float32 scores and/or id -> (L,) uint8 calls,
-    the sequences the predictions were made for when the file says (.caid, .csv), and the
-    proteins whose prediction could not be read, id -> why."""
+    the sequences the predictions were made for when the file says (.caid, .csv), the
+    proteins whose prediction could not be read (id -> why), those whose scores are their
+    states (CAID's rule for an empty score column), ids left unread because no reference
+    protein has them, and notes on where the file departs from CAID's reading."""
     scores: dict[str, np.ndarray] | None
     binary: dict[str, np.ndarray] | None
     seqs: dict[str, str] | None = None
     unreadable: dict[str, str] = field(default_factory=dict)
+    scores_from_states: list[str] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-def read_predictions(path: str | os.PathLike) -> PredictionSet:
-    """Scores and/or binary calls: .caid -> both (either None if absent), .npz -> scores,
-    .csv -> binary."""
+def read_predictions(path: str | os.PathLike, lengths: Mapping[str, int] | None = None
+                     ) -> PredictionSet:
+    """Scores and/or binary calls: .caid -> both (either None if absent; CAID's own reading,
+    data/caid.py), .npz -> scores, .csv -> binary. With ``lengths`` (the reference's, id ->
+    residues), an .npz array is read only for a reference protein and only when its header
+    says a sane length, so a small file cannot ask for gigabytes."""
     path = _existing(path)
     suffix = path.suffix.lower()
     if suffix == ".caid":
-        scores, binary, seqs = read_caid(path)
-        return PredictionSet(scores or None, binary or None, seqs)
+        read = read_caid(path)
+        return PredictionSet(read.scores or None, read.binary or None, read.seqs,
+                             read.unreadable, read.scores_from_states, notes=read.notes)
     if suffix == ".npz":
-        return PredictionSet(read_npz(path), None)
+        if lengths is None:
+            return PredictionSet(read_npz(path), None)
+        scores, unreadable, unread = read_npz_for(path, lengths)
+        return PredictionSet(scores, None, None, unreadable, unread=unread)
     if suffix == ".csv":
         return PredictionSet(None, *read_submission(path))
     raise InputError(f"unknown prediction file format; accepted: {PREDICTION_FORMATS}",

@@ -121,6 +121,45 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return probs
 
 
+def read_npz_for(path: str | os.PathLike, lengths: Mapping[str, int]
+                 ) -> tuple[dict[str, np.ndarray], dict[str, str], list[str]]:
+    """The arrays of an .npz for the ids in ``lengths`` (id -> residues of its reference):
+    ``(probs, unreadable id -> why, ids not read)``. Each array's header is read first: one
+    that is not a flat array of numbers, or is more than twice its reference's length, is
+    left out unread (a 1 MB file of zeros can declare 4 GB)."""
+    probs, unreadable, unread = {}, {}, []
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                pid = member[:-4] if member.endswith(".npy") else member
+                if pid not in lengths:
+                    unread.append(pid)
+                    continue
+                try:
+                    probs[pid] = _member_array(archive, member, 2 * lengths[pid] + 16)
+                except ValueError as err:
+                    unreadable[pid] = str(err)
+    except (OSError, zipfile.BadZipFile) as err:
+        raise InputError(f"not a readable .npz of predictions ({err})", source=str(path))
+    return probs, unreadable, unread
+
+
+def _member_array(archive: zipfile.ZipFile, member: str, longest: int) -> np.ndarray:
+    with archive.open(member) as handle:
+        version = np.lib.format.read_magic(handle)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read(handle)
+    if len(shape) != 1 or dtype.kind not in NUMERIC_KINDS or shape[0] > longest:
+        raise ValueError(f"an array of shape {shape} and {dtype}, not the flat array of "
+                         "about its protein's length a prediction is")
+    with archive.open(member) as handle:
+        values = np.lib.format.read_array(handle, allow_pickle=False).astype(np.float32)
+    if not np.all((values >= 0) & (values <= 1)):
+        raise ValueError("values outside [0, 1] (or not finite)")
+    return values
+
+
 def validate_outputs(proteins: Sequence, probs, what: str) -> None:
     """A track's predictions: a list of one (L,) float32 array in [0, 1] per protein, in order.
 

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from idr_kit.data.errors import InputError
+from idr_kit.data.errors import InputError, brief
 
 STANDARD_RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
 # X unknown, U selenocysteine, B Asx, Z Glx, O pyrrolysine: real sequences carry them; each
@@ -23,6 +23,9 @@ STANDARD_RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
 EXTRA_RESIDUES = "XUBZO"
 ALPHABET = STANDARD_RESIDUES + EXTRA_RESIDUES
 NOT_ASSESSED = "-"
+# The longest protein id the kit takes: every output format must carry it (a zip member name
+# in .npz, a file name in plots/, a CAID header line), so ids are short words.
+MAX_ID_CHARS = 200
 
 _ALLOWED = np.zeros(256, dtype=bool)
 _ALLOWED[np.frombuffer(ALPHABET.encode(), dtype=np.uint8)] = True
@@ -109,16 +112,21 @@ def parse_labels(raw: str | Sequence[int] | np.ndarray, *, length: int, protein:
 
 def check_id(pid, *, source: str | None = None) -> str:
     """A protein id every output format can carry: text, one word (CAID headers end at the
-    first space), no control characters, no leading '>' (it would start another header)."""
+    first space), no control characters, no leading '>' (it would start another header), at
+    most MAX_ID_CHARS characters (an .npz member name, a plot's file name)."""
     if not isinstance(pid, str):
-        raise InputError(f"protein id {pid!r} is a {type(pid).__name__}, not text", source=source)
+        raise InputError(f"protein id {brief(pid)} is a {type(pid).__name__}, not text",
+                         source=source)
     pid = pid.strip()
     if not pid:
         raise InputError("empty protein id", source=source)
+    if len(pid) > MAX_ID_CHARS:
+        raise InputError(f"protein id {brief(pid)} is longer than {MAX_ID_CHARS} characters, "
+                         "more than the output formats can carry", source=source)
     if pid.startswith(">") or any(c.isspace() or not c.isprintable() for c in pid):
-        raise InputError(f"protein id {pid!r} must be one word, without spaces, tabs, control "
-                         "characters or a leading '>', so that every output format can carry it",
-                         source=source)
+        raise InputError(f"protein id {brief(pid)} must be one word, without spaces, tabs, "
+                         "control characters or a leading '>', so that every output format "
+                         "can carry it", source=source)
     return str(pid)
 
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
-from idr_kit.data.fields import defaults_of, parse_pairs
+from idr_kit.data.fields import Range, defaults_of, parse_pairs
 from idr_kit.data.styles import check_style
 from idr_kit.tracks import TrackConfig, config_class
 
@@ -18,6 +19,7 @@ class EnsembleConfig(TrackConfig):
     folds: int = 5  # folds for the blend when the run gives none (--folds 0)
     # The label style every member that has one predicts in ("nox", "pdb"); "": each its own.
     style: str = ""
+    RANGES: ClassVar[dict[str, Range]] = {"folds": Range(2, 100)}
 
     def __post_init__(self):
         super().__post_init__()

@@ -28,7 +28,7 @@ import numpy as np
 
 from idr_kit.data.atomic import read_json, write_json
 from idr_kit.data.digests import checkpoint_tag
-from idr_kit.data.errors import SettingError
+from idr_kit.data.errors import FileRefused, SettingError, brief
 from idr_kit.data.probs import validate_outputs
 from idr_kit.data.progress import stage
 from idr_kit.data.records import Protein
@@ -173,12 +173,22 @@ class EnsembleTrack(Track):
                                            "blender": self.blender_.state(), "tags": self.tags_})
 
     def _load(self, directory: Path) -> None:
+        """The members by the names the config gives (registered tracks, each a folder of
+        ``members/``), never by a path the record holds, then the blender."""
         meta = read_json(directory / META_FILE)
+        if not isinstance(meta, dict) or meta.get("members") != list(self.config.members):
+            raise FileRefused(f"{directory / META_FILE}: its members "
+                              f"{brief(meta.get('members') if isinstance(meta, dict) else meta)}"
+                              f" are not the ensemble's {list(self.config.members)}")
         self.members_ = {name: load_model(directory / MEMBERS_DIR / name,
                                           self.runtime.under(MEMBERS_DIR, name)).track
-                         for name in meta["members"]}
-        self.blender_ = blender_from_state(meta["blender"])
-        self.tags_ = meta["tags"]
+                         for name in self.config.members}
+        try:
+            self.blender_ = blender_from_state(meta["blender"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise FileRefused(f"{directory / META_FILE}: not a blender's state ({brief(err)})") \
+                from None
+        self.tags_ = meta.get("tags", {})
 
 
 def stacked(member_probs: list[list[np.ndarray]]) -> list[np.ndarray]:

@@ -6,8 +6,10 @@ run's Runtime (runtime.py), never part of this config.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from idr_kit.data.errors import SettingError
+from idr_kit.data.fields import Range
 from idr_kit.nn.config import LoopConfig
 from idr_kit.nn.windows import OVERLAP
 
@@ -38,6 +40,10 @@ class LlmConfig(LoopConfig):
     head_kernel: int = 31
     dropout: float = 0.1
     # pos_weight applies to head mode only
+    RANGES: ClassVar[dict[str, Range]] = {
+        "window": Range(1, 100_000), "overlap": Range(0, 100_000), "lora_r": Range(1, 1024),
+        "lora_alpha": Range(0, 1e5, True), "lora_dropout": Range(0, 0.99),
+        "head_hidden": Range(0, 8192), "head_kernel": Range(1, 1001), "dropout": Range(0, 0.99)}
 
     def __post_init__(self):
         super().__post_init__()
@@ -45,5 +51,3 @@ class LlmConfig(LoopConfig):
             raise SettingError(f"unknown mode {self.mode!r}; expected one of {', '.join(MODES)}")
         if self.mode == "generate" and self.pos_weight != 1:
             raise SettingError("pos_weight applies to mode=head only")
-        if self.window < 1 or self.overlap < 0:
-            raise SettingError(f"need window >= 1 and overlap >= 0, got {self.window}, {self.overlap}")

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from idr_kit.data.digests import file_sha256
-from idr_kit.data.errors import FileRefused, SettingError, UserError
+from idr_kit.data.errors import FileRefused, SettingError, UserError, brief
 from idr_kit.nn.align import EXTRA_TOKENS, Vocab
 from idr_kit.nn.official import (ESM2_SIZES, ESM_PREFIX, WeightsMismatch, check_esm_architecture,
                                  check_known_digest, esm2_module, esm_dims, is_esm_name, model_url,
@@ -234,7 +234,10 @@ def load_encoder(source: dict, *, offline: bool | None = None) -> Encoder:
     caller loads its trained state dict over them. ``offline`` as ``is_offline`` reads it: a
     saved model's record alone never decides to reach for the network.
     """
-    kind, name, verify = source["kind"], source["name"], source.get("verify", True)
+    if (not isinstance(source, dict) or source.get("kind") not in ("esm", "hf")
+            or not isinstance(source.get("name"), str)):
+        raise FileRefused(f"not a record of a backbone's source: {brief(source)}")
+    kind, name, verify = source["kind"], source["name"], source.get("verify", True) is not False
     if kind == "esm" and source["from_scratch"]:
         return load_esm(name, from_scratch=True)
     if kind == "esm":

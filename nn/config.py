@@ -3,7 +3,9 @@ bilstm) has these settings in its config, each with its own defaults where they 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
+from idr_kit.data.fields import Range
 from idr_kit.tracks import TrackConfig
 
 
@@ -20,3 +22,9 @@ class LoopConfig(TrackConfig):
     valid_fraction: float = 0.1  # proteins held out for early stopping
     patience: int = 3  # epochs without a better held-out loss before stopping
     max_steps: int = 0  # cap on optimiser steps (0: none), for smoke runs and benchmarks
+    RANGES: ClassVar[dict[str, Range]] = {
+        "epochs": Range(1, 10_000), "lr": Range(0, 10, True), "weight_decay": Range(0, 10),
+        "warmup": Range(0, 1), "grad_clip": Range(0, 1e6), "accumulate": Range(1, 10_000),
+        "token_budget": Range(1, 10 ** 8), "pos_weight": Range(0, 1e4, True),
+        "valid_fraction": Range(0, 0.9), "patience": Range(1, 10_000),
+        "max_steps": Range(0, 10 ** 9)}

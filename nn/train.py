@@ -52,7 +52,12 @@ class History:
 
     @classmethod
     def from_json(cls, saved: dict) -> "History":
-        return cls(**{k: v for k, v in saved.items() if v is not None})
+        """A saved history; what is not a field of one (or not a dict at all) is left out: a
+        history is a record of training, and nothing is computed from it."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(saved, dict):
+            return cls()
+        return cls(**{k: v for k, v in saved.items() if k in fields and v is not None})
 
 
 def checkpoint_file(directory: Path | None, config, proteins, name: str) -> Path | None:
@@ -245,6 +250,31 @@ def load_weights(path: Path) -> dict:
                    lines[0] if lines else type(err).__name__)
         raise FileRefused(f"{path}: not a file of saved weights that can be loaded safely "
                          f"({why})") from None
+
+
+def load_into(module: nn.Module, path: Path, *, everything: bool) -> None:
+    """Saved weights into ``module``: all of its state (``everything``) or the parameters that
+    train. The file is checked before it is read (no larger than twice what it should hold)
+    and its tensors before they are loaded (every name there, of the shape the module has),
+    so a damaged file or another model's is one line naming it."""
+    expected = ({n: t.shape for n, t in module.state_dict().items()} if everything else
+                {n: p.shape for n, p in module.named_parameters() if p.requires_grad})
+    room = 2 * sum(t.numel() * t.element_size() for t in module.state_dict().values()) + (1 << 20)
+    if Path(path).stat().st_size > room:
+        raise FileRefused(f"{path}: {Path(path).stat().st_size:,} bytes, more than the model "
+                          "its settings describe can hold; damaged or from another model")
+    state = load_weights(path)
+    if not isinstance(state, dict) or not all(isinstance(t, torch.Tensor) for t in state.values()):
+        raise FileRefused(f"{path}: not a file of named tensors")
+    missing = sorted(set(expected) - set(state))
+    wrong = sorted(n for n in set(expected) & set(state) if state[n].shape != expected[n])
+    extra = sorted(set(state) - set(module.state_dict()))
+    if missing or wrong or extra:
+        what = (f"lacks {missing[0]}" if missing else f"has {extra[0]}, which this model lacks"
+                if extra else f"holds {wrong[0]} of shape {tuple(state[wrong[0]].shape)}, not "
+                f"{tuple(expected[wrong[0]])}")
+        raise FileRefused(f"{path}: does not fit the model its settings describe: it {what}")
+    module.load_state_dict(state, strict=everything)
 
 
 def _resume(path, step, optimiser, schedule) -> tuple[History, dict | None]:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from idr_kit.data.errors import SettingError
+from idr_kit.data.fields import Range
 from idr_kit.data.styles import check_style
 from idr_kit.nn.config import LoopConfig
 
@@ -27,6 +29,10 @@ class BiLstmConfig(LoopConfig):
     # CAID's PDB references. Each training protein's style is read from its labels and the
     # network is told it, so it learns both.
     style: str = "nox"
+    # Far beyond what a CPU trains; the caps keep a model folder from asking for gigabytes.
+    RANGES: ClassVar[dict[str, Range]] = {
+        "embed": Range(1, 1024), "conv_channels": Range(1, 1024), "conv_kernel": Range(1, 101),
+        "hidden": Range(1, 1024), "layers": Range(1, 8), "dropout": Range(0, 0.99)}
 
     def __post_init__(self):
         super().__post_init__()

@@ -18,7 +18,7 @@ from idr_kit.data.splits import split_validation
 from idr_kit.data.styles import in_style, style_value
 from idr_kit.nn.batching import token_budget_batches
 from idr_kit.nn.device import start
-from idr_kit.nn.train import History, checkpoint_file, load_weights, parameters_digest, train
+from idr_kit.nn.train import History, checkpoint_file, load_into, parameters_digest, train
 from idr_kit.seqnet.config import BiLstmConfig
 from idr_kit.seqnet.features import FEATURES, features, style_of
 from idr_kit.seqnet.model import SeqNet, SeqStep, collate
@@ -94,7 +94,7 @@ class BiLstmTrack(Track):
     def _load(self, directory: Path) -> None:
         meta = read_json(directory / META_FILE)
         self._setup()
-        self.net_.load_state_dict(load_weights(directory / WEIGHTS_FILE))
+        load_into(self.net_, directory / WEIGHTS_FILE, everything=True)
         if meta.get("history"):
             self.history_ = History.from_json(meta["history"])
 

@@ -11,7 +11,8 @@ from idr_kit import data
 from idr_kit.data.competition import read_pickle, read_submission, write_submission
 from idr_kit.data.disprot import is_disorder_region, read_disprot_json
 from idr_kit.data.errors import InputError
-from idr_kit.data.fasta import read_caid, read_fasta, write_caid
+from idr_kit.data.caid import read_caid
+from idr_kit.data.fasta import read_fasta, write_caid
 from idr_kit.data.load import PredictionSet, read_predictions, read_proteins
 from idr_kit.data.probs import read_npz, validate_binary, validate_probs, write_npz
 
@@ -90,8 +91,9 @@ def test_caid_round_trip(tmp_path):
     path = tmp_path / "pred.caid"
     write_caid(path, IDS, SEQS, PROBS, BINARY)
     assert path.read_text().splitlines()[:3] == [">P1", "1\tM\t0.000\t0", "2\tK\t0.250\t0"]
-    scores, binary, seqs = read_caid(path)
-    assert seqs == dict(zip(IDS, SEQS))
+    read = read_caid(path)
+    scores, binary, seqs = read.scores, read.binary, read.seqs
+    assert seqs == dict(zip(IDS, SEQS)) and not read.unreadable and not read.notes
     for pid, prob, call in zip(IDS, PROBS, BINARY):
         assert scores[pid].dtype == np.float32 and binary[pid].dtype == np.uint8
         np.testing.assert_allclose(scores[pid], prob, atol=5e-4)
@@ -101,37 +103,47 @@ def test_caid_round_trip(tmp_path):
 def test_caid_writer_takes_id_maps_too(tmp_path):
     path = tmp_path / "pred.caid"
     write_caid(path, IDS, SEQS, dict(zip(IDS, PROBS)), dict(zip(IDS, BINARY)))
-    np.testing.assert_array_equal(read_caid(path)[1]["P1"], BINARY[0])
+    np.testing.assert_array_equal(read_caid(path).binary["P1"], BINARY[0])
 
 
-def test_caid_columns_may_be_absent_per_protein(tmp_path):
-    # P1: score only (space separated); P2: binary only (tab separated, empty score column)
-    text = ">P1\n1 M 0.9\n2 K 0.1\n>P2\n1\tA\t\t1\n2\tC\t\t0\n3\tD\t\t1\n"
-    scores, binary, seqs = read_caid(write(tmp_path, "x.caid", text))
-    assert set(scores) == {"P1"} and set(binary) == {"P2"}
-    np.testing.assert_allclose(scores["P1"], [0.9, 0.1])
-    assert binary["P2"].tolist() == [1, 0, 1] and seqs["P2"] == "ACD"
+def test_caid_columns_are_read_as_caid_reads_them(tmp_path):
+    # P1: space separated, which CAID drops; P2: states only (an empty score column: the
+    # states are the scores); P3: positions that do not run 1, 2, 3 and a residue that is no
+    # residue, neither read by CAID
+    text = (">P1\n1 M 0.9\n2 K 0.1\n>P2\n1\tA\t\t1\n2\tC\t\t0\n3\tD\t\t1\n"
+            ">P3\n5\tM\t0.5\t1\n9\t7\t0.25\t0\n")
+    read = read_caid(write(tmp_path, "x.caid", text))
+    assert set(read.scores) == {"P2", "P3"} and set(read.binary) == {"P2", "P3"}
+    assert "tab-separated" in read.unreadable["P1"] and read.scores_from_states == ["P2"]
+    assert read.binary["P2"].tolist() == [1, 0, 1] and read.seqs["P2"] == "ACD"
+    np.testing.assert_allclose(read.scores["P3"], [0.5, 0.25])
 
 
-CAID_ERRORS = {
-    "gap in positions": (">P1\n1\tM\t0.5\t1\n3\tK\t0.5\t1\n", ["P1", "position 2", "'3'"]),
-    "score partly empty": (">P1\n1\tM\t0.5\t1\n2\tK\t\t1\n", ["P1", "position 2", "score"]),
-    "bad score": (">P1\n1\tM\tnan\t1\n2\tK\tabc\t1\n", ["P1", "position 1", "'nan'"]),
-    "bad binary": (">P1\n1\tM\t0.5\t1\n2\tK\t0.5\t2\n", ["P1", "position 2", "'2'"]),
-    "bad residue": (">P1\n1\tM\t0.5\t1\n2\t7\t0.5\t1\n", ["P1", "position 2", "'7'"]),
-    "duplicate ids": (">P1\n1\tM\t0.5\t1\n>P1\n1\tM\t0.5\t1\n", ["P1", "duplicate"]),
-    "no header": ("1\tM\t0.5\t1\n", ["not a CAID prediction file"]),
+UNREADABLE = {  # one protein left out, with why; the others read
+    "score partly empty": (">P1\n1\tM\t0.5\t1\n2\tK\t\t1\n", ["score", "row 2"]),
+    "bad score": (">P1\n1\tM\t0.5\t1\n2\tK\tabc\t1\n", ["'abc'", "row 2"]),
+    "nan score": (">P1\n1\tM\tnan\t1\n2\tK\t0.5\t1\n", ["'nan'", "finite"]),
+    "bad binary": (">P1\n1\tM\t0.5\t1\n2\tK\t0.5\t2\n", ["2.0", "row 2"]),
+    "given twice": (">P1\n1\tM\t0.5\t1\n>P1\n1\tM\t0.5\t1\n", ["twice"]),
+    "no rows": (">P1\n>P9\n1\tM\t0.5\t1\n", ["no rows"]),
+    "five columns": (">P1\n1\tM\t0.5\t1\tx\n", ["5 tab-separated"]),
 }
 
 
-@pytest.mark.parametrize("case", sorted(CAID_ERRORS))
-def test_caid_errors_name_file_protein_and_position(tmp_path, case):
-    text, expected = CAID_ERRORS[case]
-    path = write(tmp_path, "bad.caid", text)
-    with pytest.raises(InputError) as err:
-        read_caid(path)
-    for part in [str(path)] + expected:
-        assert part in str(err.value)
+@pytest.mark.parametrize("case", sorted(UNREADABLE))
+def test_a_caid_protein_that_cannot_be_read_is_left_out_with_why(tmp_path, case):
+    text, expected = UNREADABLE[case]
+    read = read_caid(write(tmp_path, "bad.caid", text + ">P2\n1\tM\t0.5\t1\n"))
+    assert "P1" in read.unreadable and "P1" not in read.scores and "P2" in read.scores
+    for part in expected:
+        assert part in read.unreadable["P1"], read.unreadable["P1"]
+
+
+def test_a_file_that_is_not_caid_is_one_error(tmp_path):
+    for text in ("1\tM\t0.5\t1\n", "", "text\n>P1\n1\tM\t0.5\n"):
+        path = write(tmp_path, "bad.caid", text)
+        with pytest.raises(InputError, match=f"{path}.*not a CAID prediction file"):
+            read_caid(path)
 
 
 def test_caid_writer_refuses_ids_that_cannot_be_headers(tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runs import run_tool
+from runs import reseal, run_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--track", "w2v", "--folds", "2", "--set", "vector_size=20"]
@@ -119,6 +119,7 @@ def test_a_bert_model_naming_a_hub_id_stays_offline_when_predicting(tmp_path, da
     record = json.loads(source.read_text())
     record["source"].update(name="some-org/some-protein-bert", path=None, sha256=None)
     source.write_text(json.dumps(record))
+    reseal(out / "model")
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "IDR_OFFLINE")}
     env["HF_HOME"] = str(tmp_path / "empty-hf-cache")
     result = run("submit.py", "--model", out / "model", "--test", data / "test.pkl", "--out",
@@ -135,6 +136,7 @@ def test_weights_that_torch_refuses_to_load_safely_are_one_line(data, tmp_path):
                "--train", data / "train.pkl", "--test", data / "test.pkl",
                "--out", out).returncode == 0
     dump(out / "model" / "token_clf.pt", Payload(tmp_path / "ran"))
+    reseal(out / "model")
     one_line_error(run("submit.py", "--model", out / "model", "--test", data / "test.pkl",
                        "--out", tmp_path / "p", "--set", "device=cpu"),
                    "token_clf.pt", "loaded safely")
@@ -303,7 +305,8 @@ def test_a_prediction_for_another_sequence_and_extra_proteins_are_reported(data,
     result = run("score.py", "--ref", data / "valid.fasta", "--pred", pred)
     assert result.returncode == 0, result.stderr
     first = next(csv.DictReader(open(scored_run / "submit.csv")))["proteinID"]
-    assert f"1 with a prediction for another sequence ({first})" in result.stdout
+    assert f"1 with a prediction for another protein (its residues mostly differ) ({first})" \
+        in result.stdout
     assert "ignored 1 predicted proteins that the reference does not have (EXTRA)" in result.stdout
 
 

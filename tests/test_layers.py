@@ -23,6 +23,7 @@ LAYERS = [
     ("nn", ["idr_kit.nn", "idr_kit.nn.*"]),
     ("command line", ["idr_kit.token_clf.fit", "idr_kit.llm_sft.fit", "idr_kit.settings",
                       "idr_kit.cli", "idr_kit.submit", "idr_kit.score", "idr_kit.fit",
+                      "idr_kit.image",
                       "idr_kit"]),
     ("tracks", ["idr_kit.baselines*", "idr_kit.token_clf*", "idr_kit.llm_sft*",
                 "idr_kit.seqnet*"]),

@@ -50,6 +50,15 @@ def test_readme_launcher_commands_parse(module, args):
         assert (ROOT / parsed.recipe).is_file()
 
 
+def test_readme_image_commands_parse():
+    from idr_kit import image
+    found = [shlex.split(line)[3:] for line in readme_lines()
+             if line.startswith("python -m idr_kit.image")]
+    assert found
+    for args in found:
+        image.build_parser().parse_args(args)
+
+
 def test_the_readme_shows_both_launchers():
     assert {m for m, _ in launcher_commands()} == {"token_clf", "llm_sft"}
 

@@ -16,8 +16,9 @@ from idr_kit.data.probs import write_npz
 
 REPO = Path(__file__).resolve().parents[1]
 
-# The two proteins of test_metrics.py (AUC .688, APS .768, F1 at 0.5 .572); P3 and P4 are
-# dropped below, one without a prediction, one with a prediction of another length.
+# The two proteins of test_metrics.py (AUC .688, APS .768, F1 at 0.5 .572); P3 has no
+# prediction (dropped), P4 one of another length (scored on its first 3 residues, as CAID
+# does; --strict drops it).
 REF_TEXT = ">P1\nACDEF\n110-0\n>P2\nGHIK\n1010\n>P3\nMKV\n111\n>P4\nMKVL\n0000\n"
 SEQS = {"P1": "ACDEF", "P2": "GHIK", "P4": "MKV"}
 SCORES = {"P1": np.array([.9, .4, .4, .8, .1]), "P2": np.array([.7, .4, .2, .6]),
@@ -49,28 +50,34 @@ def files(tmp_path):
 
 def test_json_last_line_has_exactly_the_keys(files):
     result = last_json(score("--ref", files / "ref.fasta", "--pred", files / "pred.npz",
-                             "--json"))
+                             "--json", "--strict"))
     assert (result["auc"], result["aps"], result["f1"]) == (0.688, 0.768, 0.572)
     assert (result["proteins"], result["residues"], result["dropped"]) == (2, 8, 2)
+    caid = last_json(score("--ref", files / "ref.fasta", "--pred", files / "pred.npz", "--json"))
+    assert (caid["proteins"], caid["residues"], caid["dropped"]) == (3, 11, 1)
 
 
 def test_report_says_what_was_dropped_and_why(files):
     proc = score("--ref", files / "ref.fasta", "--pred", files / "pred.caid")
     assert proc.returncode == 0, proc.stderr
-    assert "dropped 2 of 4 reference proteins: 1 without a prediction (P3); " \
-           "1 with a prediction of another length (P4)" in proc.stdout
-    assert "binary column" in proc.stdout and "0.688" in proc.stdout
+    assert "dropped 1 of 4 reference proteins: 1 without a prediction (P3)" in proc.stdout
+    assert "scored 1 predictions of another length on the residues they share" in proc.stdout
+    assert "binary column" in proc.stdout
     assert "{" not in proc.stdout  # no JSON unless asked
+    strict = score("--ref", files / "ref.fasta", "--pred", files / "pred.caid", "--strict")
+    assert "dropped 2 of 4 reference proteins: 1 without a prediction (P3); 1 with a " \
+           "prediction of another length or other residues (--strict) (P4)" in strict.stdout
+    assert "0.688" in strict.stdout
 
 
 def test_binary_only_csv_has_null_threshold_free_metrics(files):
     result = last_json(score("--ref", files / "ref.fasta", "--pred", files / "pred.csv",
-                             "--json"))
+                             "--json", "--strict"))
     assert result["auc"] is None and result["f1_max"] is None and result["f1"] == 0.572
 
 
 def test_threshold_beats_the_binary_column(files):
-    base = ["--ref", files / "ref.fasta", "--pred", files / "pred.caid", "--json"]
+    base = ["--ref", files / "ref.fasta", "--pred", files / "pred.caid", "--json", "--strict"]
     column, cut = last_json(score(*base)), last_json(score(*base, "--threshold", "0.3"))
     # At 0.3 calls are .9 .4 .4 .7 .4 .6: TP3 FP3, precision .5, recall .75
     assert (cut["precision"], cut["recall"]) == (0.5, 0.75) != (column["precision"],

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from idr_kit.data.fasta import read_caid
+from idr_kit.data.caid import read_caid
 from idr_kit.data.probs import read_npz
 
 from runs import run_submit
@@ -78,7 +78,8 @@ def test_config_records_what_made_the_outputs(trained):
 def test_binary_column_follows_the_tuned_threshold(trained):
     out, _ = trained
     config = json.loads((out / "config.json").read_text())
-    scores, binary, _ = read_caid(out / "predictions.caid")
+    read = read_caid(out / "predictions.caid")
+    scores, binary = read.scores, read.binary
     for pid in scores:
         expected = (np.round(scores[pid], 3) >= config["threshold"]).astype(np.uint8)
         np.testing.assert_array_equal(binary[pid], expected)

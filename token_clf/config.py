@@ -6,8 +6,10 @@ Where it runs (device, precision, threads, checkpoint and cache folders) is the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from idr_kit.data.errors import SettingError
+from idr_kit.data.fields import Range
 from idr_kit.nn.config import LoopConfig
 from idr_kit.nn.windows import OVERLAP
 
@@ -32,6 +34,11 @@ class EsmConfig(LoopConfig):
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.05
+    RANGES: ClassVar[dict[str, Range]] = {
+        "window": Range(0, 100_000), "overlap": Range(0, 100_000),
+        "head_hidden": Range(0, 8192), "head_kernel": Range(1, 1001), "dropout": Range(0, 0.99),
+        "lora_r": Range(1, 1024), "lora_alpha": Range(0, 1e5, True),
+        "lora_dropout": Range(0, 0.99)}
 
     def __post_init__(self):
         super().__post_init__()

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from idr_kit.data.atomic import atomic_write, read_json, write_json
-from idr_kit.data.errors import SettingError
+from idr_kit.data.errors import FileRefused, SettingError, brief
 from idr_kit.data.records import Protein
 from idr_kit.data.splits import split_validation
 from idr_kit.nn.align import unpad
@@ -27,7 +27,7 @@ from idr_kit.nn.cache import EmbeddingCache, backbone_key, embed
 from idr_kit.nn.device import autocast, compute_dtype, start
 from idr_kit.nn.head import Head
 from idr_kit.nn.pieces import cut, hidden_batch, reassemble, token_batch
-from idr_kit.nn.train import (History, checkpoint_file, load_trainable, load_weights,
+from idr_kit.nn.train import (History, checkpoint_file, load_into,
                               parameters_digest, train, trainable_state)
 from idr_kit.runtime import World
 from idr_kit.token_clf.config import BertConfig, EsmConfig
@@ -162,12 +162,12 @@ class TokenTrack(Track):
         self._setup()
         torch.manual_seed(self.config.seed)
         self.model_ = self._build(load_encoder(meta["source"], offline=self.runtime.offline))
-        self.window_ = meta["window"]
-        state = load_weights(directory / WEIGHTS_FILE)
-        if self._saves_everything():
-            self.model_.load_state_dict(state)
-        else:
-            load_trainable(self.model_, state)
+        self.window_ = meta.get("window")
+        if (isinstance(self.window_, bool) or not isinstance(self.window_, int)
+                or not 1 <= self.window_ <= self.model_.encoder.max_residues):
+            raise FileRefused(f"{directory / META_FILE}: window {brief(self.window_)} is not one "
+                              f"the backbone reads (1 to {self.model_.encoder.max_residues})")
+        load_into(self.model_, directory / WEIGHTS_FILE, everything=self._saves_everything())
         self.model_.to(self.device_)
         if meta.get("history"):
             self.history_ = History.from_json(meta["history"])

@@ -1,0 +1,152 @@
+"""A build context for the competition's submission image, from a trained model.
+
+    python -m idr_kit.image --model runs/lgbm/model --out image/      (idr-image)
+    docker build -t REGISTRY/NAME:TAG image/ && docker push REGISTRY/NAME:TAG
+
+The WSAA challenge runs an image with no network: it reads ``/saisdata/WSAA_data_test.pkl``,
+runs ``/app/run.sh`` and expects ``/saisresult/submit.csv``. The context holds everything the
+image needs to build offline too:
+
+    Dockerfile   FROM the BASE build argument (default python:3.11-slim); installs the wheels
+                 with --no-index, then copies the model and run.sh
+    run.sh       idr-submit --model /app/model on the test pickle, submit.csv written whole
+                 (IDR_DATA_DIR, IDR_RESULT_DIR and IDR_MODEL_DIR override the three paths)
+    model/       the model, checked by the kit's model reader before it is copied
+    wheels/      the kit's own wheel and a wheel of every package it needs with the model's
+                 extras, for the image's Python and platform (--python-version, --platform)
+
+Making the wheels needs the network (pip download, from PyPI or the indexes --pip-arg names);
+building and running the image does not. A model whose track needs torch pulls torch's wheel:
+``--pip-arg=--extra-index-url=https://download.pytorch.org/whl/cpu`` takes the CPU build.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from idr_kit.cli import guarded
+from idr_kit.data.errors import FileRefused, UserError
+from idr_kit.runfolder import check_writable, refuse_inputs_inside
+from idr_kit.runtime import Runtime
+from idr_kit.saved import load_model
+from idr_kit.tracks import needed_extras
+
+ROOT = Path(__file__).resolve().parent
+DISTRIBUTION = "idr-kit"
+BASE_IMAGE = "python:3.11-slim"
+# What python:3.11-slim (Debian 12, glibc 2.36, x86_64) installs: wheels for glibc 2.28 and older.
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
+             "manylinux_2_12_x86_64", "manylinux2010_x86_64", "manylinux_2_5_x86_64",
+             "manylinux1_x86_64")
+
+DOCKERFILE = """\
+# The WSAA submission image: reads /saisdata/WSAA_data_test.pkl, writes /saisresult/submit.csv.
+# Builds with no network: every package comes from wheels/ (built by idr-image).
+ARG BASE={base}
+FROM ${{BASE}}
+COPY wheels /app/wheels
+RUN pip install --no-index --no-cache-dir --find-links /app/wheels "{requirement}" \\
+    && rm -rf /app/wheels
+COPY model /app/model
+COPY run.sh /app/run.sh
+ENV IDR_OFFLINE=1 HF_HUB_OFFLINE=1
+WORKDIR /app
+CMD ["bash", "/app/run.sh"]
+"""
+
+RUN_SH = """\
+#!/usr/bin/env bash
+# The competition's entry point: predict the test pickle with the model beside this script and
+# write submit.csv whole (a reader never sees half a file).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+data=${{IDR_DATA_DIR:-/saisdata}}
+result=${{IDR_RESULT_DIR:-/saisresult}}
+model=${{IDR_MODEL_DIR:-$here/model}}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+idr-submit --model "$model" --test "$data/{test_name}" --out "$work/run"
+mkdir -p "$result"
+cp "$work/run/submit.csv" "$result/.submit.csv.tmp"
+mv "$result/.submit.csv.tmp" "$result/submit.csv"
+"""
+TEST_NAME = "WSAA_data_test.pkl"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="idr-image", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, required=True, help="a saved model/ folder")
+    parser.add_argument("--out", type=Path, required=True, help="the build context to write")
+    parser.add_argument("--base", default=BASE_IMAGE,
+                        help="the image's default base (docker build --build-arg BASE=... "
+                             "overrides it); its Python must match --python-version")
+    parser.add_argument("--python-version", default="3.11",
+                        help="the image's Python, for the wheels (default: %(default)s)")
+    parser.add_argument("--platform", action="append", metavar="TAG",
+                        help="a wheel platform the image takes, repeatable (default: the "
+                             f"manylinux tags of {BASE_IMAGE}: {', '.join(PLATFORMS)})")
+    parser.add_argument("--pip-arg", action="append", default=[], metavar="ARG",
+                        help="more arguments for pip download (an --extra-index-url ...)")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    return parser
+
+
+def requirement(extras: list[str]) -> str:
+    return DISTRIBUTION + (f"[{','.join(extras)}]" if extras else "")
+
+
+def write_context(args) -> Path:
+    out: Path = args.out
+    refuse_inputs_inside(out, [("the model", args.model)])
+    if out.exists() and any(out.iterdir()):
+        raise FileRefused(f"{out}: not empty; the build context goes into a new folder")
+    saved = load_model(args.model, Runtime(downloads=False))  # checked before it is copied
+    extras = needed_extras(saved.track.name, saved.track.config)
+    check_writable(out)
+    shutil.copytree(args.model, out / "model")
+    wheels = out / "wheels"
+    own = _kit_wheel(wheels)
+    _pip([sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(wheels),
+          "--only-binary=:all:", "--python-version", args.python_version,
+          *[f"--platform={tag}" for tag in args.platform or PLATFORMS],
+          "--find-links", str(wheels), *args.pip_arg,
+          f"{requirement(extras)} @ {own.resolve().as_uri()}"], "the wheels")
+    (out / "Dockerfile").write_text(DOCKERFILE.format(base=args.base,
+                                                      requirement=requirement(extras)))
+    (out / "run.sh").write_text(RUN_SH.format(test_name=TEST_NAME))
+    (out / "run.sh").chmod(0o755)
+    print(f"wrote {out}: Dockerfile, run.sh, model/ ({saved.track.name}), wheels/ "
+          f"({len(list(wheels.glob('*.whl')))} wheels for Python {args.python_version})\n"
+          f"build and push: docker build -t REGISTRY/NAME:TAG {out} && "
+          "docker push REGISTRY/NAME:TAG")
+    return out
+
+
+def _kit_wheel(wheels: Path) -> Path:
+    """The kit's own wheel, built from its checkout."""
+    if not (ROOT / "pyproject.toml").is_file():
+        raise UserError("idr-image builds the kit's wheel from its source: run it from a "
+                        "checkout of the kit (pip install -e .)")
+    _pip([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+          str(wheels), str(ROOT)], "the kit's wheel")
+    return next(wheels.glob("idr_kit-*.whl"))
+
+
+def _pip(command: list[str], what: str) -> None:
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise UserError(f"pip could not make {what}: {lines[-1] if lines else done.returncode}"
+                        " (making the wheels needs PyPI, or the index --pip-arg names)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return guarded("idr-image", args.debug, lambda: write_context(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
