@@ -1,8 +1,43 @@
 """idr-kit: per-residue prediction of intrinsically disordered regions (IDRs) of proteins.
 
+    import idr_kit
+    idr_kit.predict_disorder("MKV...")   # (L,) float32 P(disordered), the shipped model
+    idr_kit.predict_idrs("MKV...")       # [(start, end), ...]: 0-based, end excluded
+    model = idr_kit.load()               # or idr_kit.load("runs/lgbm/model"): predictor.py
+
 The checkout's folders are this package's modules (the build maps the repository root to
-``idr_kit``): ``data`` (records, formats, splits, metrics), the tracks (``baselines``,
-``token_clf``, ``llm_sft``, ``ensemble``), ``tracks`` (the contract and the registry),
-``pipeline`` (one run, any track) and the command lines ``submit``, ``score`` and ``fit``.
+``idr_kit``): ``data`` (records, formats, splits, metrics), ``nn`` (the shared torch layer), the
+tracks (``baselines``, ``token_clf``, ``llm_sft``, ``seqnet``, ``distill``, ``ensemble``),
+``tracks`` (the contract and the registry), ``pipeline`` (one run, any track), ``predictor``
+(the Python API) and the command lines ``submit``, ``score``, ``fit``, ``predict`` and ``image``.
+Importing the package loads none of them: each is imported when first used.
 """
-__version__ = "0.2.0"
+from __future__ import annotations
+
+__version__ = "0.3.0"
+__all__ = ["load", "predict_disorder", "predict_idrs"]
+
+_DEFAULT = []  # the shipped model, loaded once, on first use
+
+
+def load(path=None, **options):
+    """A Predictor for the shipped model, or for the model saved in ``path``
+    (predictor.load: ``style="pdb"|"nox"``, ``threshold=T``)."""
+    from idr_kit.predictor import load as _load
+    return _load(path, **options)
+
+
+def _shipped():
+    if not _DEFAULT:
+        _DEFAULT.append(load())
+    return _DEFAULT[0]
+
+
+def predict_disorder(seq: str):
+    """One sequence's (L,) float32 probabilities of disorder, from the shipped model."""
+    return _shipped().predict(seq)[0]
+
+
+def predict_idrs(seq: str) -> list[tuple[int, int]]:
+    """One sequence's disordered regions, from the shipped model: 0-based, end excluded."""
+    return _shipped().regions(seq)[0]

@@ -82,7 +82,7 @@ def track_settings(args: argparse.Namespace) -> TrackSettings:
     values.setdefault("seed", args.seed)
     kinds = split_settings(name, values)
     config = build_config(name, kinds["config"], source="the settings given")
-    require_installed(name, config)
+    require_installed(name, config, training=True)  # both command lines that take it train
     defaults = track_class(name).decision_defaults
     return TrackSettings(name, config, dataclasses.replace(defaults, **kinds["decision"]),
                          Runtime(**kinds["runtime"]))

@@ -30,7 +30,7 @@ from idr_kit.data.provenance import code_version, library_versions
 from idr_kit.data.records import Protein
 from idr_kit.data.splits import fold_groups, make_folds, save_folds
 from idr_kit.postprocess import Decision, DecisionSettings, fit_decision
-from idr_kit.runfolder import RunFolder, check_writable
+from idr_kit.runfolder import RunFolder, check_writable, own_folder
 from idr_kit.runtime import Runtime
 from idr_kit.saved import load_model, save_model
 from idr_kit.tracks import (OutOfFold, Track, TrackConfig, installed, make_track, require_installed,
@@ -57,13 +57,15 @@ class RunSpec:
     plot: bool = False
     plot_first: int = 20
     overwrite: bool = False  # empty an output folder that another run of the kit filled
+    out_given: bool = True  # False: ``out`` is a default, and a run of another identity there
+    # gets a folder of its own beside it (OUT-2, OUT-3 ...) instead of a refusal
     command: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())  # said once at the start (e.g. demo data)
 
     def __post_init__(self):
         if self.folds == 1 or self.folds < 0:
             raise SettingError("--folds must be 0 (no out-of-fold predictions) or at least 2")
-        if self.model is None and (not self.track or not self.train):
+        if self.model is None and (not self.track or (not self.train and self.folds)):
             raise SettingError("a training run needs a track and training files")
 
 
@@ -246,7 +248,7 @@ def write_plots(out: Path, proteins: Sequence[Protein], curves: dict, name: str,
 def check_ready(spec: RunSpec) -> None:
     """Everything the run will need is installed: found now, not after hours of training."""
     if spec.model is None:
-        require_installed(spec.track, spec.config)
+        require_installed(spec.track, spec.config, training=True)
     if spec.plot and not installed("matplotlib"):
         raise MissingExtra("--plot needs matplotlib: pip install matplotlib (or the kit's "
                            "'plots' extra)")
@@ -283,7 +285,10 @@ def run(spec: RunSpec) -> dict:
     read = [("the test file", spec.test), *(("a training file", p) for p in spec.train),
             *([("the model", spec.model)] if spec.model else []),
             *([("the cluster table", spec.groups)] if spec.groups else [])]
-    with RunFolder(spec.out, identity(spec, inputs), inputs=read, overwrite=spec.overwrite):
+    who = identity(spec, inputs)
+    if not spec.out_given:
+        spec = dataclasses.replace(spec, out=own_folder(spec.out, who))
+    with RunFolder(spec.out, who, inputs=read, overwrite=spec.overwrite):
         return _run(spec, test, train, sizes, inputs, saved)
 
 

@@ -133,6 +133,22 @@ class RunFolder:
                     Path(folder, name).unlink(missing_ok=True)
 
 
+def own_folder(base: Path, identity: dict) -> Path:
+    """``base`` if it is free (absent, empty, or this run's own), else the first of ``base-2``,
+    ``base-3`` ... that is: where a run writes when its user named no folder."""
+    digest = value_digest(identity)
+    for n in range(1, 10_000):
+        folder = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        if not folder.exists() or not any(folder.iterdir()):
+            return folder
+        try:
+            if json.loads((folder / CLAIM).read_text()).get("identity") == digest:
+                return folder
+        except (OSError, ValueError, AttributeError):
+            pass
+    raise FileRefused(f"{base}: no free folder beside it; pass --out")
+
+
 def refuse_inputs_inside(out: Path, inputs: Sequence[tuple[str, Path]]) -> None:
     """FileRefused when an input of the run (a file it reads, a model folder it loads), given
     as (role, path), lies in the output folder, which the run may empty."""

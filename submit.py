@@ -29,6 +29,7 @@ try:
     from idr_kit.pipeline import RunSpec, run
     from idr_kit.runfolder import terminate_as_interrupt
     from idr_kit.runtime import Runtime
+    from idr_kit.tracks import track_class
 except ModuleNotFoundError as err:  # python submit.py in a checkout that is not installed
     if err.name != "idr_kit":
         raise
@@ -100,10 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def find_inputs(args, data_dir: Path | None) -> tuple[list[Path], Path, tuple[str, ...]]:
-    """Training files, the test file, and a note when they are the bundled demo data."""
+def find_inputs(args, data_dir: Path | None, wants_train: bool
+                ) -> tuple[list[Path], Path, tuple[str, ...]]:
+    """Training files (when ``wants_train``), the test file, and a note when they are the
+    bundled demo data."""
     where = data_dir or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
-    wants_train = args.model is None
     if not args.train and not args.test and where is None:
         found = [_first(Path("."), TRAIN_NAMES), _first(Path("."), TEST_NAMES)]
         if all(found) or (not wants_train and found[1]):
@@ -130,19 +132,25 @@ def _required(folder: Path, names: tuple[str, ...], role: str) -> Path:
 
 
 def spec_from_args(args, argv: list[str]) -> RunSpec:
-    train, test, notes = find_inputs(args, args.data_dir)
-    common = dict(test=test, seed=args.seed, threshold=args.threshold, plot=args.plot,
+    common = dict(seed=args.seed, threshold=args.threshold, plot=args.plot,
                   plot_first=args.plot_first, overwrite=args.overwrite,
-                  command=("submit.py", *argv), notes=notes)
+                  command=("submit.py", *argv), out_given=args.out is not None)
     if args.model is not None:
         given = [flag for flag in ("track", "recipe") if getattr(args, flag)]
         if given:
             raise SettingError(f"--model predicts with a saved model: --{given[0]} does not apply")
+        _, test, notes = find_inputs(args, args.data_dir, wants_train=False)
+        # Without --out, a folder of its own (runs/predict, else runs/predict-2 ...).
         out = args.out or Path("runs") / "predict"
         # A model folder names its backbone; it never decides to reach for the network.
         runtime = runtime_settings(args, base=Runtime(downloads=False))
-        return RunSpec(out=out, model=args.model, runtime=runtime, **common)
+        return RunSpec(out=out, test=test, model=args.model, runtime=runtime, notes=notes,
+                       **common)
     settings = track_settings(args)
+    # A track that learns nothing needs no training file where nothing is tuned (--folds 0).
+    wants_train = bool(args.folds) or track_class(settings.name).learns
+    train, test, notes = find_inputs(args, args.data_dir, wants_train)
+    common.update(test=test, notes=notes)
     out = args.out or Path("runs") / settings.name
     return RunSpec(out=out, train=tuple(train), track=settings.name, config=settings.config,
                    decision=settings.decision, runtime=with_checkpoints(settings.runtime, out),

@@ -109,6 +109,9 @@ class Track(ABC):
     Config: ClassVar[type[TrackConfig]]
     # How its out-of-fold predictions become 0/1 calls, unless the run says otherwise.
     decision_defaults: ClassVar[DecisionSettings] = DecisionSettings()
+    # Whether fit learns anything: a peer trained by its authors (metapredict) learns nothing,
+    # and fits on no proteins at all where nothing is tuned on them (--folds 0).
+    learns: ClassVar[bool] = True
 
     def __init__(self, config: TrackConfig | None = None, runtime: Runtime | None = None):
         self.config = config if config is not None else self.Config()
@@ -119,7 +122,8 @@ class Track(ABC):
         on the same proteins, when the run has it; a track that learns from out-of-fold
         predictions (an ensemble's blend) takes them from it instead of computing them."""
         proteins = list(proteins)
-        require_training(proteins)
+        if proteins or self.learns:
+            require_training(proteins)
         if oof is not None and oof.key != self._oof_key(proteins):
             raise ValueError(f"track {self.name}: the out-of-fold value handed to fit belongs "
                              "to other proteins or another config")
@@ -233,6 +237,8 @@ class Entry(NamedTuple):
     config: str  # "module:Class", importable without the extra
     needs: tuple[str, ...] = ()  # modules beyond the base install
     extra: str = ""  # the pip extra that installs them
+    train_needs: tuple[str, ...] = ()  # modules beyond those that training alone needs
+    train_extra: str = ""
 
 
 DEFAULT_TRACK = "w2v"  # what a run trains unless told: the challenge's official baseline
@@ -252,6 +258,10 @@ TRACKS: dict[str, Entry] = {
                          "idr_kit.ensemble.peers:MetapredictConfig", ("torch", "metapredict"),
                          "metapredict"),
     "ensemble": Entry("idr_kit.ensemble.track:EnsembleTrack", "idr_kit.ensemble.config:EnsembleConfig"),
+    # Trains with torch, predicts with numpy: a saved model runs in the base install.
+    "distilled": Entry("idr_kit.distill.track:DistilledTrack",
+                       "idr_kit.distill.config:DistilledConfig",
+                       train_needs=("torch",), train_extra="nn"),
 }
 
 
@@ -282,26 +292,34 @@ def installed(module: str) -> bool:
         return False
 
 
-def missing_modules(name: str, config: TrackConfig | None = None) -> list[tuple[str, str]]:
-    """``(module, extra)`` pairs that track ``name`` (and the tracks it runs) lacks here."""
+def missing_modules(name: str, config: TrackConfig | None = None, *, training: bool = False
+                    ) -> list[tuple[str, str]]:
+    """``(module, extra)`` pairs that track ``name`` (and the tracks it runs) lacks here, to
+    predict or, with ``training``, to train too."""
     entry = _entry(name)
-    missing = [(module, entry.extra) for module in entry.needs if not installed(module)]
+    wanted = [(m, entry.extra) for m in entry.needs]
+    if training:
+        wanted += [(m, entry.train_extra) for m in entry.train_needs]
+    missing = [(module, extra) for module, extra in wanted if not installed(module)]
     for component, settings in (config.components() if config is not None else {}).items():
-        missing += [m for m in missing_modules(component, settings) if m not in missing]
+        missing += [m for m in missing_modules(component, settings, training=training)
+                    if m not in missing]
     return missing
 
 
 def needed_extras(name: str, config: TrackConfig | None = None) -> list[str]:
-    """The pip extras track ``name`` (and the tracks it runs) needs beyond the base install."""
+    """The pip extras track ``name`` (and the tracks it runs) needs beyond the base install to
+    predict."""
     extras = {_entry(name).extra} - {""}
     for component, settings in (config.components() if config is not None else {}).items():
         extras |= set(needed_extras(component, settings))
     return sorted(extras)
 
 
-def require_installed(name: str, config: TrackConfig | None = None) -> None:
+def require_installed(name: str, config: TrackConfig | None = None, *,
+                      training: bool = False) -> None:
     """MissingExtra, in one line naming the extras to install, unless everything is here."""
-    missing = missing_modules(name, config)
+    missing = missing_modules(name, config, training=training)
     if missing:
         modules = ", ".join(sorted({m for m, _ in missing}))
         extras = ",".join(sorted({e for _, e in missing}))

@@ -104,7 +104,7 @@ def write_submission(path: str | os.PathLike, ids: Sequence[str], seqs: Sequence
     validate_binary(ids, seqs, binary)
     rows = [(pid, seq, _bits(call)) for pid, seq, call in zip(ids, seqs, in_id_order(ids, binary))]
     with atomic_write(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, lineterminator="\n")  # not csv's \r\n: awk and cut read it
         writer.writerow(SUBMISSION_COLUMNS)
         writer.writerows(rows)
 

@@ -14,7 +14,7 @@ agree. The CAID prediction format has one line per residue:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +119,7 @@ def write_caid(path: str | os.PathLike, ids: Sequence[str], seqs: Sequence[str],
     probs, binary = in_id_order(ids, probs), in_id_order(ids, binary)
     with atomic_write(path) as handle:
         for pid, seq, prob, call in zip(ids, seqs, probs, binary):
-            handle.write(_caid_record(pid, seq, np.asarray(prob), np.asarray(call)))
+            handle.write(caid_record(pid, seq, np.asarray(prob), np.asarray(call)))
 
 
 def _check_bare_ids(ids: list[str]) -> None:
@@ -129,7 +129,64 @@ def _check_bare_ids(ids: list[str]) -> None:
                              "word without spaces or a leading '>'")
 
 
-def _caid_record(pid: str, seq: str, prob: np.ndarray, call: np.ndarray) -> str:
+def caid_record(pid: str, seq: str, prob: np.ndarray, call: np.ndarray) -> str:
     rows = [f"{i}\t{res}\t{score:.{SCORE_DECIMALS}f}\t{b}\n" for i, (res, score, b)
             in enumerate(zip(seq, prob.astype(float).tolist(), call.astype(int).tolist()), 1)]
     return f">{pid}\n" + "".join(rows)
+
+
+def iter_fasta(path: str | os.PathLike, *, chunk_residues: int = 1 << 20
+               ) -> Iterator[list[Protein]]:
+    """A FASTA file's proteins (plain or CAID 3-line; labels are not read), a chunk of about
+    ``chunk_residues`` residues at a time, in file order, without reading the whole file:
+    memory follows the chunk (and the longest protein), not the file. ``-`` reads stdin."""
+    import sys
+    source = "stdin" if str(path) == "-" else str(path)
+    handle = sys.stdin if source == "stdin" else open(path, encoding="utf-8-sig")
+    try:
+        chunk, size, seen = [], 0, set()
+        for header, lines in _stream_records(handle, source):
+            protein = make_protein(_header_id(header), _sequence_lines(lines), source=source)
+            if protein.id in seen:
+                raise InputError("duplicate protein id", source=source, protein=protein.id)
+            seen.add(protein.id)
+            chunk.append(protein)
+            size += len(protein)
+            if size >= chunk_residues:
+                yield chunk
+                chunk, size = [], 0
+        if chunk:
+            yield chunk
+    finally:
+        if handle is not sys.stdin:
+            handle.close()
+
+
+def _stream_records(handle, source: str):
+    """(header, lines) records of a FASTA stream; text before the first header is an error."""
+    header, lines, any_header = None, [], False
+    for raw in handle:
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith(">"):
+            if header is not None:
+                yield header, lines
+            header, lines, any_header = line[1:].strip(), [], True
+        elif header is None:
+            raise InputError(f"not a FASTA file: {line[:40]!r} comes before the first '>' "
+                             "header", source=source)
+        else:
+            lines.append(line)
+    if header is not None:
+        yield header, lines
+    if not any_header:
+        raise InputError("not a FASTA file: no '>' header line", source=source)
+
+
+def _sequence_lines(lines: list[str]) -> str:
+    """A record's sequence: its lines, unless the last is a CAID label line (then the one
+    before it)."""
+    if len(lines) == 2 and _looks_caid(lines):
+        return lines[0]
+    return "".join(lines)

@@ -29,6 +29,7 @@ class MetapredictConfig(TrackConfig):
 class MetapredictTrack(Track):
     name = "metapredict"
     Config = MetapredictConfig
+    learns = False
 
     def _fit(self, proteins: list[Protein], oof) -> None:
         """Nothing to learn: metapredict was trained by its authors."""

@@ -94,15 +94,18 @@ def bce_objective(pos_weight: float = 1.0) -> Objective:
 
 def train(step: nn.Module, batches_for: Callable[[int], list], valid: list, s: LoopConfig, *,
           precision: str, device: torch.device, here: World, checkpoint: Path | None = None,
-          objective: Objective | None = None) -> History:
+          objective: Objective | None = None, held_objective: Objective | None = None
+          ) -> History:
     """Trains ``step`` in place with the loop settings of a track's config ``s`` and leaves it
     holding its best held-out weights. ``precision`` is the run's (runtime.Runtime).
 
     ``objective`` defaults to the masked BCE (weighted by ``s.pos_weight`` in training, never
-    on the held-out loss that early stopping compares).
+    on the held-out loss that early stopping compares); ``held_objective``, the held-out loss,
+    defaults to ``objective`` (a distilled network trains on soft targets too, and stops on
+    its labels alone).
     """
     fit_loss = objective or bce_objective(s.pos_weight)
-    held_loss = objective or bce_objective()
+    held_loss = held_objective or objective or bce_objective()
     runner = _wrap(step, device, here)
     params = [p for p in step.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)

@@ -20,8 +20,8 @@ from idr_kit.nn.batching import token_budget_batches
 from idr_kit.nn.device import start
 from idr_kit.nn.train import History, checkpoint_file, load_into, parameters_digest, train
 from idr_kit.seqnet.config import BiLstmConfig
-from idr_kit.seqnet.features import FEATURES, features, style_of
-from idr_kit.seqnet.model import SeqNet, SeqStep, collate
+from idr_kit.data.residue_features import FEATURES, features, style_of
+from idr_kit.nn.seqnet import SeqNet, SeqStep, collate
 from idr_kit.tracks import Track
 
 WEIGHTS_FILE = "bilstm.pt"

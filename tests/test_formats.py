@@ -313,7 +313,7 @@ def fail_on_second_call(real):
 
 
 @pytest.mark.parametrize("writer, module, name", [
-    ("caid", data.fasta, "_caid_record"),
+    ("caid", data.fasta, "caid_record"),
     ("npz", np.lib.format, "write_array"),
     ("csv", data.competition, "_bits"),
 ])

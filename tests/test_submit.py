@@ -188,3 +188,42 @@ def test_fold_groups_follow_clusters_then_sequences(tmp_path):
                                          "sequence:PPP"]
     assert fold_groups(train, None) == ["sequence:MKV", "sequence:MKV", "sequence:GGG",
                                         "sequence:PPP"]
+
+
+# ---- what a new user hit (issue 19) -----------------------------------------------------------
+
+def test_metapredict_with_no_folds_needs_no_training_file(tmp_path, shared_data):
+    pytest.importorskip("metapredict")
+    lines = (shared_data / "valid.fasta").read_text().splitlines()[:3 * 3]
+    (tmp_path / "t.fasta").write_text("\n".join(lines) + "\n")
+    result = run_submit("--track", "metapredict", "--folds", "0", "--test", tmp_path / "t.fasta",
+                        "--out", tmp_path / "mp", "--threshold", "0.4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "mp" / "submit.csv").is_file()
+    again = run_submit("--model", tmp_path / "mp" / "model", "--test", tmp_path / "t.fasta",
+                       "--out", tmp_path / "mp2")
+    assert again.returncode == 0, again.stderr[-3000:]
+
+
+def test_submit_csv_lines_end_with_a_newline_alone(tmp_path):
+    from idr_kit.data.competition import write_submission
+    write_submission(tmp_path / "s.csv", ["P1", "P2"], ["MK", "V"],
+                     [np.array([0, 1]), np.array([1])])
+    assert (tmp_path / "s.csv").read_bytes() == b"proteinID,sequence,IDRs\nP1,MK,01\nV" \
+        .replace(b"\nV", b"\nP2,V,1\n")
+
+
+def test_a_second_prediction_without_out_gets_a_folder_of_its_own(tmp_path):
+    here = tmp_path / "work"
+    here.mkdir()
+    trained = run_submit("--track", "w2v", "--folds", "0", "--set", "vector_size=20",
+                         "--out", here / "run", cwd=here)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    demo = ROOT / "data" / "demo" / "test.fasta"
+    lines = demo.read_text().splitlines()
+    (here / "a.fasta").write_text("\n".join(lines[:6]) + "\n")
+    (here / "b.fasta").write_text("\n".join(lines[6:12]) + "\n")
+    for name in ("a.fasta", "b.fasta", "a.fasta"):
+        result = run_submit("--model", here / "run" / "model", "--test", here / name, cwd=here)
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(p.name for p in (here / "runs").iterdir()) == ["predict", "predict-2"]

@@ -70,6 +70,8 @@ TINY: dict[str, Callable[[Path], dict[str, Any]]] = {
     "metapredict": lambda folder: {},
     "bilstm": lambda folder: dict(embed=8, conv_channels=8, conv_kernel=5, hidden=8, epochs=2),
     "ensemble": _ensemble,
+    "distilled": lambda folder: dict(embed=8, conv_channels=8, conv_kernel=5, hidden=8,
+                                     epochs=2),
 }
 
 

@@ -1,0 +1,175 @@
+"""The distilled track: ``fit`` trains the network (torch) on labels and teachers' soft targets;
+``predict_proba`` runs it in numpy, so a saved model predicts in the base install.
+
+Saved state: ``distilled.npz`` (the weights, float32, by nn/seqnet.py's names) and
+``distilled.json`` (the training history and how many proteins had soft targets).
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from idr_kit.data.arrays import read_arrays
+from idr_kit.data.atomic import atomic_write, read_json, write_json
+from idr_kit.data.errors import FileRefused, InputError, brief
+from idr_kit.data.probs import read_npz
+from idr_kit.data.records import Protein
+from idr_kit.data.residue_features import FEATURES, features, style_of
+from idr_kit.data.splits import validation_proteins
+from idr_kit.data.styles import STYLES, check_style, in_style, label_style, style_value
+from idr_kit.distill.config import AUTO, DistilledConfig
+from idr_kit.nn import numpy_forward
+from idr_kit.nn.batching import token_budget_batches
+from idr_kit.tracks import Track
+
+WEIGHTS_FILE = "distilled.npz"
+META_FILE = "distilled.json"
+# Residues per batch when predicting in numpy: large batches share each recurrence step, and
+# 65,536 float32 residues of the widest layer (96 channels) are 25 MB.
+PREDICT_BUDGET = 65_536
+
+
+class DistilledTrack(Track):
+    name = "distilled"
+    Config = DistilledConfig
+
+    # -- training (torch) -----------------------------------------------------------------
+    def _fit(self, proteins: list[Protein], oof) -> None:
+        import torch
+
+        from idr_kit.nn.device import start
+        from idr_kit.nn.seqnet import SeqNet, SeqStep
+        from idr_kit.nn.train import bce_objective, checkpoint_file, train
+        c = self.config
+        self.style_ = resolved_style(c.style, proteins)
+        if style_value(self.style_) not in {style_of(p) for p in proteins}:
+            raise InputError(f"style={c.style} predicts in the {c.style.upper()} label style, "
+                             "but no training protein is labelled so")
+        device, world = start(self.runtime)
+        torch.manual_seed(c.seed)
+        net = SeqNet(FEATURES, c.embed, c.conv_channels, c.conv_kernel, c.hidden, c.layers,
+                     c.dropout).to(device)
+        soft = teacher_targets(c.teachers, proteins)
+        self.soft_targets_ = sum(t is not None for t in soft)
+        held = validation_proteins(proteins, c.valid_fraction, c.seed)
+        fit_on = [i for i in range(len(proteins)) if not held[i]]
+        stop_on = [i for i in range(len(proteins)) if held[i]]
+        rows = [features(p.seq, style_of(p), p.id) for p in proteins]
+
+        def batches(index: list[int], seed: int | None) -> list[dict]:
+            groups = token_budget_batches([len(proteins[i]) for i in index], c.token_budget,
+                                          extra=0, seed=seed)
+            return [collate([proteins[index[j]] for j in g], [rows[index[j]] for j in g],
+                            [soft[index[j]] for j in g]) for g in groups]
+
+        labels_only = bce_objective()
+
+        def objective(logits, batch):
+            hard, count = labels_only(logits, batch)
+            mask = batch["soft_mask"]
+            if c.teacher_weight == 0 or not bool(mask.any()):
+                return hard, count
+            return hard + c.teacher_weight * masked_soft_bce(logits, batch["soft"], mask), count
+
+        checkpoint = checkpoint_file(self.runtime.checkpoint_path("epochs"), c, proteins, self.name)
+        self.history_ = train(SeqStep(net), lambda epoch: batches(fit_on, c.seed + epoch),
+                              batches(stop_on, None), c, precision=self.runtime.precision,
+                              device=device, here=world, checkpoint=checkpoint,
+                              objective=objective, held_objective=labels_only)
+        self.weights_ = numpy_forward.export_weights(net.eval())
+
+    def decision_indices(self, proteins) -> list[int]:
+        return in_style(proteins, resolved_style(self.config.style, proteins))
+
+    # -- prediction (numpy) ---------------------------------------------------------------
+    def _predict(self, proteins: list[Protein]) -> list[np.ndarray]:
+        style = style_value(self.style_)
+        out: list = [None] * len(proteins)
+        for index in token_budget_batches([len(p) for p in proteins], PREDICT_BUDGET, extra=0):
+            rows = [features(proteins[i].seq, style, proteins[i].id) for i in index]
+            lengths = np.array([len(r) for r in rows], dtype=np.int64)
+            x = np.zeros((len(rows), int(lengths.max()), FEATURES), np.float32)
+            for b, r in enumerate(rows):
+                x[b, :len(r)] = r
+            probs = numpy_forward.sigmoid(numpy_forward.forward(self.weights_, x, lengths))
+            for b, i in enumerate(index):
+                out[i] = probs[b, :lengths[b]].astype(np.float32)
+        return out
+
+    # -- saving ---------------------------------------------------------------------------
+    def _save(self, directory: Path) -> None:
+        with atomic_write(directory / WEIGHTS_FILE, "wb") as handle:
+            np.savez(handle, **self.weights_)
+        history = self.history_.to_json() if hasattr(self, "history_") else None
+        write_json(directory / META_FILE, {"style": self.style_, "history": history,
+                                           "soft_targets": getattr(self, "soft_targets_", 0)})
+
+    def _load(self, directory: Path) -> None:
+        expected = numpy_forward.shapes(FEATURES, **self.config.network())
+        self.weights_ = read_arrays(directory / WEIGHTS_FILE, expected, kinds="f")
+        self.weights_ = {k: v.astype(np.float32) for k, v in self.weights_.items()}
+        meta = read_json(directory / META_FILE)
+        meta = meta if isinstance(meta, dict) else {}
+        self.style_ = meta.get("style")
+        if self.style_ not in STYLES or self.config.style not in (AUTO, self.style_):
+            raise FileRefused(f"{directory / META_FILE}: style {brief(self.style_)} is not one "
+                              f"this model's settings ({self.config.style}) predict in")
+        self.soft_targets_ = meta.get("soft_targets", 0)
+
+    def with_style(self, style: str) -> "DistilledTrack":
+        """The same fitted network predicting in another label style (it learnt both when its
+        training proteins were labelled in both)."""
+        self._require_fitted()
+        twin = type(self)(dataclasses.replace(self.config, style=check_style(style)),
+                          self.runtime)
+        twin.weights_, twin.style_, twin.fitted_ = self.weights_, style, True
+        twin.soft_targets_ = getattr(self, "soft_targets_", 0)
+        return twin
+
+
+def resolved_style(style: str, proteins) -> str:
+    """``style``, or for "auto" PDB style when any protein is labelled so, else NOX."""
+    if style != AUTO:
+        return style
+    return "pdb" if any(label_style(p) == "pdb" for p in proteins) else "nox"
+
+
+def teacher_targets(teachers, proteins: list[Protein]) -> list[np.ndarray | None]:
+    """Each protein's soft target: the teacher of its label style's probabilities for its id
+    (None where the teacher has none of its length)."""
+    tables: dict[str, dict[str, np.ndarray]] = {}
+    for entry in teachers:
+        style, _, path = entry.partition("=")
+        tables.setdefault(style, {}).update(read_npz(Path(path).expanduser()))
+    found = []
+    for p in proteins:
+        target = tables.get(label_style(p), {}).get(p.id)
+        found.append(target if target is not None and len(target) == len(p) else None)
+    if teachers:
+        print(f"teachers: soft targets for {sum(t is not None for t in found):,} of "
+              f"{len(proteins):,} training proteins", flush=True)
+    return found
+
+
+def collate(proteins: list[Protein], rows: list[np.ndarray], soft: list) -> dict:
+    """A padded batch of features, labels and masks, and soft targets with their mask."""
+    import torch
+
+    from idr_kit.nn.seqnet import collate as labelled
+    batch = labelled(rows, [p.labels for p in proteins], [p.mask for p in proteins])
+    width = batch["x"].shape[1]
+    targets = np.zeros((len(rows), width), np.float32)
+    mask = np.zeros((len(rows), width), bool)
+    for b, target in enumerate(soft):
+        if target is not None:
+            targets[b, :len(target)], mask[b, :len(target)] = target, True
+    batch.update(soft=torch.from_numpy(targets), soft_mask=torch.from_numpy(mask))
+    return batch
+
+
+def masked_soft_bce(logits, targets, mask):
+    """Mean BCE of logits (B, T) against soft targets in [0, 1] where ``mask`` is True."""
+    from idr_kit.nn.head import masked_bce
+    return masked_bce(logits, targets, mask)

@@ -1,0 +1,144 @@
+"""The ready predictor: the Python API (predictor.py, idr_kit.load) and idr-predict, on a
+model that learnt both label styles and carries a decision for each."""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import idr_kit
+from idr_kit.data.caid import read_caid
+from idr_kit.data.competition import read_pickle
+from idr_kit.data.errors import InputError, SettingError
+from idr_kit.data.fasta import read_fasta
+from idr_kit.data.records import Protein
+from idr_kit.postprocess import Decision
+from idr_kit.predictor import as_proteins
+from idr_kit.runtime import Runtime
+from idr_kit.saved import save_model
+from idr_kit.tracks import make_track
+
+from runs import run_tool
+
+SEQS = ["MKVLAAGGSEEKPAPSPAPSEEKKAAPAG", "mstnpkpqrktkrntnrrpqdvkfpgg", "M", "MKXUBZOAAC"]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory, shared_data):
+    def cut(p, n):
+        return Protein(p.id, p.seq[:n], p.labels[:n], p.mask[:n])
+    train = ([cut(p, 200) for p in read_pickle(shared_data / "train.pkl")[:30]]
+             + [cut(p, 200) for p in read_fasta(shared_data / "train_pdb_style.fasta")
+                if not p.mask[:200].all() and p.mask[:200].any()][:20])
+    track = make_track("distilled", runtime=Runtime(device="cpu", threads=1), embed=8,
+                       conv_channels=8, conv_kernel=5, hidden=8, epochs=2).fit(train)
+    decisions = {"pdb": Decision(threshold=0.45, source="test"),
+                 "nox": Decision(kind="median", width=3, min_length=2, threshold=0.3,
+                                 source="test")}
+    folder = tmp_path_factory.mktemp("predictor") / "model"
+    save_model(track, folder, decisions["pdb"], default_style="pdb",
+               decisions={k: d.to_dict() for k, d in decisions.items()})
+    return folder
+
+
+def test_load_predicts_one_float32_array_per_sequence(model):
+    predictor = idr_kit.load(model)
+    assert predictor.style == "pdb" and predictor.styles == ("pdb", "nox")
+    probs = predictor.predict(SEQS)
+    assert [len(p) for p in probs] == [len(s) for s in SEQS]
+    assert all(p.dtype == np.float32 and ((p >= 0) & (p <= 1)).all() for p in probs)
+    assert len(predictor.predict(SEQS[0])) == 1  # a string is one sequence
+
+
+def test_regions_are_zero_based_and_end_exclusive_runs_of_the_calls(model):
+    predictor = idr_kit.load(model, threshold=0.2)
+    for hit in predictor.predict_proteins(as_proteins(SEQS)):
+        calls = np.zeros(len(hit.sequence), np.uint8)
+        for start, end in hit.regions:
+            assert 0 <= start < end <= len(hit.sequence)
+            calls[start:end] = 1
+        np.testing.assert_array_equal(calls, hit.calls)
+
+
+def test_each_style_has_its_own_decision(model):
+    pdb, nox = idr_kit.load(model), idr_kit.load(model, style="nox")
+    assert (pdb.threshold, nox.threshold) == (0.45, 0.3)
+    assert any(not np.allclose(a, b) for a, b in zip(pdb.predict(SEQS), nox.predict(SEQS)))
+    with pytest.raises(SettingError, match="style"):
+        idr_kit.load(model, style="xyz")
+
+
+def test_a_bad_residue_names_the_sequence_and_position(model):
+    with pytest.raises(InputError, match="protein seq2: position 3"):
+        idr_kit.load(model).predict(["MKV", "MK7L"])
+
+
+def test_predict_fasta_streams_and_gives_what_predict_gives(model, shared_data, tmp_path):
+    predictor = idr_kit.load(model)
+    proteins = read_fasta(shared_data / "valid.fasta")[:12]
+    import idr_kit.predictor as api
+    old, api.CHUNK_RESIDUES = api.CHUNK_RESIDUES, 2000  # several chunks
+    try:
+        hits = list(predictor.predict_fasta(shared_data / "valid.fasta"))[:12]
+    finally:
+        api.CHUNK_RESIDUES = old
+    assert [h.id for h in hits] == [p.id for p in proteins]
+    for hit, probs in zip(hits, predictor.predict([p.seq for p in proteins])):
+        np.testing.assert_allclose(hit.probs, probs, atol=1e-6)
+
+
+def cli(*args, **kwargs):
+    return run_tool("predict.py", *args, **kwargs)
+
+
+def test_the_command_line_prints_a_table_of_one_based_regions(model):
+    done = cli("-s", SEQS[0], "-s", SEQS[2], "--model", model, "--threshold", "0.2")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "regions (1-based, inclusive)" in lines[0] and lines[1].startswith("seq1")
+    hit = idr_kit.load(model, threshold=0.2).predict_proteins(as_proteins([SEQS[0]]))[0]
+    expected = ",".join(f"{a + 1}-{b}" for a, b in hit.regions) or "-"
+    assert lines[1].split()[-1] == expected
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv", ".caid", ".npz"])
+def test_every_output_format_holds_every_protein(model, shared_data, tmp_path, suffix):
+    out = tmp_path / f"out{suffix}"
+    done = cli(shared_data / "valid.fasta", "-s", "MKVLAAGG", "--model", model, "-o", out)
+    assert done.returncode == 0, done.stderr
+    ids = [p.id for p in read_fasta(shared_data / "valid.fasta")]
+    if suffix == ".json":
+        record = json.loads(out.read_text())
+        assert record["regions_are"] == "1-based, inclusive"
+        assert [p["id"] for p in record["proteins"]] == ["seq1", *ids]
+        first = record["proteins"][1]
+        assert len(first["probabilities"]) == first["length"] == len(first["calls"])
+    elif suffix == ".csv":
+        rows = list(csv.DictReader(out.open()))
+        assert rows[0]["id"] == "seq1" and rows[0]["position"] == "1"
+        assert sum(1 for r in rows if r["id"] == ids[0]) == len(read_fasta(
+            shared_data / "valid.fasta")[0].seq)
+    elif suffix == ".caid":
+        assert set(read_caid(out).scores) == {"seq1", *ids}
+    else:
+        with np.load(out) as saved:
+            assert set(saved.files) == {"seq1", *ids}
+
+
+def test_stdin_and_a_repeated_id_are_handled(model, tmp_path):
+    import subprocess
+    import sys
+
+    from runs import ROOT
+    fasta = ">a\nMKVLAAGG\n>b\nMSEE\n"
+    done = subprocess.run([sys.executable, str(ROOT / "predict.py"), "-", "--model", str(model)],
+                          input=fasta, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[0] for line in done.stdout.splitlines()[1:]] == ["a", "b"]
+    (tmp_path / "x.fasta").write_text(fasta)
+    twice = cli(tmp_path / "x.fasta", tmp_path / "x.fasta", "--model", model, "-o",
+                tmp_path / "o.json")
+    assert twice.returncode == 2 and "given twice" in twice.stderr
+    assert not (tmp_path / "o.json").exists()
