@@ -261,7 +261,7 @@ TRACKS: dict[str, Entry] = {
     # Trains with torch, predicts with numpy: a saved model runs in the base install.
     "distilled": Entry("idr_kit.distill.track:DistilledTrack",
                        "idr_kit.distill.config:DistilledConfig",
-                       train_needs=("torch",), train_extra="nn"),
+                       train_needs=("torch", "onnx"), train_extra="nn"),
 }
 
 

@@ -47,11 +47,14 @@ def fitted(train):
     return make_track("distilled", runtime=RUNTIME, **TINY).fit(train)
 
 
-def test_numpy_predicts_what_the_torch_network_does(fitted, probe):
+def test_onnx_runtime_predicts_what_the_torch_network_does(fitted, probe):
+    """The saved network (ONNX, run by ONNX Runtime) against the torch network it was exported
+    from and against the same arithmetic in numpy, long proteins included."""
     import torch
 
     from idr_kit.data.residue_features import FEATURES, features
     from idr_kit.data.styles import style_value
+    from idr_kit.nn import numpy_forward
     from idr_kit.nn.seqnet import SeqNet
     c = fitted.config
     net = SeqNet(FEATURES, c.embed, c.conv_channels, c.conv_kernel, c.hidden, c.layers,
@@ -59,10 +62,13 @@ def test_numpy_predicts_what_the_torch_network_does(fitted, probe):
     net.load_state_dict({k: torch.from_numpy(v) for k, v in fitted.weights_.items()})
     ours = fitted.predict_proba(probe)
     for p, values in zip(probe, ours):
-        x = torch.from_numpy(features(p.seq, style_value(fitted.style_))[None])
+        x = features(p.seq, style_value(fitted.style_))[None]
         with torch.no_grad():
-            theirs = torch.sigmoid(net(x, torch.tensor([len(p)]))).numpy()[0]
+            theirs = torch.sigmoid(net(torch.from_numpy(x), torch.tensor([len(p)]))).numpy()[0]
         np.testing.assert_allclose(values, theirs, atol=1e-5, rtol=0, err_msg=p.id)
+        plain = numpy_forward.sigmoid(numpy_forward.forward(fitted.weights_, x,
+                                                            np.array([len(p)])))[0]
+        np.testing.assert_allclose(values, plain, atol=1e-5, rtol=0, err_msg=p.id)
 
 
 def test_soft_targets_are_learnt_from(train, probe, tmp_path):
