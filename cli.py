@@ -40,7 +40,7 @@ class TrackSettings:
 def add_track_options(parser: argparse.ArgumentParser, *, track_required: bool = False) -> None:
     parser.add_argument("--track", choices=sorted(TRACKS), required=track_required,
                         help=f"the track to train (default: the recipe's, else {DEFAULT_TRACK}, "
-                             "the official baseline)")
+                             "the strongest of the base install)")
     parser.add_argument("--recipe", metavar="JSON",
                         help="settings from a recipe file, or the name of a shipped one "
                              "(recipes/); --set overrides it")

@@ -241,7 +241,10 @@ class Entry(NamedTuple):
     train_extra: str = ""
 
 
-DEFAULT_TRACK = "w2v"  # what a run trains unless told: the challenge's official baseline
+# What a run trains unless told: the strongest track of the base install (valid.fasta AUC
+# 0.912 trained on both files, against w2v's 0.675, the challenge's official baseline), in
+# about a minute on the demo data.
+DEFAULT_TRACK = "lgbm"
 TRACKS: dict[str, Entry] = {
     "w2v": Entry("idr_kit.baselines.w2v:W2VTrack", "idr_kit.baselines.config:W2VConfig"),
     "lgbm": Entry("idr_kit.baselines.lgbm:LGBMTrack", "idr_kit.baselines.config:LGBMConfig"),

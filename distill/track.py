@@ -208,15 +208,18 @@ def resolved_style(style: str, proteins) -> str:
 
 
 def teacher_targets(teachers, proteins: list[Protein]) -> list[np.ndarray | None]:
-    """Each protein's soft target: the teacher of its label style's probabilities for its id
-    (None where the teacher has none of its length)."""
+    """Each protein's soft target: the probabilities for its id of the teacher of its label
+    style, else of a teacher of another style that has its id (a protein of a PDB-style file
+    whose every residue is assessed reads as NOX-style); None where no teacher has one of its
+    length."""
     tables: dict[str, dict[str, np.ndarray]] = {}
     for entry in teachers:
         style, _, path = entry.partition("=")
         tables.setdefault(style, {}).update(read_npz(Path(path).expanduser()))
     found = []
     for p in proteins:
-        target = tables.get(label_style(p), {}).get(p.id)
+        order = [label_style(p)] + [s for s in tables if s != label_style(p)]
+        target = next((tables[s][p.id] for s in order if p.id in tables.get(s, {})), None)
         found.append(target if target is not None and len(target) == len(p) else None)
     if teachers:
         print(f"teachers: soft targets for {sum(t is not None for t in found):,} of "
