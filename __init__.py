@@ -4,6 +4,7 @@
     idr_kit.predict_disorder("MKV...")   # (L,) float32 P(disordered), the shipped model
     idr_kit.predict_idrs("MKV...")       # [(start, end), ...]: 0-based, end excluded
     model = idr_kit.load()               # or idr_kit.load("runs/lgbm/model"): predictor.py
+    idr_kit.predict_file("proteome.fasta", "runs/proteome")   # any size, resumable, every core
 
 The checkout's folders are this package's modules (the build maps the repository root to
 ``idr_kit``): ``data`` (records, formats, splits, metrics), ``nn`` (the shared torch layer), the
@@ -15,7 +16,7 @@ Importing the package loads none of them: each is imported when first used.
 from __future__ import annotations
 
 __version__ = "0.3.0"
-__all__ = ["load", "predict_disorder", "predict_idrs"]
+__all__ = ["load", "predict_disorder", "predict_file", "predict_idrs"]
 
 _DEFAULT = []  # the shipped model, loaded once, on first use
 
@@ -41,3 +42,12 @@ def predict_disorder(seq: str):
 def predict_idrs(seq: str) -> list[tuple[int, int]]:
     """One sequence's disordered regions, from the shipped model: 0-based, end excluded."""
     return _shipped().regions(seq)[0]
+
+
+def predict_file(test, out, model=None, **options) -> dict:
+    """A file of any size into an output folder, as ``submit.py --model`` writes it: resumable,
+    on every core, or on a Dask cluster (predictor.predict_file: ``workers``, ``shard``,
+    ``executor``, ``chunk_residues``, ``overwrite``)."""
+    from idr_kit.predictor import predict_file as _predict_file
+    return _predict_file(test, out, model, **options)
+

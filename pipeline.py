@@ -10,6 +10,7 @@ particular track: a track, an ensemble among them, is driven through the contrac
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,10 +20,8 @@ from typing import Sequence
 import numpy as np
 
 from idr_kit.data.atomic import write_json
-from idr_kit.data.competition import write_submission
 from idr_kit.data.digests import SHORT, file_sha256
 from idr_kit.data.errors import InputError, MissingExtra, SettingError
-from idr_kit.data.fasta import write_caid
 from idr_kit.data.load import read_proteins
 from idr_kit.data.metrics import DEFAULT_THRESHOLD, evaluate, format_report
 from idr_kit.data.probs import write_npz
@@ -33,10 +32,11 @@ from idr_kit.postprocess import Decision, DecisionSettings, fit_decision
 from idr_kit.runfolder import RunFolder, check_writable, own_folder
 from idr_kit.runtime import Runtime
 from idr_kit.saved import load_model, save_model
+from idr_kit.stream import (PARTS, ChunkPredictor, Chunking, Counts, Parts, available_cores,
+                            model_digest, plan_of, predict_parts, scan, write_set)
 from idr_kit.tracks import (OutOfFold, Track, TrackConfig, installed, make_track, require_installed,
                             track_class)
 
-MEMBERS = "members"  # OUT/members/NAME.npz: an ensemble's members' test probabilities
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,12 @@ class RunSpec:
     # gets a folder of its own beside it (OUT-2, OUT-3 ...) instead of a refusal
     command: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())  # said once at the start (e.g. demo data)
+    chunking: Chunking = Chunking()  # the test file a chunk at a time: workers, shards
 
     def __post_init__(self):
+        if self.chunking.sharded and self.model is None:
+            raise SettingError("--shard predicts with a saved model (--model): train once, "
+                               "then run the shards")
         if self.folds == 1 or self.folds < 0:
             raise SettingError("--folds must be 0 (no out-of-fold predictions) or at least 2")
         if self.model is None and (not self.track or (not self.train and self.folds)):
@@ -70,13 +74,6 @@ class RunSpec:
 
 
 # ---- reading ----------------------------------------------------------------------------------
-
-def read_test(path: Path) -> list[Protein]:
-    proteins = read_proteins(path)
-    if not proteins:
-        raise InputError("no proteins to predict", source=str(path))
-    return proteins
-
 
 def read_training(paths: Sequence[Path]) -> tuple[list[Protein], list[int]]:
     """The proteins of all ``paths`` in order, and how many came from each file."""
@@ -189,58 +186,58 @@ def train_model(spec: RunSpec, train: list[Protein], sizes: list[int], described
 
 # ---- predicting and writing -------------------------------------------------------------------
 
-def predict(track: Track, decision: Decision, test: Sequence[Protein]
-            ) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]], list[np.ndarray]]:
-    """The track's probabilities as submitted (after its decision), each member's, the calls."""
-    probs, member_probs = track.predict_with_members(test)
-    probs = decision.probs(probs)
-    return probs, member_probs, decision.calls(probs)
+def predict_test(spec: RunSpec, track: Track, decision: Decision, counts: Counts,
+                 test_digest: str, executor=None) -> dict:
+    """The test file's chunks predicted into OUT/parts (resuming from any there), in worker
+    processes when the file has several chunks (stream.py); what was done."""
+    model_dir = spec.model if spec.model is not None else spec.out / "model"
+    parts = Parts(spec.out / PARTS, plan_of(test_digest, model_digest(model_dir), decision,
+                                            spec.chunking))
+    workers = spec.chunking.workers or (available_cores() if track.predicts_in_workers
+                                        and spec.runtime.device != "cuda" else 1)
+    runtime = dataclasses.replace(spec.runtime, threads=max(1, available_cores() // workers),
+                                  checkpoint_dir="")
+    predictor = ChunkPredictor(track, decision, model_dir, runtime, workers, executor)
+    return predict_parts(parts, spec.test, spec.chunking, predictor, counts, track.member_names)
 
 
-def write_outputs(out: Path, proteins: Sequence[Protein], probs, calls) -> None:
-    ids, seqs = [p.id for p in proteins], [p.seq for p in proteins]
-    write_npz(out / "probs.npz", dict(zip(ids, probs)))
-    write_caid(out / "predictions.caid", ids, seqs, probs, calls)
-    write_submission(out / "submit.csv", ids, seqs, calls)
-
-
-def write_members(out: Path, proteins: Sequence[Protein],
-                  member_probs: dict[str, list[np.ndarray]]) -> None:
-    """An ensemble's members' test probabilities, OUT/members/NAME.npz each."""
-    for name, probs in member_probs.items():
-        write_npz(out / MEMBERS / f"{name}.npz", {p.id: s for p, s in zip(proteins, probs)})
-
-
-def score_test(out: Path, proteins: Sequence[Protein], probs, calls, threshold: float
-               ) -> dict | None:
-    """CAID scores of the labelled test proteins, calls scored exactly as submitted."""
-    labelled = [i for i, p in enumerate(proteins) if p.has_labels]
+def score_test(out: Path, labelled: list, threshold: float) -> dict | None:
+    """CAID scores of the labelled test proteins, calls scored exactly as submitted;
+    ``labelled``: (protein, probs, calls, member probs) each."""
     if not labelled:
         return None
-    ref = [proteins[i] for i in labelled]
-    result = evaluate(ref, {proteins[i].id: probs[i] for i in labelled},
-                      {proteins[i].id: calls[i] for i in labelled})
+    ref = [p for p, *_ in labelled]
+    result = evaluate(ref, {p.id: probs for p, probs, *_ in labelled},
+                      {p.id: calls for p, _, calls, _ in labelled})
     print(f"\nScores on {len(ref)} labelled test proteins (threshold {threshold:.3f}):")
     print(format_report(result))
     write_json(out / "scores.json", result)
     return result
 
 
-def write_plots(out: Path, proteins: Sequence[Protein], curves: dict, name: str,
-                threshold: float, first: int) -> list[str]:
-    """PNGs: the first ``first`` proteins in OUT/plots/proteins (a protein may be called
-    "summary"), and OUT/plots/summary.png, ROC and precision-recall, if the test is labelled.
-    ``curves``: name -> probabilities, the track's under ``name``."""
+def write_plots(out: Path, shown: list, labelled: list, name: str, threshold: float
+                ) -> list[str]:
+    """PNGs: the ``shown`` proteins in OUT/plots/proteins (a protein may be called "summary"),
+    and OUT/plots/summary.png, ROC and precision-recall, if the test is labelled. ``shown``:
+    (protein, probs, member probs); ``labelled``: (protein, probs, calls, member probs)."""
     from idr_kit import plots
-    written = plots.plot_proteins(out / "plots" / "proteins", proteins, curves, threshold, first,
-                                  name)
-    labelled = [i for i, p in enumerate(proteins) if p.has_labels]
+    written = plots.plot_proteins(out / "plots" / "proteins", [p for p, *_ in shown],
+                                  _curves(name, [(p, v, m) for p, v, m in shown]), threshold,
+                                  len(shown), name)
     if labelled:
         written.append(plots.summary_plot(
-            out / "plots" / "summary.png", [proteins[i] for i in labelled],
-            {k: [v[i] for i in labelled] for k, v in curves.items()}, name))
+            out / "plots" / "summary.png", [p for p, *_ in labelled],
+            _curves(name, [(p, v, m) for p, v, _, m in labelled]), name))
     print(f"wrote {len(written)} plots to {out / 'plots'}")
     return [str(path) for path in written]
+
+
+def _curves(name: str, rows: list) -> dict[str, list[np.ndarray]]:
+    """name -> probabilities per protein: the track's under ``name``, then each member's."""
+    curves = {name: [values for _, values, _ in rows]}
+    for member in (rows[0][2] if rows else {}):
+        curves[member] = [members[member] for _, _, members in rows]
+    return curves
 
 
 # ---- the whole run ----------------------------------------------------------------------------
@@ -260,23 +257,27 @@ def identity(spec: RunSpec, inputs: dict[str, list[dict]]) -> dict:
             {"track": spec.track, "config": dataclasses.asdict(spec.config),
              "decision": dataclasses.asdict(spec.decision), "seed": spec.seed,
              "folds": spec.folds, "groups": str(spec.groups) if spec.groups else None})
+    chunks = spec.chunking.record()  # recorded where not the default: older runs resume
     return {**what, "threshold": spec.threshold,
-            **{k: [d["sha256_16"] for d in v] for k, v in inputs.items()}}
+            **{k: [d["sha256_16"] for d in v] for k, v in inputs.items()},
+            **({"chunking": chunks} if chunks != Chunking().record() else {})}
 
 
-def run(spec: RunSpec) -> dict:
+def run(spec: RunSpec, executor=None) -> dict:
     """Train (or load) a model, predict the test set, write the output set; the record.
 
     Everything that can fail fast does so before the output folder is touched: missing extras,
-    unreadable inputs, a damaged model, an output folder that holds an input, is not writable
-    or belongs to another run.
+    unreadable inputs (the test file is read through once, and not kept), a damaged model, an
+    output folder that holds an input, is not writable or belongs to another run. The test
+    file is then predicted a chunk at a time (stream.py): by worker processes, or by
+    ``executor`` (a ``dask.distributed.Client``) when given.
     """
     check_ready(spec)
     for note in spec.notes:
         print(note, flush=True)
-    test = read_test(spec.test)  # read first: a bad input fails before anything is written
+    counts = scan(spec.test, spec.chunking)  # first: a bad input fails before anything is written
     train, sizes = read_training(spec.train) if spec.model is None else ([], [])
-    inputs = {"test": describe_inputs([spec.test], [len(test)])}
+    inputs = {"test": describe_inputs([spec.test], [counts.proteins])}
     if spec.model is None:
         inputs["train"] = describe_inputs(spec.train, sizes)
     saved = load_model(spec.model, spec.runtime) if spec.model is not None else None
@@ -289,10 +290,10 @@ def run(spec: RunSpec) -> dict:
     if not spec.out_given:
         spec = dataclasses.replace(spec, out=own_folder(spec.out, who))
     with RunFolder(spec.out, who, inputs=read, overwrite=spec.overwrite):
-        return _run(spec, test, train, sizes, inputs, saved)
+        return _run(spec, counts, train, sizes, inputs, saved, executor)
 
 
-def _run(spec: RunSpec, test, train, sizes, inputs, saved) -> dict:
+def _run(spec: RunSpec, counts: Counts, train, sizes, inputs, saved, executor) -> dict:
     record: dict = {"command": list(spec.command), "code_version": code_version(),
                     "versions": library_versions(), "seed": spec.seed, "folds": spec.folds,
                     "groups": str(spec.groups) if spec.groups else None, **inputs,
@@ -306,21 +307,44 @@ def _run(spec: RunSpec, test, train, sizes, inputs, saved) -> dict:
             decision = decision.with_threshold(spec.threshold, "--threshold")
         record.update(model=str(spec.model), model_code_version=meta.get("code_version"))
     warn_extreme(decision)
-    start = time.perf_counter()
-    probs, member_probs, calls = predict(track, decision, test)
-    record["seconds"]["predict"] = round(time.perf_counter() - start, 2)
-    write_outputs(spec.out, test, probs, calls)
-    write_members(spec.out, test, member_probs)
     record.update(track=track.name, track_config=dataclasses.asdict(track.config),
                   decision=decision.to_dict(), threshold=decision.threshold,
                   threshold_source=decision.source)
-    record["test_scores"] = score_test(spec.out, test, probs, calls, decision.threshold)
-    if spec.plot:
-        record["plots"] = write_plots(spec.out, test, {track.name: probs, **member_probs},
-                                      track.name, decision.threshold, spec.plot_first)
-    write_json(spec.out / "config.json", record)  # last: a folder without it is unfinished
-    print(f"wrote {spec.out / 'submit.csv'} ({len(test)} proteins, threshold "
+    record["prediction"] = predict_test(spec, track, decision, counts,
+                                        inputs["test"][0]["sha256_16"], executor)
+    record["seconds"]["predict"] = record["prediction"]["seconds"]
+    if spec.chunking.sharded:
+        return finish_shard(spec, counts, record, track.member_names)
+    written = write_set(spec.out, spec.test, spec.chunking, lambda k: Parts(spec.out / PARTS, {}),
+                        decision, track.member_names, spec.plot_first if spec.plot else 0)
+    finish_set(spec.out, written, record, track.name, decision, spec.plot)
+    shutil.rmtree(spec.out / PARTS)  # after config.json: a killed run keeps what it predicted
+    return record
+
+
+def finish_set(out: Path, written, record: dict, name: str, decision: Decision, plot: bool
+               ) -> None:
+    """Scores and plots of a written output set, then config.json, its last file."""
+    record["test_scores"] = score_test(out, written.labelled, decision.threshold)
+    if plot:
+        record["plots"] = write_plots(out, written.shown, written.labelled, name,
+                                      decision.threshold)
+    write_json(out / "config.json", record)  # last: a folder without it is unfinished
+    print(f"wrote {out / 'submit.csv'} ({written.count} proteins, threshold "
           f"{decision.threshold:.3f})")
+
+
+def finish_shard(spec: RunSpec, counts: Counts, record: dict, members: Sequence[str]) -> dict:
+    """A shard's record: its chunks are its output, kept in OUT/parts for merge.py."""
+    index, count = spec.chunking.shard
+    record["shard"] = {"index": index, "of": count, "chunks": counts.mine,
+                       "proteins": counts.mine_proteins, "residues": counts.mine_residues,
+                       "test_chunks": counts.chunks, "test_proteins": counts.proteins,
+                       "chunk_residues": spec.chunking.residues, "members": list(members)}
+    write_json(spec.out / "config.json", record)
+    print(f"shard {index}/{count} done: {len(counts.mine)} of {counts.chunks} chunks "
+          f"({counts.mine_proteins:,} proteins) in {spec.out / PARTS}; when all {count} are "
+          f"done: python merge.py SHARD_FOLDERS... --out DIR")
     return record
 
 

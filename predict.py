@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import zipfile
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -26,8 +25,9 @@ try:
     from idr_kit.data.atomic import atomic_write
     from idr_kit.data.errors import InputError, SettingError
     from idr_kit.data.fasta import caid_record
+    from idr_kit.data.outset import NpzWriter
     from idr_kit.data.styles import STYLES
-    from idr_kit.predictor import Prediction, as_proteins, load
+    from idr_kit.predictor import CHUNK_RESIDUES, Prediction, as_proteins, load
     from idr_kit.runfolder import terminate_as_interrupt
 except ModuleNotFoundError as err:  # python predict.py in a checkout that is not installed
     if err.name != "idr_kit":
@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "model shipped with the kit)")
     parser.add_argument("--threshold", type=threshold_arg,
                         help="call disorder at this probability instead of the model's")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="processes predicting a file's chunks (default 0: one per core); "
+                             "the outputs do not depend on it")
+    parser.add_argument("--chunk-residues", type=int, default=CHUNK_RESIDUES, metavar="R",
+                        help="residues read and predicted at a time (default: %(default)s)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return parser
 
@@ -74,7 +79,8 @@ def _all(model, args) -> Iterator[Prediction]:
     if args.sequence:
         yield from model.predict_proteins(as_proteins(args.sequence))
     for path in args.files:
-        yield from model.predict_fasta(path)
+        yield from model.predict_fasta(path, workers=args.workers,
+                                       chunk_residues=args.chunk_residues)
 
 
 def run(args) -> None:
@@ -147,11 +153,9 @@ def write_npz(hits: Iterable[Prediction], path: Path) -> int:
     """id -> (L,) float32 probabilities, member by member (the kit's probs.npz format)."""
     count = 0
     with ExitStack() as stack:
-        handle = stack.enter_context(atomic_write(path, "wb"))
-        archive = stack.enter_context(zipfile.ZipFile(handle, "w"))
+        writer = NpzWriter(stack, path)
         for hit in hits:
-            with archive.open(f"{hit.id}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, hit.probs.astype(np.float32))
+            writer.add([hit.id], [hit.probs])
             count += 1
     return count
 

@@ -18,6 +18,9 @@ the default) or ``"nox"`` (the competition's), each with its own decision.
 """
 from __future__ import annotations
 
+import concurrent.futures as futures
+import multiprocessing
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -31,9 +34,9 @@ from idr_kit.data.records import Protein, make_protein
 from idr_kit.postprocess import Decision, check_threshold, runs
 from idr_kit.runtime import Runtime
 from idr_kit.saved import load_model
+from idr_kit.stream import CHUNK_RESIDUES, IN_FLIGHT, Chunking, available_cores
 
 SHIPPED = Path(__file__).resolve().parent / "models" / "predictor"
-CHUNK_RESIDUES = 1 << 20  # residues predicted at a time from a file
 
 
 @dataclass(frozen=True)
@@ -86,17 +89,54 @@ class Predictor:
         return [Prediction(p.id, p.seq, pr.astype(np.float32), c.astype(np.uint8),
                            regions_of(c)) for p, pr, c in zip(proteins, probs, calls)]
 
-    def predict_fasta(self, path: str | Path) -> Iterator[Prediction]:
+    def predict_fasta(self, path: str | Path, workers: int = 1, chunk_residues: int = 0
+                      ) -> Iterator[Prediction]:
         """Every protein of a file (FASTA, or ``-`` for stdin), in file order, a chunk at a
         time: memory follows the chunk, not the file. Other formats the kit reads (.pkl,
-        .json) are read whole."""
-        for chunk in read_chunks(path):
-            yield from self.predict_proteins(chunk)
+        .json) are read whole. ``workers`` > 1 (0: one per core) predicts chunks in that many
+        processes, each loading the model, the predictions the same and in the same order."""
+        workers = workers or available_cores()
+        chunks = read_chunks(path, chunk_residues or CHUNK_RESIDUES)
+        if workers <= 1 or not self.track.predicts_in_workers:
+            for chunk in chunks:
+                yield from self.predict_proteins(chunk)
+            return
+        yield from self._in_workers(chunks, workers)
+
+    def _in_workers(self, chunks: Iterator[list[Protein]], workers: int) -> Iterator[Prediction]:
+        task = (self.source, self.style, self.decision.to_dict(),
+                max(1, available_cores() // workers))
+        pool = futures.ProcessPoolExecutor(workers,
+                                           mp_context=multiprocessing.get_context("spawn"))
+        pending: deque = deque()
+        try:
+            for chunk in chunks:
+                pending.append(pool.submit(_predict_in_worker, *task, chunk))
+                if len(pending) >= IN_FLIGHT * workers:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
-def read_chunks(path: str | Path) -> Iterator[list[Protein]]:
+_WORKER: dict = {}  # a worker process's predictor, loaded once
+
+
+def _predict_in_worker(source: str, style: str, decision: dict, threads: int,
+                       chunk: list[Protein]) -> list[Prediction]:
+    key = (source, style, threads)
+    if key not in _WORKER:
+        _WORKER.clear()
+        saved = load_model(Path(source), Runtime(threads=threads, downloads=False))
+        _WORKER[key] = saved.track
+    predictor = Predictor(_WORKER[key], {style: Decision.from_dict(decision)}, style, source)
+    return predictor.predict_proteins(chunk)
+
+
+def read_chunks(path: str | Path, residues: int) -> Iterator[list[Protein]]:
     if str(path) == "-" or Path(path).suffix.lower() in FASTA_SUFFIXES:
-        yield from iter_fasta(path, chunk_residues=CHUNK_RESIDUES)
+        yield from iter_fasta(path, chunk_residues=residues)
     else:
         yield read_proteins(path)
 
@@ -139,3 +179,21 @@ def model_decisions(saved) -> dict[str, Decision]:
     style = (getattr(saved.track, "style_", None) or getattr(saved.track.config, "style", "")
              or "default")
     return {style: saved.decision}
+
+
+def predict_file(test: str | Path, out: str | Path, model: str | Path | None = None, *,
+                 workers: int = 0, shard: tuple[int, int] = (1, 1), chunk_residues: int = 0,
+                 executor=None, overwrite: bool = False) -> dict:
+    """``submit.py --model MODEL --test TEST --out OUT`` from Python: the shipped model (or the
+    model saved in ``model``) predicts a file of any size into an output folder a chunk at a
+    time, resumable, on ``workers`` processes (0: one per core) or on ``executor`` (a
+    ``dask.distributed.Client``: each chunk a task); ``shard=(I, N)`` predicts the I-th of N
+    parts (merge.py joins them). Returns the run's record (config.json)."""
+    from idr_kit.pipeline import RunSpec, run
+    where = Path(model) if model is not None else SHIPPED
+    chunking = Chunking(chunk_residues or CHUNK_RESIDUES, workers, tuple(shard))
+    spec = RunSpec(out=Path(out), test=Path(test), model=where, chunking=chunking,
+                   runtime=Runtime(downloads=False), overwrite=overwrite,
+                   command=("idr_kit.predict_file", str(test), str(out), str(where)))
+    return run(spec, executor=executor)
+

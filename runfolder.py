@@ -11,7 +11,7 @@ once), and claimed:
 
 * empty, or new: the run starts afresh;
 * written by the same run (the same identity: track, settings and input files): the run
-  resumes. Its checkpoints are kept; every other file is removed, to be written again;
+  resumes. Its checkpoints and predicted chunks are kept; every other file is removed, to be written again;
 * anything else: the run refuses, saying how to go on (a new folder, or ``--overwrite``, which
   empties the folder first).
 
@@ -38,7 +38,8 @@ from idr_kit.data.errors import FileRefused
 
 CLAIM = ".idr-run.json"  # which run owns the folder
 LOCK = ".idr-run.lock"  # held while a run writes
-KEPT = ("checkpoints", CLAIM, LOCK)  # what a resumed run keeps
+# What a resumed run keeps: training checkpoints and the chunks it predicted (stream.py).
+KEPT = ("checkpoints", "parts", CLAIM, LOCK)
 
 
 class FolderBusy(FileRefused):

@@ -29,6 +29,7 @@ try:
     from idr_kit.pipeline import RunSpec, run
     from idr_kit.runfolder import terminate_as_interrupt
     from idr_kit.runtime import Runtime
+    from idr_kit.stream import CHUNK_RESIDUES, Chunking, parse_shard
     from idr_kit.tracks import track_class
 except ModuleNotFoundError as err:  # python submit.py in a checkout that is not installed
     if err.name != "idr_kit":
@@ -96,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true",
                         help="empty an output folder that holds another run's files first "
                              "(without it such a folder is refused; the same command resumes)")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="processes predicting the test file's chunks (default 0: one per "
+                             "core this process may use); the outputs do not depend on it")
+    parser.add_argument("--chunk-residues", type=int, default=CHUNK_RESIDUES, metavar="R",
+                        help="residues predicted, and checkpointed, at a time "
+                             "(default: %(default)s)")
+    parser.add_argument("--shard", type=parse_shard, default=(1, 1), metavar="I/N",
+                        help="with --model: predict only the I-th of N parts of the test file "
+                             "(a job array's task); merge.py joins the N folders into the "
+                             "output set one run writes")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     add_track_options(parser)
     return parser
@@ -134,7 +145,8 @@ def _required(folder: Path, names: tuple[str, ...], role: str) -> Path:
 def spec_from_args(args, argv: list[str]) -> RunSpec:
     common = dict(seed=args.seed, threshold=args.threshold, plot=args.plot,
                   plot_first=args.plot_first, overwrite=args.overwrite,
-                  command=("submit.py", *argv), out_given=args.out is not None)
+                  command=("submit.py", *argv), out_given=args.out is not None,
+                  chunking=Chunking(args.chunk_residues, args.workers, args.shard))
     if args.model is not None:
         given = [flag for flag in ("track", "recipe") if getattr(args, flag)]
         if given:
@@ -146,6 +158,9 @@ def spec_from_args(args, argv: list[str]) -> RunSpec:
         runtime = runtime_settings(args, base=Runtime(downloads=False))
         return RunSpec(out=out, test=test, model=args.model, runtime=runtime, notes=notes,
                        **common)
+    if args.shard != (1, 1):
+        raise SettingError("--shard predicts with a saved model (--model): train once, then "
+                           "run the shards")
     settings = track_settings(args)
     # A track that learns nothing needs no training file where nothing is tuned (--folds 0).
     wants_train = bool(args.folds) or track_class(settings.name).learns

@@ -112,6 +112,9 @@ class Track(ABC):
     # Whether fit learns anything: a peer trained by its authors (metapredict) learns nothing,
     # and fits on no proteins at all where nothing is tuned on them (--folds 0).
     learns: ClassVar[bool] = True
+    # Whether a large file is best predicted by several processes, each loading the model (a
+    # CPU model of a few MB); a language model predicts in one process, on its device.
+    predicts_in_workers: ClassVar[bool] = True
 
     def __init__(self, config: TrackConfig | None = None, runtime: Runtime | None = None):
         self.config = config if config is not None else self.Config()
@@ -194,6 +197,12 @@ class Track(ABC):
         track._load(Path(directory))
         track.fitted_ = True
         return track
+
+    @property
+    def member_names(self) -> tuple[str, ...]:
+        """The members whose probabilities ``predict_with_members`` gives: none but an
+        ensemble's."""
+        return ()
 
     def saved_members(self, directory: str | Path) -> dict[str, Path]:
         """Where ``save(directory)`` put each member as a saved model of its own (saved.py

@@ -102,11 +102,17 @@ def write_submission(path: str | os.PathLike, ids: Sequence[str], seqs: Sequence
     """Write the challenge CSV; binary: per protein an (L,) array of 0/1 (list or id -> array)."""
     ids = list(ids)
     validate_binary(ids, seqs, binary)
-    rows = [(pid, seq, _bits(call)) for pid, seq, call in zip(ids, seqs, in_id_order(ids, binary))]
+    rows = [submission_row(pid, seq, call)
+            for pid, seq, call in zip(ids, seqs, in_id_order(ids, binary))]
     with atomic_write(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")  # not csv's \r\n: awk and cut read it
         writer.writerow(SUBMISSION_COLUMNS)
         writer.writerows(rows)
+
+
+def submission_row(pid: str, seq: str, call) -> tuple[str, str, str]:
+    """One protein's row of the challenge CSV."""
+    return pid, seq, _bits(call)
 
 
 def _bits(call) -> str:

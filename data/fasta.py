@@ -14,7 +14,7 @@ agree. The CAID prediction format has one line per residue:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -115,14 +115,14 @@ def write_caid(path: str | os.PathLike, ids: Sequence[str], seqs: Sequence[str],
     ids = list(ids)
     validate_probs(ids, seqs, probs)
     validate_binary(ids, seqs, binary)
-    _check_bare_ids(ids)
+    check_bare_ids(ids)
     probs, binary = in_id_order(ids, probs), in_id_order(ids, binary)
     with atomic_write(path) as handle:
         for pid, seq, prob, call in zip(ids, seqs, probs, binary):
             handle.write(caid_record(pid, seq, np.asarray(prob), np.asarray(call)))
 
 
-def _check_bare_ids(ids: list[str]) -> None:
+def check_bare_ids(ids: list[str]) -> None:
     for pid in ids:
         if pid != _header_id(pid) or pid.startswith(">"):
             raise ValueError(f"protein id {pid!r} cannot be a CAID header: it must be one "
@@ -137,29 +137,49 @@ def caid_record(pid: str, seq: str, prob: np.ndarray, call: np.ndarray) -> str:
 
 def iter_fasta(path: str | os.PathLike, *, chunk_residues: int = 1 << 20
                ) -> Iterator[list[Protein]]:
-    """A FASTA file's proteins (plain or CAID 3-line; labels are not read), a chunk of about
-    ``chunk_residues`` residues at a time, in file order, without reading the whole file:
-    memory follows the chunk (and the longest protein), not the file. ``-`` reads stdin."""
+    """A FASTA file's proteins (plain, or CAID 3-line with their labels), a chunk of about
+    ``chunk_residues`` residues at a time (``in_chunks``), in file order, without reading the
+    whole file: memory follows the chunk (and the longest protein), not the file. The checks
+    are ``read_fasta``'s (one layout for all records, unique ids). ``-`` reads stdin."""
     import sys
     source = "stdin" if str(path) == "-" else str(path)
     handle = sys.stdin if source == "stdin" else open(path, encoding="utf-8-sig")
     try:
-        chunk, size, seen = [], 0, set()
-        for header, lines in _stream_records(handle, source):
-            protein = make_protein(_header_id(header), _sequence_lines(lines), source=source)
-            if protein.id in seen:
-                raise InputError("duplicate protein id", source=source, protein=protein.id)
-            seen.add(protein.id)
-            chunk.append(protein)
-            size += len(protein)
-            if size >= chunk_residues:
-                yield chunk
-                chunk, size = [], 0
-        if chunk:
-            yield chunk
+        yield from in_chunks(_stream_proteins(handle, source), chunk_residues)
+    except UnicodeDecodeError as err:
+        raise InputError(f"not a text file ({err.reason})", source=source) from None
     finally:
         if handle is not sys.stdin:
             handle.close()
+
+
+def in_chunks(proteins: Iterable[Protein], residues: int) -> Iterator[list[Protein]]:
+    """Consecutive proteins, a chunk closed once it holds ``residues`` residues or more: the
+    kit's one chunking rule, so a file streamed and the same proteins read whole are cut at
+    the same places."""
+    chunk, size = [], 0
+    for protein in proteins:
+        chunk.append(protein)
+        size += len(protein)
+        if size >= residues:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def _stream_proteins(handle, source: str) -> Iterator[Protein]:
+    first_caid, seen = None, set()
+    for header, lines in _stream_records(handle, source):
+        is_caid = _looks_caid(lines)
+        first_caid = is_caid if first_caid is None else first_caid
+        if is_caid != first_caid:
+            _check_layouts_agree([("", []), (header, lines)], [first_caid, is_caid], source)
+        protein = _protein(header, lines, is_caid, source)
+        if protein.id in seen:
+            raise InputError("duplicate protein id", source=source, protein=protein.id)
+        seen.add(protein.id)
+        yield protein
 
 
 def _stream_records(handle, source: str):
@@ -182,11 +202,3 @@ def _stream_records(handle, source: str):
         yield header, lines
     if not any_header:
         raise InputError("not a FASTA file: no '>' header line", source=source)
-
-
-def _sequence_lines(lines: list[str]) -> str:
-    """A record's sequence: its lines, unless the last is a CAID label line (then the one
-    before it)."""
-    if len(lines) == 2 and _looks_caid(lines):
-        return lines[0]
-    return "".join(lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -12,7 +12,7 @@ from idr_kit.data.caid import read_caid
 from idr_kit.data.competition import read_pickle, read_submission
 from idr_kit.data.disprot import read_disprot_json
 from idr_kit.data.errors import InputError
-from idr_kit.data.fasta import read_fasta
+from idr_kit.data.fasta import in_chunks, iter_fasta, read_fasta
 from idr_kit.data.probs import read_npz, read_npz_for
 from idr_kit.data.records import Protein
 
@@ -35,6 +35,17 @@ def read_proteins(path: str | os.PathLike) -> list[Protein]:
         raise InputError(f"unknown protein file format; accepted: {PROTEIN_FORMATS}",
                          source=str(path))
     return reader(path)
+
+
+def iter_proteins(path: str | os.PathLike, chunk_residues: int) -> Iterator[list[Protein]]:
+    """``read_proteins``'s proteins, a chunk of about ``chunk_residues`` residues at a time
+    (data/fasta.py's ``in_chunks``). A FASTA file is streamed (memory follows the chunk, not
+    the file); the other formats are read whole, then cut by the same rule."""
+    path = _existing(path)
+    reader = _reader_by_suffix(path.suffix.lower()) or _reader_by_content(_head(path))
+    if reader is read_fasta:
+        return iter_fasta(path, chunk_residues=chunk_residues)
+    return in_chunks(read_proteins(path), chunk_residues)
 
 
 def _reader_by_suffix(suffix: str) -> Callable[[Path], list[Protein]] | None:

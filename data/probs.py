@@ -105,8 +105,13 @@ def write_npz(path: str | os.PathLike, probs: Mapping[str, np.ndarray]) -> None:
     # without it and takes keyword names, so an id such as "file" would clash with its own.
     with atomic_write(path, "wb") as handle, zipfile.ZipFile(handle, "w") as archive:
         for pid in ids:
-            with archive.open(f"{pid}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asarray(probs[pid], dtype=np.float32))
+            npz_member(archive, pid, probs[pid])
+
+
+def npz_member(archive: zipfile.ZipFile, pid: str, values) -> None:
+    """One protein's array as the member ``ID.npy`` (the record of every .npz the kit writes)."""
+    with archive.open(f"{pid}.npy", "w", force_zip64=True) as member:
+        np.lib.format.write_array(member, np.asarray(values, dtype=np.float32))
 
 
 def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -38,7 +38,7 @@ from idr_kit.ensemble.blend import blender_from_state, make_blender
 from idr_kit.ensemble.config import EnsembleConfig
 from idr_kit.postprocess import DecisionSettings
 from idr_kit.saved import TRACK_FILE, load_model, save_model
-from idr_kit.tracks import OutOfFold, Track, make_track
+from idr_kit.tracks import OutOfFold, Track, make_track, track_class
 
 META_FILE = "ensemble.json"
 MEMBERS_DIR = "members"
@@ -140,6 +140,14 @@ class EnsembleTrack(Track):
         if where:
             save_model(track, where)
         return track
+
+    @property
+    def member_names(self) -> tuple[str, ...]:
+        return tuple(self.config.members)
+
+    @property
+    def predicts_in_workers(self) -> bool:  # type: ignore[override]
+        return all(track_class(name).predicts_in_workers for name in self.config.members)
 
     def saved_members(self, directory) -> dict[str, Path]:
         return {name: Path(directory) / MEMBERS_DIR / name for name in self.config.members}

@@ -47,6 +47,7 @@ META_FILE = "llm_sft.json"
 class LlmTrack(Track):
     name = "llm"
     Config = LlmConfig
+    predicts_in_workers = False  # a 7B model: one process, on its device
 
     # -- building -------------------------------------------------------------------------
     def _setup(self) -> None:

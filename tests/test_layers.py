@@ -23,12 +23,13 @@ LAYERS = [
     ("nn", ["idr_kit.nn", "idr_kit.nn.*"]),
     ("command line", ["idr_kit.token_clf.fit", "idr_kit.llm_sft.fit", "idr_kit.settings",
                       "idr_kit.cli", "idr_kit.submit", "idr_kit.score", "idr_kit.fit",
-                      "idr_kit.image", "idr_kit.predict",
+                      "idr_kit.image", "idr_kit.predict", "idr_kit.merge",
                       "idr_kit"]),
     ("tracks", ["idr_kit.baselines*", "idr_kit.token_clf*", "idr_kit.llm_sft*",
                 "idr_kit.seqnet*", "idr_kit.distill*"]),
     ("ensemble", ["idr_kit.ensemble*"]),
-    ("run", ["idr_kit.pipeline", "idr_kit.runfolder", "idr_kit.plots", "idr_kit.predictor"]),
+    ("run", ["idr_kit.pipeline", "idr_kit.runfolder", "idr_kit.plots", "idr_kit.predictor",
+             "idr_kit.stream", "idr_kit.shards"]),
 ]
 ORDER = ["data", "contract", "nn", "tracks", "ensemble", "run", "command line"]
 SKIPPED = ("tests", "bench", "build", "runs", ".venv", ".venv-light", "data/demo")

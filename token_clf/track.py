@@ -40,6 +40,7 @@ META_FILE = "token_clf.json"
 
 class TokenTrack(Track):
     Config = EsmConfig
+    predicts_in_workers = False  # a language model: one process, on its device
 
     # -- training -------------------------------------------------------------------------
     def _fit(self, proteins: list[Protein], oof) -> None:

@@ -1,0 +1,85 @@
+"""Shard folders (``submit.py --model M --test T --shard I/N``) merged into the output set that
+one run over the whole test file writes, byte for byte.
+
+    record = merge_shards([Path("s1"), Path("s2"), ...], out, test=None, overwrite=False)
+
+Each shard predicted the chunks k of the test file with k % N == I - 1 and kept them in its
+``parts/`` folder (stream.py). The merge checks that the folders are the N shards of one plan
+(the same model, decision, test file and chunk size; every index once; every shard finished),
+then writes the outputs in one pass over the test file, chunk k read from shard k % N + 1, by
+the writer a single run uses.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from idr_kit.data.atomic import read_json
+from idr_kit.data.digests import SHORT, file_sha256
+from idr_kit.data.errors import FileRefused, InputError
+from idr_kit.data.provenance import code_version, library_versions
+from idr_kit.pipeline import finish_set
+from idr_kit.postprocess import Decision
+from idr_kit.runfolder import RunFolder
+from idr_kit.stream import PARTS, PLAN, Chunking, Parts, scan, write_set
+
+
+def merge_shards(folders: Sequence[Path], out: Path, *, test: Path | None = None,
+                 overwrite: bool = False, command: Sequence[str] = ()) -> dict:
+    shards = sorted((_shard(Path(f)) for f in folders), key=lambda s: s["index"])
+    first = shards[0]
+    _check_one_plan(shards)
+    test = Path(test) if test is not None else Path(first["record"]["test"][0]["path"])
+    digest = first["record"]["test"][0]["sha256_16"]
+    if not test.is_file() or file_sha256(test)[:SHORT] != digest:
+        raise InputError(f"is not the test file the shards predicted (sha256 {digest}...); "
+                         "pass that file with --test", source=str(test))
+    chunking = Chunking(residues=first["chunk_residues"])
+    counts = scan(test, chunking)
+    if counts.chunks != first["test_chunks"]:
+        raise InputError(f"cuts into {counts.chunks} chunks, the shards' into "
+                         f"{first['test_chunks']}", source=str(test))
+    record = {key: first["record"][key] for key in ("model", "model_code_version", "track",
+                                                    "track_config", "decision", "threshold",
+                                                    "threshold_source", "test")
+              if key in first["record"]}
+    record.update(command=list(command), code_version=code_version(),
+                  versions=library_versions(),
+                  merged={"shards": [str(s["folder"]) for s in shards], "of": len(shards)})
+    decision = Decision.from_dict(first["record"]["decision"])
+    parts = [Parts(s["folder"] / PARTS, {}) for s in shards]
+    who = {"merge": first["plan"], "shards": [str(s["folder"].resolve()) for s in shards]}
+    inputs = [("the test file", test), *(("a shard folder", s["folder"]) for s in shards)]
+    with RunFolder(out, who, inputs=inputs, overwrite=overwrite):
+        written = write_set(out, test, chunking, lambda k: parts[k % len(parts)], decision,
+                            first["members"])
+        finish_set(out, written, record, record.get("track", ""), decision, plot=False)
+    return record
+
+
+def _shard(folder: Path) -> dict:
+    """A finished shard folder's record and plan, or FileRefused saying what it lacks."""
+    if not (folder / "config.json").is_file():
+        raise FileRefused(f"{folder}: no config.json: not a finished shard (rerun its command: "
+                          "it resumes)")
+    record = read_json(folder / "config.json")
+    shard = record.get("shard") if isinstance(record, dict) else None
+    if not isinstance(shard, dict):
+        raise FileRefused(f"{folder}: not a shard's folder (its run had no --shard)")
+    plan = read_json(folder / PARTS / PLAN)
+    plan = {**plan, "chunking": {**plan["chunking"], "shard": None}}
+    return {**shard, "folder": folder, "record": record, "plan": plan}
+
+
+def _check_one_plan(shards: list[dict]) -> None:
+    count = shards[0]["of"]
+    if [s["index"] for s in shards] != list(range(1, count + 1)) or any(
+            s["of"] != count for s in shards):
+        have = ", ".join(f"{s['index']}/{s['of']}" for s in shards)
+        raise FileRefused(f"the folders are shards {have}: a merge needs each of 1/{count} to "
+                          f"{count}/{count} once")
+    for s in shards[1:]:
+        if s["plan"] != shards[0]["plan"]:
+            raise FileRefused(f"{s['folder']} was predicted with another model, decision, test "
+                              f"file or chunk size than {shards[0]['folder']}")
+
