@@ -32,8 +32,9 @@ from idr_kit.postprocess import Decision, DecisionSettings, fit_decision
 from idr_kit.runfolder import RunFolder, check_writable, own_folder
 from idr_kit.runtime import Runtime
 from idr_kit.saved import load_model, save_model
-from idr_kit.stream import (PARTS, ChunkPredictor, Chunking, Counts, Parts, available_cores,
-                            model_digest, plan_of, predict_parts, scan, write_set)
+from idr_kit.stream import (PARTS, ChunkPredictor, Chunking, Counts, Follower, Parts,
+                            available_cores, model_digest, plan_of, predict_parts, scan,
+                            write_set)
 from idr_kit.tracks import (OutOfFold, Track, TrackConfig, installed, make_track, require_installed,
                             track_class)
 
@@ -186,19 +187,24 @@ def train_model(spec: RunSpec, train: list[Protein], sizes: list[int], described
 
 # ---- predicting and writing -------------------------------------------------------------------
 
+def model_folder(spec: RunSpec) -> Path:
+    """The saved model the run predicts with: the given one, else the one it trained."""
+    return spec.model if spec.model is not None else spec.out / "model"
+
+
 def predict_test(spec: RunSpec, track: Track, decision: Decision, counts: Counts,
-                 test_digest: str, executor=None) -> dict:
+                 parts: Parts, executor=None, follower: Follower | None = None) -> dict:
     """The test file's chunks predicted into OUT/parts (resuming from any there), in worker
-    processes when the file has several chunks (stream.py); what was done."""
-    model_dir = spec.model if spec.model is not None else spec.out / "model"
-    parts = Parts(spec.out / PARTS, plan_of(test_digest, model_digest(model_dir), decision,
-                                            spec.chunking))
+    processes when the file has several chunks (stream.py), ``follower`` writing the output
+    set meanwhile; what was done."""
+    model_dir = model_folder(spec)
     workers = spec.chunking.workers or (available_cores() if track.predicts_in_workers
                                         and spec.runtime.device != "cuda" else 1)
     runtime = dataclasses.replace(spec.runtime, threads=max(1, available_cores() // workers),
                                   checkpoint_dir="")
     predictor = ChunkPredictor(track, decision, model_dir, runtime, workers, executor)
-    return predict_parts(parts, spec.test, spec.chunking, predictor, counts, track.member_names)
+    return predict_parts(parts, spec.test, spec.chunking, predictor, counts, track.member_names,
+                         follower)
 
 
 def score_test(out: Path, labelled: list, threshold: float) -> dict | None:
@@ -310,13 +316,24 @@ def _run(spec: RunSpec, counts: Counts, train, sizes, inputs, saved, executor) -
     record.update(track=track.name, track_config=dataclasses.asdict(track.config),
                   decision=decision.to_dict(), threshold=decision.threshold,
                   threshold_source=decision.source)
-    record["prediction"] = predict_test(spec, track, decision, counts,
-                                        inputs["test"][0]["sha256_16"], executor)
-    record["seconds"]["predict"] = record["prediction"]["seconds"]
+    parts = Parts(spec.out / PARTS, plan_of(inputs["test"][0]["sha256_16"],
+                                            model_digest(model_folder(spec)), decision,
+                                            spec.chunking))
     if spec.chunking.sharded:
+        record["prediction"] = predict_test(spec, track, decision, counts, parts, executor)
+        record["seconds"]["predict"] = record["prediction"]["seconds"]
         return finish_shard(spec, counts, record, track.member_names)
-    written = write_set(spec.out, spec.test, spec.chunking, lambda k: Parts(spec.out / PARTS, {}),
-                        decision, track.member_names, spec.plot_first if spec.plot else 0)
+    follower = Follower(parts, lambda parts_of: write_set(
+        spec.out, spec.test, spec.chunking, parts_of, decision, track.member_names,
+        spec.plot_first if spec.plot else 0))
+    try:
+        record["prediction"] = predict_test(spec, track, decision, counts, parts, executor,
+                                            follower)
+    except BaseException:
+        follower.abort()
+        raise
+    record["seconds"]["predict"] = record["prediction"]["seconds"]
+    written = follower.finish()
     finish_set(spec.out, written, record, track.name, decision, spec.plot)
     shutil.rmtree(spec.out / PARTS)  # after config.json: a killed run keeps what it predicted
     return record

@@ -22,6 +22,7 @@ from idr_kit.pipeline import finish_set
 from idr_kit.postprocess import Decision
 from idr_kit.runfolder import RunFolder
 from idr_kit.stream import PARTS, PLAN, Chunking, Parts, scan, write_set
+from idr_kit.tracks import TRACKS
 
 
 def merge_shards(folders: Sequence[Path], out: Path, *, test: Path | None = None,
@@ -66,9 +67,29 @@ def _shard(folder: Path) -> dict:
     shard = record.get("shard") if isinstance(record, dict) else None
     if not isinstance(shard, dict):
         raise FileRefused(f"{folder}: not a shard's folder (its run had no --shard)")
+    _check_record(folder, record, shard)
     plan = read_json(folder / PARTS / PLAN)
+    if not (isinstance(plan, dict) and isinstance(plan.get("chunking"), dict)):
+        raise FileRefused(f"{folder / PARTS / PLAN}: not the plan of a shard's parts")
     plan = {**plan, "chunking": {**plan["chunking"], "shard": None}}
     return {**shard, "folder": folder, "record": record, "plan": plan}
+
+
+def _check_record(folder: Path, record: dict, shard: dict) -> None:
+    """The fields a merge reads, of the types a shard writes: a damaged or crafted record is
+    one line naming its folder."""
+    whole = lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0  # noqa: E731
+    test = record.get("test")
+    fine = (all(whole(shard.get(k)) for k in ("index", "of", "test_chunks", "chunk_residues"))
+            and isinstance(shard.get("members"), list)
+            and all(m in TRACKS for m in shard["members"])
+            and isinstance(test, list) and len(test) == 1 and isinstance(test[0], dict)
+            and isinstance(test[0].get("path"), str)
+            and isinstance(test[0].get("sha256_16"), str)
+            and isinstance(record.get("decision"), dict))
+    if not fine:
+        raise FileRefused(f"{folder / 'config.json'}: not the record a shard writes (damaged, "
+                          "or from another version of the kit); rerun that shard")
 
 
 def _check_one_plan(shards: list[dict]) -> None:

@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import shutil
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ from idr_kit.data.digests import file_sha256
 from idr_kit.data.errors import FileRefused, InputError, SettingError
 from idr_kit.data.load import iter_proteins
 from idr_kit.data.outset import OutputSet
-from idr_kit.data.probs import read_npz, write_npz
+from idr_kit.data.probs import read_npz_for, write_npz
 from idr_kit.data.records import Protein
 from idr_kit.postprocess import Decision
 from idr_kit.runtime import Runtime
@@ -173,10 +174,11 @@ class Parts:
                 {name: self._arrays(self.path(k, name), chunk) for name in members})
 
     def _arrays(self, path: Path, chunk: Sequence[Protein]) -> list[np.ndarray]:
-        if not path.is_file():
+        if not path.is_file() or path.is_symlink():
             raise InputError("missing: that chunk was not predicted", source=str(path))
-        arrays = read_npz(path)
-        if list(arrays) != [p.id for p in chunk] or any(
+        # Each array's header is read first: a planted part cannot ask for gigabytes.
+        arrays, unreadable, unread = read_npz_for(path, {p.id: len(p) for p in chunk})
+        if unreadable or unread or list(arrays) != [p.id for p in chunk] or any(
                 len(arrays[p.id]) != len(p) for p in chunk):
             raise InputError("holds other proteins than its chunk of the input (another input "
                              "file, or another --chunk-residues)", source=str(path))
@@ -223,8 +225,10 @@ class ChunkPredictor:
 
 
 def predict_parts(parts: Parts, test: Path, chunking: Chunking, predictor: ChunkPredictor,
-                  counts: Counts, members: Sequence[str]) -> dict:
-    """Predict every chunk of this shard that ``parts`` lacks; what was done, for the record."""
+                  counts: Counts, members: Sequence[str], follower: "Follower | None" = None
+                  ) -> dict:
+    """Predict every chunk of this shard that ``parts`` lacks; what was done, for the record.
+    With worker processes, ``follower`` writes the output set meanwhile, chunk by chunk."""
     kept = parts.open()
     tally = Tally(counts)
     pool = _pool(predictor, len(counts.mine))
@@ -245,6 +249,9 @@ def predict_parts(parts: Parts, test: Path, chunking: Chunking, predictor: Chunk
                 parts.save(k, chunk, *predictor.here(chunk))
                 tally.finished(chunk)
         else:
+            if follower is not None:
+                follower.start()
+                tally.on_saved = follower.saved
             _predict_in(pool, parts, test, chunking, predictor, tally, members)
     finally:
         if pool is not None and pool is not predictor.executor:
@@ -312,6 +319,7 @@ class Tally:
         self.chunks = self.skipped = self.proteins = self.residues = 0
         self.left_residues = counts.mine_residues
         self.last = 0.0
+        self.on_saved: Callable[[], None] = lambda: None
 
     def found(self, done: bool, chunk) -> bool:
         if done:
@@ -320,6 +328,7 @@ class Tally:
         return done
 
     def finished(self, chunk) -> None:
+        self.on_saved()
         self.chunks += 1
         self.proteins += len(chunk)
         size = sum(len(p) for p in chunk)
@@ -345,6 +354,65 @@ def _duration(seconds: float) -> str:
 
 
 # ---- writing ----------------------------------------------------------------------------------
+
+class Follower:
+    """The output set written while the chunks are predicted: ``write(parts_of)`` (a
+    ``write_set``) runs in a thread of its own and takes chunk k as soon as its part is
+    saved, so the writing (one process, in order) overlaps the workers' predicting. Without
+    workers nothing overlaps: ``finish`` writes the set after the prediction."""
+
+    def __init__(self, parts: Parts, write: Callable[[Callable[[int], "Follower"]], "Written"]):
+        self.parts, self.write = parts, write
+        self.condition = threading.Condition()
+        self.over, self.result, self.error = False, None, None
+        self.thread = threading.Thread(target=self._run, name="output-writer", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.result = self.write(lambda k: self)
+        except BaseException as err:  # noqa: BLE001 - handed to the main thread by finish()
+            self.error = err
+
+    def saved(self) -> None:
+        with self.condition:
+            self.condition.notify_all()
+
+    def load(self, k: int, chunk: Sequence[Protein], members: Sequence[str]):
+        """Chunk k's arrays, once its part is saved; an error once the prediction is over
+        (or has failed) and the part is still not there."""
+        with self.condition:
+            while True:
+                try:
+                    return self.parts.load(k, chunk, members)
+                except InputError:
+                    if self.over:
+                        raise
+                    self.condition.wait(0.5)
+
+    def finish(self) -> "Written":
+        """After the prediction: the written set (the writer's error, if it had one)."""
+        self._stop()
+        if self.result is None and self.error is None:  # never started: no workers
+            self._run()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    def abort(self) -> None:
+        """The prediction failed: the writer stops at the first chunk it lacks, and its files
+        are removed (atomic writes)."""
+        self._stop()
+
+    def _stop(self) -> None:
+        with self.condition:
+            self.over = True
+            self.condition.notify_all()
+        if self.thread.is_alive():
+            self.thread.join()
+
 
 @dataclass
 class Written:

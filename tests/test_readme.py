@@ -24,7 +24,8 @@ def readme_lines() -> list[str]:
 
 def readme_commands(script: str) -> list[list[str]]:
     """Arguments of each ``python SCRIPT ...`` line in the README's code blocks."""
-    return [shlex.split(line)[2:] for line in readme_lines() if line.startswith(f"python {script}")]
+    lines = [line.replace("$SLURM_ARRAY_TASK_ID", "1") for line in readme_lines()]  # a job array's
+    return [shlex.split(line)[2:] for line in lines if line.startswith(f"python {script}")]
 
 
 def launcher_commands() -> list[tuple[str, list[str]]]:
@@ -40,6 +41,21 @@ def test_the_readme_shows_both_scripts():
 @pytest.mark.parametrize("args", readme_commands("submit.py"), ids=" ".join)
 def test_readme_submit_commands_parse(args):
     submit.build_parser().parse_args(args)
+
+
+@pytest.mark.parametrize("args", readme_commands("merge.py"), ids=" ".join)
+def test_readme_merge_commands_parse(args):
+    from idr_kit import merge
+    merge.build_parser().parse_args(args)
+
+
+def test_the_readmes_dask_call_names_the_api():
+    import inspect
+
+    code = re.search(r"<!-- dask -->\n```python\n(.+?)```", README, re.S).group(1)
+    assert "idr_kit.predict_file(" in code and "executor=client" in code
+    from idr_kit.predictor import predict_file
+    assert "executor" in inspect.signature(predict_file).parameters
 
 
 @pytest.mark.parametrize("module, args", launcher_commands(), ids=lambda v: " ".join(v) if isinstance(v, list) else v)

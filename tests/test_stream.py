@@ -212,3 +212,62 @@ def test_idr_predict_with_two_workers_writes_what_one_writes(files, tmp_path):
                           "--chunk-residues", CHUNK)
         assert result.returncode == 0, result.stderr
     assert (tmp_path / "w1.json").read_bytes() == (tmp_path / "w2.json").read_bytes()
+
+
+# ---- hostile folders: what a crafted part or shard record can do -------------------------------
+
+def test_a_planted_part_that_claims_gigabytes_is_predicted_again(files, single, tmp_path):
+    """A tiny part whose array header claims 2**31 values, under a plan that matches, is not
+    read (headers are checked first): the chunk is predicted again, the outputs are the
+    single run's."""
+    import zipfile
+
+    from idr_kit.data.digests import SHORT, file_sha256
+    from idr_kit.saved import load_model
+    from idr_kit.stream import Chunking, model_digest, plan_of
+    out = tmp_path / "run"
+    predict(files, out, "--workers", "1")  # finished: the folder is this run's
+    decision = load_model(files / "lgbm", Runtime()).decision
+    plan = plan_of(file_sha256(files / "test.fasta")[:SHORT], model_digest(files / "lgbm"),
+                   decision, Chunking(residues=int(CHUNK)))
+    (out / "parts").mkdir()
+    (out / "parts" / "plan.json").write_text(json.dumps(plan))
+    first_id = (files / "test.fasta").read_text().split("\n", 1)[0][1:].split()[0]
+    header = {"descr": "<f4", "fortran_order": False, "shape": (2**31,)}
+    with zipfile.ZipFile(out / "parts" / "000000.npz", "w") as archive, \
+            archive.open(f"{first_id}.npy", "w") as member:
+        np.lib.format.write_array_header_1_0(member, header)
+        member.write(b"\0" * 64)
+    result = predict(files, out, "--workers", "1")
+    assert "resuming: 1 of" in result.stderr  # the plan was kept, the part found and refused
+    assert json.loads((out / "config.json").read_text())["prediction"]["found_done"] == 0
+    same_outputs(single, out)
+
+
+@pytest.fixture(scope="module")
+def two_shards(files, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("shards")
+    for i in (1, 2):
+        predict(files, folder / f"s{i}", "--workers", "1", "--shard", f"{i}/2")
+    return [folder / "s1", folder / "s2"]
+
+
+@pytest.mark.parametrize("damage", [
+    lambda r: r["shard"].update(index="1"),
+    lambda r: r["shard"].update(members=["../../etc"]),
+    lambda r: r.update(test=[{"path": 5}]),
+    lambda r: r.update(decision={"threshold": 7}),
+    lambda r: r.update(decision="median"),
+])
+def test_a_crafted_shard_record_is_one_line_naming_it(two_shards, tmp_path, damage):
+    import shutil
+    shards = [tmp_path / folder.name for folder in two_shards]
+    for source, copy in zip(two_shards, shards):
+        shutil.copytree(source, copy)
+    record = json.loads((shards[0] / "config.json").read_text())
+    damage(record)
+    (shards[0] / "config.json").write_text(json.dumps(record))
+    result = run_tool("merge.py", *shards, "--out", tmp_path / "m")
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "m").exists()
