@@ -47,6 +47,10 @@ PLAN = "plan.json"  # what the parts were predicted with: parts of another plan 
 CHUNK_RESIDUES = 1 << 18  # about 500 proteins: valid.fasta is one chunk, a proteome about 45
 MAX_CHUNK_RESIDUES = 1 << 26
 IN_FLIGHT = 2  # chunks handed to each worker ahead: bounded memory, no idle worker
+# Fewer chunks than this per worker are predicted here, with every thread: a worker takes
+# about 2 s to start (Python, the libraries, the model), more than it saves on a small file
+# (bench/bench_scale.py: 1,000 proteins, 2 chunks, 5.1 s with 2 workers, 7.7 s for lgbm).
+MIN_CHUNKS_PER_WORKER = 4
 
 
 def available_cores() -> int:
@@ -264,7 +268,8 @@ def predict_parts(parts: Parts, test: Path, chunking: Chunking, predictor: Chunk
 def _pool(predictor: ChunkPredictor, chunks: int):
     if predictor.executor is not None:
         return predictor.executor
-    if predictor.workers <= 1 or chunks <= 1 or predictor.model_dir is None:
+    if (predictor.workers <= 1 or chunks < MIN_CHUNKS_PER_WORKER * predictor.workers
+            or predictor.model_dir is None):
         return None
     # spawn, not fork: a parent that trained with OpenMP (LightGBM) or torch threads cannot be
     # forked safely; each worker starts clean and loads the saved model once.

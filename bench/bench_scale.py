@@ -5,7 +5,8 @@ beside metapredict's own CLI, in one run.
                                 [--work runs/bench_scale]
 
 The files are the shared sequences (train.pkl, train_pdb_style.fasta, valid.fasta) repeated in
-order under new ids, as plain FASTA; 22,250 proteins (11.4 million residues) is the size of the
+order under new ids, each repeat with 1% of its residues substituted (no two records alike),
+as plain FASTA; 22,250 proteins (11.4 million residues) is the size of the
 human proteome. On each: ``submit.py --model M --test FILE --out DIR`` with the shipped
 predictor (models/predictor) and with an lgbm model trained on both training files (trained
 once, into WORK/lgbm), by default (one worker per core) and, on the --single sizes, as one
@@ -26,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 
 from idr_kit.data.load import read_proteins
@@ -36,12 +38,24 @@ SOURCES = ("train.pkl", "train_pdb_style.fasta", "valid.fasta")
 SHIPPED = ROOT / "models" / "predictor"
 
 
+AMINO_ACIDS = np.frombuffer(b"ACDEFGHIKLMNPQRSTVWY", dtype=np.uint8)
+
+
 def make_file(path: Path, proteins: int, sequences: list[str]) -> int:
-    """``proteins`` records cycling through ``sequences``, ids P0000001 ...; the residues."""
+    """``proteins`` records cycling through ``sequences``, ids P0000001 ...; every copy after
+    the first with 1% of its residues (at least one) substituted at random (seeded), so that
+    no two records share a sequence: a predictor that caches identical sequences (as
+    metapredict's CLI does) gains nothing a real proteome would not give it. The residues."""
     residues = 0
     with open(path, "w") as handle:
         for i in range(proteins):
             seq = sequences[i % len(sequences)]
+            if i >= len(sequences):
+                rng = np.random.default_rng(i)
+                chars = np.frombuffer(seq.encode(), dtype=np.uint8).copy()
+                where = rng.choice(len(chars), max(1, len(chars) // 100), replace=False)
+                chars[where] = rng.choice(AMINO_ACIDS, len(where))
+                seq = chars.tobytes().decode()
             handle.write(f">P{i + 1:07d}\n{seq}\n")
             residues += len(seq)
     return residues
@@ -79,7 +93,6 @@ def lgbm_model(work: Path) -> Path:
 
 
 def kit(model: Path, test: Path, out: Path, *extra: str) -> list[str]:
-    shutil.rmtree(out, ignore_errors=True)
     return [sys.executable, str(ROOT / "submit.py"), "--model", str(model), "--test", str(test),
             "--out", str(out), *extra]
 
@@ -107,6 +120,7 @@ def main(argv=None) -> int:
                                                          "--workers", "1", "--set", "threads=1")
         runs["metapredict CLI"] = [peer, str(test), "-o", str(args.work / "mp.csv")]
         for name, cmd in runs.items():
+            shutil.rmtree(args.work / "out", ignore_errors=True)
             wall, peak = measured(cmd)
             rows.append({"proteins": size, "residues": residues, "run": name,
                          "seconds": round(wall, 1), "residues_per_s": round(residues / wall),

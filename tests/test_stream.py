@@ -271,3 +271,18 @@ def test_a_crafted_shard_record_is_one_line_naming_it(two_shards, tmp_path, dama
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_caid_rows_of_float32_scores_are_what_python_formats():
+    """The fast writer of float32 scores gives f"{score:.3f}" exactly, ties and ends too."""
+    from idr_kit.data.fasta import caid_record
+    rng = np.random.default_rng(0)
+    near = (rng.integers(0, 1000, 20000) / 1000 + 0.0005).astype(np.float32)
+    edges = np.array([0, 1, 0.0625, 0.0005, 0.9995, 0.5, np.nextafter(np.float32(0.0005), 1),
+                      np.nextafter(np.float32(0.0005), 0)], np.float32)
+    probs = np.clip(np.concatenate([near, edges, rng.random(20000).astype(np.float32)]), 0, 1)
+    seq = "".join(rng.choice(list("ACDEKLMPQRSTVWY"), len(probs)))
+    calls = (probs > 0.5).astype(np.uint8)
+    expected = ">p\n" + "".join(f"{i}\t{r}\t{s:.3f}\t{b}\n" for i, (r, s, b) in enumerate(
+        zip(seq, probs.astype(float).tolist(), calls.astype(int).tolist()), 1))
+    assert caid_record("p", seq, probs, calls) == expected
