@@ -1,16 +1,19 @@
 """A test file of any size predicted a chunk at a time: bounded memory, every core, resumable,
 and in shards across machines.
 
-    counts = scan(test, chunking)                 # the whole file checked, nothing kept
-    done = predict_parts(parts, test, chunking, ChunkPredictor(...), counts)
-    found = write_set(out, test, chunking, [parts], decision, members)
+    counts = scan(test, chunking)                  # the whole file checked, nothing kept
+    parts = Parts(out / PARTS, plan_of(test_digest, model_digest(model), decision, chunking))
+    follower = Follower(parts, lambda parts_of: write_set(out, test, chunking, parts_of, ...))
+    record = predict_parts(parts, test, chunking, ChunkPredictor(...), counts, members, follower)
+    written = follower.finish()                    # the output set, written while predicting
 
 The input is cut into chunks by one rule (data/fasta.py's ``in_chunks``), so chunk k holds the
 same proteins whatever the workers or the shards. Each chunk's probabilities (after the
 decision's smoothing) are saved in OUT/parts/ the moment they are predicted, by this process,
 by worker processes or by a Dask cluster; a killed run finds them and predicts only the rest.
-The output set is then written in one ordered pass over the input and the parts, so it is byte
-for byte the same whatever order the chunks finished in or how many workers there were. A shard
+The output set is written in one ordered pass over the input and the parts (by a thread that
+follows the workers), so it is byte for byte the same whatever order the chunks finished in or
+how many workers there were. A shard
 (``Chunking.shard = (I, N)``) predicts the chunks k with k % N == I - 1 and keeps its parts;
 merge.py writes, from the parts of all N shards, the output set that one run writes.
 """
