@@ -34,14 +34,19 @@ def _shipped():
     return _DEFAULT[0]
 
 
-def predict_disorder(seq: str):
-    """One sequence's (L,) float32 probabilities of disorder, from the shipped model."""
-    return _shipped().predict(seq)[0]
+def predict_disorder(seqs):
+    """Probabilities of disorder from the shipped model: a (L,) float32 array for one
+    sequence (a string), a list of them for a list of sequences, a dict by id for a dict of
+    id -> sequence."""
+    probs = _shipped().predict(seqs)
+    return probs[0] if isinstance(seqs, str) else probs
 
 
-def predict_idrs(seq: str) -> list[tuple[int, int]]:
-    """One sequence's disordered regions, from the shipped model: 0-based, end excluded."""
-    return _shipped().regions(seq)[0]
+def predict_idrs(seqs):
+    """Disordered regions from the shipped model, [(start, end), ...] 0-based with the end
+    excluded: one list for one sequence, shaped as ``predict_disorder`` otherwise."""
+    spans = _shipped().regions(seqs)
+    return spans[0] if isinstance(seqs, str) else spans
 
 
 def predict_file(test, out, model=None, **options) -> dict:

@@ -33,8 +33,8 @@ from idr_kit.runfolder import RunFolder, check_writable, own_folder
 from idr_kit.runtime import Runtime
 from idr_kit.saved import load_model, save_model
 from idr_kit.stream import (PARTS, ChunkPredictor, Chunking, Counts, Follower, Parts,
-                            available_cores, model_digest, plan_of, predict_parts, scan,
-                            write_set)
+                            available_cores, check_unchanged, model_digest, plan_of,
+                            predict_parts, scan, write_set)
 from idr_kit.tracks import (OutOfFold, Track, TrackConfig, installed, make_track, require_installed,
                             track_class)
 
@@ -281,9 +281,10 @@ def run(spec: RunSpec, executor=None) -> dict:
     check_ready(spec)
     for note in spec.notes:
         print(note, flush=True)
-    counts = scan(spec.test, spec.chunking)  # first: a bad input fails before anything is written
+    inputs = {"test": describe_inputs([spec.test])}  # its digest first: a change shows at the end
+    counts = scan(spec.test, spec.chunking)  # a bad input fails before anything is written
+    inputs["test"][0]["proteins"] = counts.proteins
     train, sizes = read_training(spec.train) if spec.model is None else ([], [])
-    inputs = {"test": describe_inputs([spec.test], [counts.proteins])}
     if spec.model is None:
         inputs["train"] = describe_inputs(spec.train, sizes)
     saved = load_model(spec.model, spec.runtime) if spec.model is not None else None
@@ -308,7 +309,7 @@ def _run(spec: RunSpec, counts: Counts, train, sizes, inputs, saved, executor) -
         track, decision, trained = train_model(spec, train, sizes, inputs["train"])
         record.update(trained)
     else:
-        track, decision, meta = saved
+        track, decision, meta = saved.track, saved.decision, saved.meta
         if spec.threshold is not None:
             decision = decision.with_threshold(spec.threshold, "--threshold")
         record.update(model=str(spec.model), model_code_version=meta.get("code_version"))
@@ -319,13 +320,15 @@ def _run(spec: RunSpec, counts: Counts, train, sizes, inputs, saved, executor) -
     parts = Parts(spec.out / PARTS, plan_of(inputs["test"][0]["sha256_16"],
                                             model_digest(model_folder(spec)), decision,
                                             spec.chunking))
+    unchanged = lambda: check_unchanged(spec.test, inputs["test"][0]["sha256_16"])  # noqa: E731
     if spec.chunking.sharded:
         record["prediction"] = predict_test(spec, track, decision, counts, parts, executor)
         record["seconds"]["predict"] = record["prediction"]["seconds"]
+        unchanged()
         return finish_shard(spec, counts, record, track.member_names)
     follower = Follower(parts, lambda parts_of: write_set(
         spec.out, spec.test, spec.chunking, parts_of, decision, track.member_names,
-        spec.plot_first if spec.plot else 0))
+        spec.plot_first if spec.plot else 0, before_commit=unchanged))
     try:
         record["prediction"] = predict_test(spec, track, decision, counts, parts, executor,
                                             follower)

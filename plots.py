@@ -35,6 +35,7 @@ _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
 
 def _figure(figsize: tuple[float, float]):
     """A matplotlib Figure on an Agg canvas, or an ImportError saying what to install."""
+    _private_matplotlib_folder()
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -44,6 +45,23 @@ def _figure(figsize: tuple[float, float]):
     figure = Figure(figsize=figsize, dpi=DPI)
     FigureCanvasAgg(figure)
     return figure
+
+
+def _private_matplotlib_folder() -> None:
+    """matplotlib keeps its settings and font cache under the user's home folder
+    (~/.config/matplotlib, ~/.cache/matplotlib), where the kit writes nothing: unless the user
+    chose a folder (MPLCONFIGDIR) or matplotlib is already loaded, it gets a temporary one,
+    removed when the process ends (the font list is built again each time: about a second)."""
+    import os
+    import sys
+    if "matplotlib" in sys.modules or os.environ.get("MPLCONFIGDIR"):
+        return
+    import atexit
+    import shutil
+    import tempfile
+    folder = tempfile.mkdtemp(prefix="idr-kit-matplotlib-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["MPLCONFIGDIR"] = folder
 
 
 def _save(figure, path: str | Path) -> Path:

@@ -12,23 +12,25 @@ a time, and the output appears whole (a reader never sees half a file).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import numpy as np
 
 try:
     from idr_kit.cli import guarded, threshold_arg
     from idr_kit.data.atomic import atomic_write
-    from idr_kit.data.errors import InputError, SettingError
+    from idr_kit.data.errors import SettingError
     from idr_kit.data.fasta import caid_record
     from idr_kit.data.outset import NpzWriter
     from idr_kit.data.styles import STYLES
-    from idr_kit.predictor import CHUNK_RESIDUES, Prediction, as_proteins, load
-    from idr_kit.runfolder import terminate_as_interrupt
+    from idr_kit.predictor import SHIPPED, Prediction, as_proteins, load
+    from idr_kit.runfolder import check_output, check_writable, terminate_as_interrupt
+    from idr_kit.stream import CHUNK_RESIDUES, Chunking, Source
 except ModuleNotFoundError as err:  # python predict.py in a checkout that is not installed
     if err.name != "idr_kit":
         raise
@@ -65,36 +67,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def predictions(args) -> Iterator[Prediction]:
-    model = load(args.model, style=args.style, threshold=args.threshold)
-    seen: set[str] = set()
-    for hit in _all(model, args):
-        if hit.id in seen:  # every output names a protein once
-            raise InputError("given twice (in one file or in two)", protein=hit.id)
-        seen.add(hit.id)
-        yield hit
-
-
-def _all(model, args) -> Iterator[Prediction]:
-    if args.sequence:
-        yield from model.predict_proteins(as_proteins(args.sequence))
-    for path in args.files:
-        yield from model.predict_fasta(path, workers=args.workers,
-                                       chunk_residues=args.chunk_residues)
-
-
 def run(args) -> None:
+    """Everything checked first (the output's place, the model, every input), then the
+    prediction, chunk by chunk, into the output, which appears whole at the end."""
     if not args.files and not args.sequence:
         raise SettingError("nothing to predict: give FASTA files, - for stdin, or -s SEQUENCE")
-    if args.output is None:
-        write_table(predictions(args), sys.stdout)
+    if args.files.count("-") > 1:
+        raise SettingError("- (stdin) can be given once")
+    chunking = Chunking(args.chunk_residues, args.workers)  # the ranges, before any work
+    inputs = [Path(f) for f in args.files if f != "-"]
+    writer = None
+    if args.output is not None:
+        writer = writer_for(args.output)
+        check_output(args.output, [("the model", args.model or SHIPPED),
+                                   *(("an input file", f) for f in inputs)], folder=False)
+        check_writable(args.output.parent)
+    model = load(args.model, style=args.style, threshold=args.threshold)
+    sources = ([Source("the sequences given", proteins=tuple(as_proteins(args.sequence)))]
+               if args.sequence else []) + [Source.of(f) for f in args.files]
+    hits = model.predict_sources(sources, chunking.workers, chunking.residues, progress=True)
+    if writer is None:
+        write_table(hits, sys.stdout)
         return
-    suffix = args.output.suffix.lower()
-    if suffix not in FORMATS:
-        raise SettingError(f"{args.output}: unknown output format; by extension: "
-                           f"{', '.join(FORMATS)}")
-    count = WRITERS[suffix](predictions(args), args.output)
+    count = writer(hits, args.output)
     print(f"wrote {args.output} ({count} proteins)", file=sys.stderr)
+
+
+def writer_for(path: Path):
+    suffix = path.suffix.lower()
+    if suffix not in WRITERS:
+        raise SettingError(f"{path}: unknown output format; by extension: {', '.join(FORMATS)}")
+    return WRITERS[suffix]
 
 
 def regions_text(hit: Prediction) -> str:
@@ -103,8 +106,12 @@ def regions_text(hit: Prediction) -> str:
 
 
 def write_table(hits: Iterable[Prediction], out) -> None:
-    out.write(f"{'id':<24} {'length':>7} {'disordered':>10}  regions (1-based, inclusive)\n")
-    for hit in hits:
+    """A row per protein; the header comes with the first row (an error before it prints
+    none)."""
+    for i, hit in enumerate(hits):
+        if i == 0:
+            out.write(f"{'id':<24} {'length':>7} {'disordered':>10}  regions (1-based, "
+                      "inclusive)\n")
         out.write(f"{hit.id:<24} {len(hit.sequence):>7} {hit.fraction_disordered:>10.1%}  "
                   f"{regions_text(hit)}\n")
 
@@ -119,14 +126,15 @@ def write_caid(hits: Iterable[Prediction], path: Path) -> int:
 
 
 def write_csv(hits: Iterable[Prediction], path: Path) -> int:
-    """One row per residue: id, position (1-based), residue, probability, disordered."""
+    """One row per residue: id, position (1-based), residue, probability, disordered; an id
+    with a comma or a quote is quoted, as CSV readers expect."""
     count = 0
-    with atomic_write(path) as handle:
-        handle.write("id,position,residue,probability,disordered\n")
+    with atomic_write(path, "w", newline="", encoding="utf-8") as handle:
+        rows = csv.writer(handle, lineterminator="\n")
+        rows.writerow(("id", "position", "residue", "probability", "disordered"))
         for hit in hits:
-            rows = (f"{hit.id},{i},{aa},{p:.{DECIMALS}f},{c}\n"
-                    for i, (aa, p, c) in enumerate(zip(hit.sequence, hit.probs, hit.calls), 1))
-            handle.writelines(rows)
+            rows.writerows((hit.id, i, aa, f"{p:.{DECIMALS}f}", c) for i, (aa, p, c) in
+                           enumerate(zip(hit.sequence, hit.probs, hit.calls.tolist()), 1))
             count += 1
     return count
 

@@ -18,25 +18,24 @@ the default) or ``"nox"`` (the competition's), each with its own decision.
 """
 from __future__ import annotations
 
-import concurrent.futures as futures
-import multiprocessing
-from collections import deque
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from idr_kit.data.errors import SettingError
-from idr_kit.data.fasta import iter_fasta
-from idr_kit.data.load import FASTA_SUFFIXES, read_proteins
+from idr_kit.data.errors import SettingError, WrongType
 from idr_kit.data.records import Protein, make_protein
 from idr_kit.postprocess import Decision, check_threshold, runs
 from idr_kit.runtime import Runtime
 from idr_kit.saved import load_model
-from idr_kit.stream import CHUNK_RESIDUES, IN_FLIGHT, Chunking, available_cores
+from idr_kit.stream import (CHUNK_RESIDUES, ChunkPredictor, Chunking, Source, Tally,
+                            available_cores, in_order, scan_sources, sources_unchanged)
 
 SHIPPED = Path(__file__).resolve().parent / "models" / "predictor"
+Sequences = "str | Sequence[str] | Mapping[str, str]"
 
 
 @dataclass(frozen=True)
@@ -55,13 +54,17 @@ class Prediction:
 class Predictor:
     """A loaded model in one label style, with that style's decision."""
 
-    def __init__(self, track, decisions: dict[str, Decision], style: str, source: str):
+    def __init__(self, track, decisions: dict[str, Decision], style: str, source: str,
+                 runtime: Runtime = Runtime(downloads=False)):
+        if not isinstance(style, str):
+            raise WrongType(f"style is a label style's name ({', '.join(decisions)}), not "
+                            f"{type(style).__name__}")
         if style not in decisions:
             raise SettingError(f"{source} predicts in the style(s) {', '.join(decisions)}, "
                                f"not {style!r}")
         self.track = track.with_style(style) if hasattr(track, "with_style") else track
         self.decisions, self.style, self.source = decisions, style, source
-        self.decision = decisions[style]
+        self.decision, self.runtime = decisions[style], runtime
 
     @property
     def styles(self) -> tuple[str, ...]:
@@ -72,80 +75,81 @@ class Predictor:
         return self.decision.threshold
 
     def with_style(self, style: str) -> "Predictor":
-        return Predictor(self.track, self.decisions, style, self.source)
+        return Predictor(self.track, self.decisions, style, self.source, self.runtime)
 
-    def predict(self, seqs: str | Iterable[str]) -> list[np.ndarray]:
-        """One (L,) float32 array of P(disordered) per sequence (a string is one sequence)."""
-        return [hit.probs for hit in self.predict_proteins(as_proteins(seqs))]
+    def predict(self, seqs: Sequences):
+        """P(disordered) per residue, one (L,) float32 array per sequence: a list for a string
+        (of one) or a list of strings, a dict by id for a dict of id -> sequence."""
+        return _shaped(seqs, [hit.probs for hit in self.predict_proteins(as_proteins(seqs))])
 
-    def regions(self, seqs: str | Iterable[str]) -> list[list[tuple[int, int]]]:
-        """Each sequence's disordered regions, 0-based, end excluded."""
-        return [hit.regions for hit in self.predict_proteins(as_proteins(seqs))]
+    def regions(self, seqs: Sequences):
+        """Each sequence's disordered regions, 0-based, end excluded, shaped as ``predict``."""
+        return _shaped(seqs, [hit.regions for hit in self.predict_proteins(as_proteins(seqs))])
 
     def predict_proteins(self, proteins: Sequence[Protein]) -> list[Prediction]:
         proteins = list(proteins)
         probs = self.decision.probs(self.track.predict_proba(proteins)) if proteins else []
+        return self._hits(proteins, probs)
+
+    def _hits(self, proteins: Sequence[Protein], probs) -> list[Prediction]:
         calls = self.decision.calls(probs)
         return [Prediction(p.id, p.seq, pr.astype(np.float32), c.astype(np.uint8),
                            regions_of(c)) for p, pr, c in zip(proteins, probs, calls)]
 
-    def predict_fasta(self, path: str | Path, workers: int = 1, chunk_residues: int = 0
+    def predict_fasta(self, path: str | os.PathLike, workers: int = 1, chunk_residues: int = 0
                       ) -> Iterator[Prediction]:
-        """Every protein of a file (FASTA, or ``-`` for stdin), in file order, a chunk at a
-        time: memory follows the chunk, not the file. Other formats the kit reads (.pkl,
-        .json) are read whole. ``workers`` > 1 (0: one per core) predicts chunks in that many
-        processes, each loading the model, the predictions the same and in the same order."""
-        workers = workers or available_cores()
-        chunks = read_chunks(path, chunk_residues or CHUNK_RESIDUES)
-        if workers <= 1 or not self.track.predicts_in_workers:
-            for chunk in chunks:
-                yield from self.predict_proteins(chunk)
-            return
-        yield from self._in_workers(chunks, workers)
+        """Every protein of a file (FASTA, or ``-`` for stdin; .pkl and .json are read whole),
+        in file order, a chunk at a time: memory follows the chunk, not the file. The whole
+        file is checked before the first prediction. ``workers`` > 1 (0: one per core)
+        predicts chunks in that many processes, each loading the model: the same predictions,
+        in the same order."""
+        return self.predict_sources([Source.of(path)], workers, chunk_residues)
 
-    def _in_workers(self, chunks: Iterator[list[Protein]], workers: int) -> Iterator[Prediction]:
-        task = (self.source, self.style, self.decision.to_dict(),
-                max(1, available_cores() // workers))
-        pool = futures.ProcessPoolExecutor(workers,
-                                           mp_context=multiprocessing.get_context("spawn"))
-        pending: deque = deque()
-        try:
-            for chunk in chunks:
-                pending.append(pool.submit(_predict_in_worker, *task, chunk))
-                if len(pending) >= IN_FLIGHT * workers:
-                    yield from pending.popleft().result()
-            while pending:
-                yield from pending.popleft().result()
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-
-
-_WORKER: dict = {}  # a worker process's predictor, loaded once
+    def predict_sources(self, sources: Sequence[Source], workers: int = 1,
+                        chunk_residues: int = 0, progress: bool = False
+                        ) -> Iterator[Prediction]:
+        """The proteins of ``sources`` in order, by the engine ``submit.py --model`` uses
+        (stream.py): every source read and checked first (ids unique across them), then
+        predicted chunk by chunk (worker processes for files of several chunks a worker),
+        and each file checked unchanged at the end. ``progress``: a line every few seconds
+        on stderr once a prediction takes longer than two."""
+        chunking = Chunking(chunk_residues or CHUNK_RESIDUES, workers)
+        counts, digests = scan_sources(sources, chunking.residues)
+        workers = chunking.workers or available_cores()
+        runtime = Runtime(threads=max(1, available_cores() // workers), downloads=False)
+        engine = ChunkPredictor(self.track, self.decision, Path(self.source), runtime,
+                                workers if self.track.predicts_in_workers else 1,
+                                style=self.style)
+        chunks = (chunk for source in sources for chunk in source.chunks(chunking.residues))
+        tally = Tally(counts, quiet_under=2.0 if progress else float("inf"))
+        for chunk, probs, _ in in_order(chunks, counts.chunks, engine, tally):
+            yield from self._hits(chunk, probs)
+        sources_unchanged(sources, digests)
 
 
-def _predict_in_worker(source: str, style: str, decision: dict, threads: int,
-                       chunk: list[Protein]) -> list[Prediction]:
-    key = (source, style, threads)
-    if key not in _WORKER:
-        _WORKER.clear()
-        saved = load_model(Path(source), Runtime(threads=threads, downloads=False))
-        _WORKER[key] = saved.track
-    predictor = Predictor(_WORKER[key], {style: Decision.from_dict(decision)}, style, source)
-    return predictor.predict_proteins(chunk)
-
-
-def read_chunks(path: str | Path, residues: int) -> Iterator[list[Protein]]:
-    if str(path) == "-" or Path(path).suffix.lower() in FASTA_SUFFIXES:
-        yield from iter_fasta(path, chunk_residues=residues)
-    else:
-        yield read_proteins(path)
-
-
-def as_proteins(seqs: str | Iterable[str]) -> list[Protein]:
-    """Sequences as records named seq1, seq2 ... (an error names the sequence and position)."""
+def as_proteins(seqs: Sequences) -> list[Protein]:
+    """Sequences as records: named seq1, seq2 ... (a dict's keys name them). An error names
+    the sequence and the position; anything but strings is WrongType."""
     if isinstance(seqs, str):
         seqs = [seqs]
-    return [make_protein(f"seq{i}", seq) for i, seq in enumerate(seqs, 1)]
+    if isinstance(seqs, Mapping):
+        named = list(seqs.items())
+    elif isinstance(seqs, Iterable) and not isinstance(seqs, (bytes, bytearray)):
+        named = [(f"seq{i}", seq) for i, seq in enumerate(seqs, 1)]
+    else:
+        raise WrongType(f"sequences are a string, a list of strings or a dict of id -> string, "
+                        f"not {type(seqs).__name__}")
+    for name, seq in named:
+        if not isinstance(seq, str) or not isinstance(name, str):
+            raise WrongType(f"sequence {name!r} is {type(seq).__name__}, not a string of residues"
+                            if isinstance(name, str) else
+                            f"a dict of sequences is keyed by id strings, not {type(name).__name__}")
+    return [make_protein(name, seq) for name, seq in named]
+
+
+def _shaped(seqs: Sequences, values: list):
+    """Per-sequence ``values`` as the sequences were given: by id for a dict, else a list."""
+    return dict(zip(seqs, values)) if isinstance(seqs, Mapping) else values
 
 
 def regions_of(calls: np.ndarray) -> list[tuple[int, int]]:
@@ -156,33 +160,24 @@ def regions_of(calls: np.ndarray) -> list[tuple[int, int]]:
 def load(path: str | Path | None = None, *, style: str | None = None,
          threshold: float | None = None, runtime: Runtime | None = None) -> Predictor:
     """The shipped model (``path`` None) or any model the kit saved, ready to predict."""
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise WrongType(f"a model is a folder's path, not {type(path).__name__}")
     where = Path(path) if path is not None else SHIPPED
     if path is None and not (where / "track.json").is_file():
         raise SettingError(f"no model ships in this install ({where}); pass a saved model's "
                            "folder (runs/NAME/model)")
-    saved = load_model(where, runtime or Runtime(downloads=False))
-    decisions = model_decisions(saved)
+    runtime = runtime or Runtime(downloads=False)
+    saved = load_model(where, runtime)
+    decisions = saved.decisions
     if threshold is not None:
         decisions = {k: d.with_threshold(check_threshold(threshold), "threshold")
                      for k, d in decisions.items()}
-    chosen = style or saved.meta.get("default_style") or next(iter(decisions))
-    return Predictor(saved.track, decisions, chosen, str(where))
-
-
-def model_decisions(saved) -> dict[str, Decision]:
-    """A decision per label style the model predicts in: the record's ``decisions`` (the
-    shipped model has one fitted out of fold for each style), else its one decision, under
-    the style it predicts in."""
-    recorded = saved.meta.get("decisions")
-    if isinstance(recorded, dict) and recorded:
-        return {style: Decision.from_dict(d) for style, d in recorded.items()}
-    style = (getattr(saved.track, "style_", None) or getattr(saved.track.config, "style", "")
-             or "default")
-    return {style: saved.decision}
+    return Predictor(saved.track, decisions, saved.default_style if style is None else style,
+                     str(where), runtime)
 
 
 def predict_file(test: str | Path, out: str | Path, model: str | Path | None = None, *,
-                 workers: int = 0, shard: tuple[int, int] = (1, 1), chunk_residues: int = 0,
+                 workers: int = 0, shard: "tuple[int, int] | str" = (1, 1), chunk_residues: int = 0,
                  executor=None, overwrite: bool = False) -> dict:
     """``submit.py --model MODEL --test TEST --out OUT`` from Python: the shipped model (or the
     model saved in ``model``) predicts a file of any size into an output folder a chunk at a
@@ -190,8 +185,12 @@ def predict_file(test: str | Path, out: str | Path, model: str | Path | None = N
     ``dask.distributed.Client``: each chunk a task); ``shard=(I, N)`` predicts the I-th of N
     parts (merge.py joins them). Returns the run's record (config.json)."""
     from idr_kit.pipeline import RunSpec, run
+    from idr_kit.stream import parse_shard
     where = Path(model) if model is not None else SHIPPED
-    chunking = Chunking(chunk_residues or CHUNK_RESIDUES, workers, tuple(shard))
+    shard = parse_shard(shard) if isinstance(shard, str) else shard
+    if not (isinstance(shard, tuple) and len(shard) == 2 and all(type(i) is int for i in shard)):
+        raise WrongType(f"shard is (I, N) or \"I/N\", not {shard!r}")
+    chunking = Chunking(chunk_residues or CHUNK_RESIDUES, workers, shard)
     spec = RunSpec(out=Path(out), test=Path(test), model=where, chunking=chunking,
                    runtime=Runtime(downloads=False), overwrite=overwrite,
                    command=("idr_kit.predict_file", str(test), str(out), str(where)))

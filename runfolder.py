@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import os
 import shutil
 import signal
@@ -34,7 +33,8 @@ from typing import Sequence
 
 from idr_kit.data.atomic import TMP_SUFFIX, write_json
 from idr_kit.data.digests import value_digest
-from idr_kit.data.errors import FileRefused
+from idr_kit.data.errors import FileRefused, UserError
+from idr_kit.data.reading import read_record
 
 CLAIM = ".idr-run.json"  # which run owns the folder
 LOCK = ".idr-run.lock"  # held while a run writes
@@ -55,7 +55,7 @@ class RunFolder:
         self._made_lock = False
 
     def __enter__(self) -> "RunFolder":
-        refuse_inputs_inside(self.out, self.inputs)
+        check_output(self.out, self.inputs, folder=True)
         refuse_links(self.out)
         check_writable(self.out)
         self._take_lock()
@@ -115,10 +115,7 @@ class RunFolder:
         write_json(self.out / CLAIM, {"identity": digest, **self.identity})
 
     def _owner(self) -> str | None:
-        try:
-            return json.loads((self.out / CLAIM).read_text()).get("identity")
-        except (OSError, ValueError, AttributeError):
-            return None
+        return claimed_identity(self.out)
 
     def _clear(self, keep: tuple[str, ...]) -> None:
         for path in self.out.iterdir():
@@ -142,24 +139,51 @@ def own_folder(base: Path, identity: dict) -> Path:
         folder = base if n == 1 else base.with_name(f"{base.name}-{n}")
         if not folder.exists() or not any(folder.iterdir()):
             return folder
-        try:
-            if json.loads((folder / CLAIM).read_text()).get("identity") == digest:
-                return folder
-        except (OSError, ValueError, AttributeError):
-            pass
+        if claimed_identity(folder) == digest:
+            return folder
     raise FileRefused(f"{base}: no free folder beside it; pass --out")
 
 
-def refuse_inputs_inside(out: Path, inputs: Sequence[tuple[str, Path]]) -> None:
-    """FileRefused when an input of the run (a file it reads, a model folder it loads), given
-    as (role, path), lies in the output folder, which the run may empty."""
-    root = out.resolve()
+def claimed_identity(folder: Path) -> str | None:
+    """The identity of the run that claimed ``folder``; None when no readable claim is there
+    (none, a link, damaged, nested too deep: no run of the kit's)."""
+    try:
+        identity = read_record(folder / CLAIM, limit=1 << 20, links=False).get("identity")
+    except UserError:
+        return None
+    return identity if isinstance(identity, str) else None
+
+
+def check_output(out: Path, inputs: Sequence[tuple[str, Path]], *, folder: bool) -> None:
+    """The one rule for outputs: FileRefused when the output (a folder the run may empty, or
+    a file it replaces) is one of the run's inputs, given as (role, path), or lies inside one,
+    or (a folder) holds one; or when the output is itself a symbolic link. Paths are compared
+    resolved (``..``, links to folders) and by identity (a hard link to an input), so no
+    spelling of a path gets around it."""
+    out = Path(out)
+    if out.is_symlink():
+        raise FileRefused(f"{out}: a symbolic link; the kit writes no output through a link: "
+                          "name the place itself")
+    if out.exists() and out.is_dir() != folder:
+        raise FileRefused(f"{out}: {'not a folder' if folder else 'a folder'}; name "
+                          f"{'a folder' if folder else 'a file'} to write")
+    target = out.resolve()
     for role, given in inputs:
-        path = given.resolve()
-        if path == root or root in path.parents:
+        path = Path(given).resolve()
+        if target == path or path in target.parents or _same_file(out, Path(given)):
+            raise FileRefused(f"{out} is {role} ({given}), or lies inside it; a run never "
+                              "writes where it reads: choose another output")
+        if folder and target in path.parents:
             raise FileRefused(f"{out} holds {role} ({given}), which this run reads; a run may "
                               "empty its output folder, so choose an --out that does not hold "
                               "its inputs")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def refuse_links(out: Path) -> None:

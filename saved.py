@@ -17,22 +17,31 @@ import dataclasses
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from idr_kit.data.atomic import read_json, write_json
+from idr_kit.data.atomic import write_json
 from idr_kit.data.digests import file_sha256
 from idr_kit.data.errors import FileRefused, SettingError, brief
 from idr_kit.data.fields import defaults_of, typed_json
 from idr_kit.data.provenance import code_version
+from idr_kit.data.reading import folder_files, read_record
+from idr_kit.data.styles import STYLES
 from idr_kit.postprocess import Decision
 from idr_kit.runtime import Runtime
 from idr_kit.tracks import Track, TrackConfig, config_class, require_installed, track_class
 
 TRACK_FILE = "track.json"
+MAX_RECORD = 16 << 20  # bytes of a track.json: a config, decisions, file records
+MAX_FILES = 100_000  # files of one model folder
+MAX_BYTES = 1 << 42  # bytes of one of its files (4 TiB: any weights there are)
 
 
 class SavedModel(NamedTuple):
     track: Track
     decision: Decision
     meta: dict
+    # style -> its decision: the record's ``decisions`` (the shipped model has one fitted out
+    # of fold per label style), else the one decision under the style the track predicts in
+    decisions: dict[str, Decision] = {}
+    default_style: str = ""
 
 
 def save_model(track: Track, directory: str | Path, decision: Decision = Decision(),
@@ -50,38 +59,50 @@ def save_model(track: Track, directory: str | Path, decision: Decision = Decisio
 
 def file_records(directory: Path) -> dict[str, dict]:
     """Each file of a saved model (track.json aside), relative path -> bytes and sha256."""
-    return {str(path.relative_to(directory)): {"bytes": path.stat().st_size,
-                                               "sha256": file_sha256(path)}
-            for path in sorted(directory.rglob("*"))
-            if path.is_file() and path != directory / TRACK_FILE}
+    return {name: {"bytes": (directory / name).stat().st_size,
+                   "sha256": file_sha256(directory / name, links=False)}
+            for name in folder_files(directory) if name != TRACK_FILE}
 
 
 def check_files(directory: Path, records) -> None:
-    """Every listed file is there, of its size and its sha256; FileRefused naming the first
-    that is not (a model saved before the kit listed its files has no records to check)."""
+    """The folder holds exactly the files its record lists, each a regular file (no link, no
+    device, no pipe) of its recorded size and sha256: FileRefused naming the first that is
+    not. What a track then reads is what was saved, whatever the folder's author wrote."""
+    source = directory / TRACK_FILE
     if records is None:
-        return
-    if not isinstance(records, dict):
-        raise FileRefused(f"{directory / TRACK_FILE}: 'files' is not a record of files")
+        raise FileRefused(f"{source}: records no 'files' (their sizes and sha256), which the kit "
+                          "checks before it reads a model; a model saved by a kit before 0.3 "
+                          "lacks them: train or save it again")
+    if not isinstance(records, dict) or len(records) > MAX_FILES:
+        raise FileRefused(f"{source}: 'files' is not a record of files")
+    present = set(folder_files(directory))
+    unlisted = sorted(present - set(records) - {TRACK_FILE})
+    if unlisted:
+        raise FileRefused(f"{directory / unlisted[0]}: a file that {TRACK_FILE} does not list; a "
+                          "model folder holds only the files it was saved with (move it out)")
     for name, record in records.items():
+        if not (isinstance(record, dict) and _whole(record.get("bytes"))
+                and isinstance(record.get("sha256"), str)) or name == TRACK_FILE:
+            raise FileRefused(f"{source}: a bad file record {brief(name)}")
         path = directory / name
-        if (not isinstance(record, dict) or ".." in Path(name).parts or Path(name).is_absolute()
-                or path.is_symlink()):
-            raise FileRefused(f"{directory / TRACK_FILE}: a bad file record {brief(name)}")
-        if not path.is_file() or path.stat().st_size != record.get("bytes") \
-                or file_sha256(path) != record.get("sha256"):
+        if name not in present or path.stat().st_size != record["bytes"] \
+                or file_sha256(path, links=False) != record["sha256"]:
             raise FileRefused(f"{path}: not the file this model was saved with (missing, "
                               "damaged or changed since); save the model again")
 
 
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_BYTES
+
+
 def read_model_meta(directory: str | Path) -> dict:
+    """The folder's ``track.json``: a record with a track name and its config."""
     path = Path(directory) / TRACK_FILE
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise FileRefused(f"{directory}: not a saved model (no {TRACK_FILE}); "
                           "pass the model/ folder that submit.py wrote")
-    meta = read_json(path)
-    if (not isinstance(meta, dict) or not isinstance(meta.get("config"), dict)
-            or not isinstance(meta.get("track"), str)):
+    meta = read_record(path, limit=MAX_RECORD, links=False)
+    if not isinstance(meta.get("config"), dict) or not isinstance(meta.get("track"), str):
         raise FileRefused(f"{path}: not a model record: no 'track' and 'config'")
     return meta
 
@@ -100,7 +121,33 @@ def load_model(directory: str | Path, runtime: Runtime | None = None) -> SavedMo
     require_installed(name, config)
     check_files(directory, meta.get("files"))
     track = track_class(name).load(directory, config, runtime)
-    return SavedModel(track, decision, meta)
+    decisions = style_decisions(meta, decision, track, source)
+    default = meta.get("default_style", next(iter(decisions)))
+    if not isinstance(default, str) or default not in decisions:
+        raise SettingError(f"{source}: default_style {brief(default)} is not one of the styles "
+                           f"it has decisions for ({', '.join(decisions)})")
+    return SavedModel(track, decision, meta, decisions, default)
+
+
+def style_decisions(meta: dict, decision: Decision, track: Track, source: str
+                    ) -> dict[str, Decision]:
+    """A decision per label style the model predicts in: the record's ``decisions``, else its
+    one decision under the style its track predicts in; SettingError naming the key."""
+    recorded = meta.get("decisions")
+    if recorded is None:
+        style = (getattr(track, "style_", None) or getattr(track.config, "style", "")
+                 or "default")
+        return {style: decision}
+    if not isinstance(recorded, dict) or not recorded or not set(recorded) <= set(STYLES):
+        raise SettingError(f"{source}: decisions: {brief(recorded)} is not a record of a "
+                           f"decision per label style ({', '.join(STYLES)})")
+    found = {}
+    for style, value in recorded.items():
+        try:
+            found[style] = Decision.from_dict(value)
+        except SettingError as err:
+            raise SettingError(f"{source}: decisions.{style}: {err}") from None
+    return found
 
 
 def build_config(name: str, values: dict, *, source: str) -> TrackConfig:

@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from idr_kit.cli import guarded, threshold_arg
-from idr_kit.data.errors import FileRefused, InputError, brief
+from idr_kit.data.errors import FileRefused, InputError, UserError, brief
 from idr_kit.data.load import PredictionSet, read_predictions, read_proteins
 from idr_kit.data.metrics import (DEFAULT_THRESHOLD, binarize, binary_source, drop_reasons,
                                   evaluate, format_report)
+from idr_kit.data.reading import read_record
 from idr_kit.data.records import Protein
 from idr_kit.postprocess import check_threshold
 
@@ -94,11 +95,21 @@ class Checked:
     extra: list[str] = field(default_factory=list)  # predicted, not in the reference
 
 
-def by_first_word(pred: PredictionSet) -> PredictionSet:
-    """The prediction with each id cut to its header's first word."""
+def by_first_word(pred: PredictionSet, source: str = "the predictions") -> PredictionSet:
+    """The prediction with each id cut to its header's first word; InputError naming both
+    headers when two share their first word (one would silently stand for the other)."""
     def cut(values):
-        return None if values is None else {k.split()[0] if k.split() else k: v
-                                            for k, v in values.items()}
+        if values is None:
+            return None
+        found: dict = {}
+        for key, value in values.items():
+            word = key.split()[0] if key.split() else key
+            if word in found:
+                raise InputError(f"--first-word-ids: the headers {brief(found[word][0])} and "
+                                 f"{brief(key)} share their first word {brief(word)}; score "
+                                 "without it, or give them distinct ids", source=source)
+            found[word] = (key, value)
+        return {word: value for word, (_, value) in found.items()}
     return PredictionSet(cut(pred.scores), cut(pred.binary), cut(pred.seqs),
                          cut(pred.unreadable) or {}, pred.scores_from_states, pred.unread,
                          pred.notes)
@@ -218,8 +229,8 @@ def run_threshold(pred_path: str, pred: PredictionSet) -> tuple[float | None, st
     if pred.binary is not None or not config.is_file():
         return None, None
     try:
-        record = json.loads(config.read_text())
-    except (OSError, ValueError, RecursionError):
+        record = read_record(config)
+    except UserError:  # a file beside the predictions that is no run's record
         return None, None
     if not isinstance(record, dict) or "threshold" not in record:
         return None, None
@@ -243,7 +254,7 @@ def score(args) -> tuple[list[str], dict]:
     ref = read_reference(args.ref)
     pred = read_predictions(args.pred, {p.id: len(p) for p in ref})
     if args.first_word_ids:
-        pred = by_first_word(pred)
+        pred = by_first_word(pred, str(args.pred))
     checked = check_against(ref, pred, strict=args.strict)
     threshold, source = args.threshold, "--threshold"
     if threshold is None:

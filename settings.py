@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from idr_kit.data.errors import FileRefused, SettingError
+from idr_kit.data.errors import InputError, SettingError
+from idr_kit.data.reading import read_json
 from idr_kit.data.fields import defaults_of, parse_pairs, typed_json
 from idr_kit.postprocess import DecisionSettings
 from idr_kit.runtime import Runtime
@@ -59,11 +60,9 @@ def read_recipe(path: str | Path) -> tuple[str | None, dict[str, Any]]:
     settings (config, decision or runtime), with ``_track`` naming its track; other ``_``
     keys are comments."""
     try:
-        settings = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
-        raise SettingError(f"{path}: not a JSON recipe ({str(err)[:200]})") from None
-    except OSError as err:
-        raise FileRefused(f"{path}: cannot read the recipe ({err.strerror or err})") from None
+        settings = read_json(path)
+    except InputError as err:
+        raise SettingError(f"{err} (a recipe is a JSON object of settings)") from None
     if not isinstance(settings, dict):
         raise SettingError(f"{path}: a recipe is a JSON object of settings")
     track = settings.get("_track")

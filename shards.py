@@ -14,15 +14,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from idr_kit.data.atomic import read_json
+from idr_kit.data.reading import read_record
 from idr_kit.data.digests import SHORT, file_sha256
-from idr_kit.data.errors import FileRefused, InputError
+from idr_kit.data.errors import FileRefused, InputError, UserError
 from idr_kit.data.provenance import code_version, library_versions
 from idr_kit.pipeline import finish_set
 from idr_kit.postprocess import Decision
 from idr_kit.runfolder import RunFolder
-from idr_kit.stream import PARTS, PLAN, Chunking, Parts, scan, write_set
+from idr_kit.stream import (MAX_CHUNK_RESIDUES, MAX_SHARDS, PARTS, PLAN, Chunking, Parts,
+                            check_unchanged, scan, write_set)
 from idr_kit.tracks import TRACKS
+
+MAX_CHUNKS = 1 << 40  # chunks of one test file: far more than any file has
 
 
 def merge_shards(folders: Sequence[Path], out: Path, *, test: Path | None = None,
@@ -47,42 +50,54 @@ def merge_shards(folders: Sequence[Path], out: Path, *, test: Path | None = None
     record.update(command=list(command), code_version=code_version(),
                   versions=library_versions(),
                   merged={"shards": [str(s["folder"]) for s in shards], "of": len(shards)})
-    decision = Decision.from_dict(first["record"]["decision"])
+    decision = first["decision"]
     parts = [Parts(s["folder"] / PARTS, {}) for s in shards]
     who = {"merge": first["plan"], "shards": [str(s["folder"].resolve()) for s in shards]}
     inputs = [("the test file", test), *(("a shard folder", s["folder"]) for s in shards)]
     with RunFolder(out, who, inputs=inputs, overwrite=overwrite):
         written = write_set(out, test, chunking, lambda k: parts[k % len(parts)], decision,
-                            first["members"])
+                            first["members"],
+                            before_commit=lambda: check_unchanged(test, digest))
         finish_set(out, written, record, record.get("track", ""), decision, plot=False)
     return record
 
 
 def _shard(folder: Path) -> dict:
-    """A finished shard folder's record and plan, or FileRefused saying what it lacks."""
-    if not (folder / "config.json").is_file():
+    """A finished shard folder's record, plan and decision, or FileRefused saying what it
+    lacks: every field a merge reads is checked and bounded, and the decision is the one its
+    parts were predicted with."""
+    config = folder / "config.json"
+    if not config.exists() and not config.is_symlink():
         raise FileRefused(f"{folder}: no config.json: not a finished shard (rerun its command: "
                           "it resumes)")
-    record = read_json(folder / "config.json")
-    shard = record.get("shard") if isinstance(record, dict) else None
+    record = read_record(config, links=False)
+    shard = record.get("shard")
     if not isinstance(shard, dict):
         raise FileRefused(f"{folder}: not a shard's folder (its run had no --shard)")
     _check_record(folder, record, shard)
-    plan = read_json(folder / PARTS / PLAN)
-    if not (isinstance(plan, dict) and isinstance(plan.get("chunking"), dict)):
-        raise FileRefused(f"{folder / PARTS / PLAN}: not the plan of a shard's parts")
+    plan = read_record(folder / PARTS / PLAN, links=False)
+    if not isinstance(plan.get("chunking"), dict) or plan.get("decision") != record["decision"]:
+        raise FileRefused(f"{config}: its decision is not the one its parts were predicted "
+                          f"with ({PARTS}/{PLAN}); rerun that shard")
+    try:
+        decision = Decision.from_dict(plan["decision"])
+    except UserError as err:
+        raise FileRefused(f"{folder / PARTS / PLAN}: decision: {err}") from None
     plan = {**plan, "chunking": {**plan["chunking"], "shard": None}}
-    return {**shard, "folder": folder, "record": record, "plan": plan}
+    return {**shard, "folder": folder, "record": record, "plan": plan, "decision": decision}
 
 
 def _check_record(folder: Path, record: dict, shard: dict) -> None:
-    """The fields a merge reads, of the types a shard writes: a damaged or crafted record is
-    one line naming its folder."""
-    whole = lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0  # noqa: E731
+    """The fields a merge reads, of the types and sizes a shard writes: a damaged or crafted
+    record is one line naming its folder."""
+    def whole(value, top: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= top
     test = record.get("test")
-    fine = (all(whole(shard.get(k)) for k in ("index", "of", "test_chunks", "chunk_residues"))
-            and isinstance(shard.get("members"), list)
-            and all(m in TRACKS for m in shard["members"])
+    fine = (whole(shard.get("index"), MAX_SHARDS) and whole(shard.get("of"), MAX_SHARDS)
+            and whole(shard.get("test_chunks"), MAX_CHUNKS)
+            and whole(shard.get("chunk_residues"), MAX_CHUNK_RESIDUES)
+            and isinstance(shard.get("members"), list) and len(shard["members"]) <= len(TRACKS)
+            and all(isinstance(m, str) and m in TRACKS for m in shard["members"])
             and isinstance(test, list) and len(test) == 1 and isinstance(test[0], dict)
             and isinstance(test[0].get("path"), str)
             and isinstance(test[0].get("sha256_16"), str)
@@ -94,7 +109,7 @@ def _check_record(folder: Path, record: dict, shard: dict) -> None:
 
 def _check_one_plan(shards: list[dict]) -> None:
     count = shards[0]["of"]
-    if [s["index"] for s in shards] != list(range(1, count + 1)) or any(
+    if count != len(shards) or [s["index"] for s in shards] != list(range(1, count + 1)) or any(
             s["of"] != count for s in shards):
         have = ", ".join(f"{s['index']}/{s['of']}" for s in shards)
         raise FileRefused(f"the folders are shards {have}: a merge needs each of 1/{count} to "
@@ -103,4 +118,3 @@ def _check_one_plan(shards: list[dict]) -> None:
         if s["plan"] != shards[0]["plan"]:
             raise FileRefused(f"{s['folder']} was predicted with another model, decision, test "
                               f"file or chunk size than {shards[0]['folder']}")
-

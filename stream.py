@@ -21,34 +21,38 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 import dataclasses
-import json
-import multiprocessing
+import io
 import os
 import shutil
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from idr_kit.data.atomic import write_json
 from idr_kit.data.digests import file_sha256
-from idr_kit.data.errors import FileRefused, InputError, SettingError
+from idr_kit.data.errors import FileRefused, InputError, SettingError, UserError
+from idr_kit.data.fasta import in_chunks, iter_fasta_text
 from idr_kit.data.load import iter_proteins
 from idr_kit.data.outset import OutputSet
 from idr_kit.data.probs import read_npz_for, write_npz
+from idr_kit.data.reading import read_json
 from idr_kit.data.records import Protein
 from idr_kit.postprocess import Decision
 from idr_kit.runtime import Runtime
 from idr_kit.saved import TRACK_FILE, load_model
+from idr_kit.workers import worker_pool
 
 PARTS = "parts"  # OUT/parts/: the predicted chunks, NNNNNN.npz (+ NNNNNN.NAME.npz per member)
 PLAN = "plan.json"  # what the parts were predicted with: parts of another plan are not reused
 CHUNK_RESIDUES = 1 << 18  # about 500 proteins: valid.fasta is one chunk, a proteome about 45
 MAX_CHUNK_RESIDUES = 1 << 26
+MAX_SHARDS = 1_000_000
 IN_FLIGHT = 2  # chunks handed to each worker ahead: bounded memory, no idle worker
 # Fewer chunks than this per worker are predicted here, with every thread: a worker takes
 # about 2 s to start (Python, the libraries, the model), more than it saves on a small file
@@ -74,7 +78,7 @@ class Chunking:
         if not 0 <= self.workers <= 1024:
             raise SettingError(f"--workers must be 0 (one per core) to 1024, got {self.workers}")
         index, count = self.shard
-        if not 1 <= index <= count <= 1_000_000:
+        if not 1 <= index <= count <= MAX_SHARDS:
             raise SettingError(f"--shard I/N needs 1 <= I <= N, got {index}/{count}")
 
     @property
@@ -131,6 +135,95 @@ def scan(test: Path, chunking: Chunking) -> Counts:
     return counts
 
 
+CHANGED = ("changed while it was being predicted (its sha256 is not the one read at the "
+           "start); the outputs would mix two files, so none is written: predict it again")
+
+
+def check_unchanged(path: Path, digest: str) -> None:
+    """InputError unless the file's sha256 still starts with ``digest`` (read at the start):
+    checked before the outputs are committed."""
+    if file_sha256(path)[:len(digest)] != digest:
+        raise InputError(CHANGED, source=str(path))
+
+
+@dataclass
+class Source:
+    """One input of a prediction: a file (FASTA streamed, other formats read whole), stdin
+    (spooled once into an anonymous temporary file, so that it can be checked whole before it
+    is predicted), or sequences given in memory."""
+    name: str
+    path: Path | None = None
+    proteins: tuple[Protein, ...] = ()
+    spool: object = None  # stdin's bytes, in a file with no name
+
+    @classmethod
+    def of(cls, item: str | os.PathLike) -> "Source":
+        if str(item) == "-":
+            return cls("stdin", spool=_spooled_stdin())
+        path = Path(item)
+        if not path.is_file():
+            raise InputError("file not found" if not path.exists() else "not a file",
+                             source=str(path))
+        return cls(str(path), path=path)
+
+    def chunks(self, residues: int) -> Iterator[list[Protein]]:
+        if self.path is not None:
+            return iter_proteins(self.path, residues)
+        if self.spool is not None:
+            self.spool.seek(0)
+            text = io.TextIOWrapper(self.spool, encoding="utf-8-sig", newline=None)
+            return _kept_open(iter_fasta_text(text, "stdin", chunk_residues=residues), text)
+        return in_chunks(list(self.proteins), residues)
+
+    def digest(self) -> str:
+        """The file's sha256 ("" for what the kit holds itself: stdin, sequences)."""
+        return file_sha256(self.path) if self.path is not None else ""
+
+
+def _spooled_stdin():
+    import tempfile
+    spool = tempfile.TemporaryFile()  # no name on Linux (O_TMPFILE): nothing left behind
+    shutil.copyfileobj(sys.stdin.buffer, spool)
+    return spool
+
+
+def _kept_open(chunks: Iterator, text) -> Iterator:
+    """``chunks``, and then ``text`` let go of without closing the spool beneath it."""
+    try:
+        yield from chunks
+    finally:
+        text.detach()
+
+
+def scan_sources(sources: Sequence[Source], residues: int) -> tuple[Counts, list[str]]:
+    """Every protein of every source read once and checked (a bad one, or an id given twice in
+    one source or across them, fails before any work), keeping counts and each file's digest
+    (read first, so a change during the run shows in ``check_unchanged``)."""
+    digests = [source.digest() for source in sources]
+    counts, seen = Counts(), set()
+    for source in sources:
+        for chunk in source.chunks(residues):
+            for p in chunk:
+                if p.id in seen:
+                    raise InputError("given twice (in one file or in two)", source=source.name,
+                                     protein=p.id)
+                seen.add(p.id)
+            counts.mine.append(counts.chunks)
+            counts.chunks += 1
+            counts.proteins += len(chunk)
+            counts.residues += sum(len(p) for p in chunk)
+    counts.mine_proteins, counts.mine_residues = counts.proteins, counts.residues
+    if not counts.proteins:
+        raise InputError("no proteins to predict", source=", ".join(s.name for s in sources))
+    return counts, digests
+
+
+def sources_unchanged(sources: Sequence[Source], digests: Sequence[str]) -> None:
+    for source, digest in zip(sources, digests):
+        if digest:
+            check_unchanged(source.path, digest)
+
+
 def mine(test: Path, chunking: Chunking) -> Iterator[tuple[int, list[Protein]]]:
     for k, chunk in enumerate(iter_proteins(test, chunking.residues)):
         if chunking.mine(k):
@@ -148,8 +241,8 @@ class Parts:
     def open(self) -> int:
         """Keep parts of the same plan (a resumed run), remove any others; the chunks kept."""
         try:
-            same = json.loads((self.folder / PLAN).read_text()) == self.plan
-        except (OSError, ValueError):
+            same = read_json(self.folder / PLAN, links=False) == self.plan
+        except UserError:  # missing, damaged or planted: parts of no known plan
             same = False
         if not same and self.folder.exists():
             shutil.rmtree(self.folder)
@@ -202,16 +295,22 @@ def plan_of(test_digest: str, model_digest: str, decision: Decision, chunking: C
 _LOADED: dict = {}  # a worker's model, loaded once per process
 
 
-def predict_chunk(model_dir: str, runtime: Runtime, decision: dict, proteins: list[Protein]
-                  ) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]]]:
+def predict_chunk(model_dir: str, runtime: Runtime, style: str, decision: dict,
+                  proteins: list[Protein]) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]]]:
     """One chunk in a worker process (of a pool, or of a Dask cluster): the probabilities
-    after the decision's smoothing, and each member's."""
-    key = (model_dir, runtime)
+    after the decision's smoothing, and each member's. ``style``: the label style a model
+    that learnt several predicts in ("": its own)."""
+    key = (model_dir, runtime, style)
     if key not in _LOADED:
         _LOADED.clear()
-        _LOADED[key] = load_model(Path(model_dir), runtime).track
+        _LOADED[key] = in_style(load_model(Path(model_dir), runtime).track, style)
     probs, members = _LOADED[key].predict_with_members(proteins)
     return Decision.from_dict(decision).probs(probs), members
+
+
+def in_style(track, style: str):
+    """``track`` predicting in ``style`` ("": as it is), where it learnt several."""
+    return track.with_style(style) if style and hasattr(track, "with_style") else track
 
 
 @dataclass
@@ -225,10 +324,49 @@ class ChunkPredictor:
     runtime: Runtime = Runtime()
     workers: int = 1
     executor: object = None
+    style: str = ""  # the label style ``track`` predicts in, for the workers' own copies
 
     def here(self, chunk: list[Protein]):
         probs, members = self.track.predict_with_members(chunk)
         return self.decision.probs(probs), members
+
+    def task(self) -> tuple:
+        """The arguments before the chunk of ``predict_chunk`` in a worker."""
+        return (str(self.model_dir), self.runtime, self.style, self.decision.to_dict())
+
+
+def in_order(chunks: Iterable[list[Protein]], count: int, predictor: ChunkPredictor,
+             tally: "Tally") -> Iterator[tuple[list[Protein], list[np.ndarray], dict]]:
+    """Each of ``count`` chunks with its probabilities (after the decision's smoothing) and
+    its members', in input order: predicted here, or by worker processes ahead of the reader
+    (at most ``IN_FLIGHT`` chunks a worker: bounded memory)."""
+    pool = _pool(predictor, count)
+    if pool is None:
+        for chunk in chunks:
+            probs, members = predictor.here(chunk)
+            tally.finished(chunk)
+            yield chunk, probs, members
+        return
+    pending: deque = deque()
+    ahead, finished = IN_FLIGHT * _capacity(pool, predictor.workers), False
+    try:
+        for chunk in chunks:
+            pending.append((chunk, pool.submit(predict_chunk, *predictor.task(), chunk)))
+            while len(pending) >= ahead:
+                yield _head(pending, tally)
+        while pending:
+            yield _head(pending, tally)
+        finished = True
+    finally:
+        if pool is not predictor.executor:
+            pool.shutdown(wait=finished, cancel_futures=not finished)
+
+
+def _head(pending: deque, tally: "Tally") -> tuple[list[Protein], list[np.ndarray], dict]:
+    chunk, future = pending.popleft()
+    probs, members = future.result()
+    tally.finished(chunk)
+    return chunk, probs, members
 
 
 def predict_parts(parts: Parts, test: Path, chunking: Chunking, predictor: ChunkPredictor,
@@ -274,23 +412,18 @@ def _pool(predictor: ChunkPredictor, chunks: int):
     if (predictor.workers <= 1 or chunks < MIN_CHUNKS_PER_WORKER * predictor.workers
             or predictor.model_dir is None):
         return None
-    # spawn, not fork: a parent that trained with OpenMP (LightGBM) or torch threads cannot be
-    # forked safely; each worker starts clean and loads the saved model once.
-    return futures.ProcessPoolExecutor(predictor.workers,
-                                       mp_context=multiprocessing.get_context("spawn"))
+    return worker_pool(predictor.workers)
 
 
 def _predict_in(pool, parts, test, chunking, predictor, tally, members) -> None:
     pending: dict = {}
     ahead = IN_FLIGHT * _capacity(pool, predictor.workers)
-    decision = predictor.decision.to_dict()
     for k, chunk in mine(test, chunking):
         if tally.found(parts.done(k, chunk, members), chunk):
             continue
         while len(pending) >= ahead:
             _collect(_first_done(pending), pending, parts, tally)
-        future = pool.submit(predict_chunk, str(predictor.model_dir), predictor.runtime,
-                             decision, chunk)
+        future = pool.submit(predict_chunk, *predictor.task(), chunk)
         pending[future] = (k, chunk)
     while pending:
         _collect(_first_done(pending), pending, parts, tally)
@@ -322,8 +455,9 @@ def _collect(finished, pending: dict, parts: Parts, tally: "Tally") -> None:
 class Tally:
     """Progress of the prediction: chunks, proteins, residues per second, time left."""
 
-    def __init__(self, counts: Counts):
-        self.counts, self.start = counts, time.perf_counter()
+    def __init__(self, counts: Counts, quiet_under: float = 0.0):
+        """``quiet_under``: seconds before the first line (a short prediction says nothing)."""
+        self.counts, self.start, self.quiet_under = counts, time.perf_counter(), quiet_under
         self.chunks = self.skipped = self.proteins = self.residues = 0
         self.left_residues = counts.mine_residues
         self.last = 0.0
@@ -343,7 +477,7 @@ class Tally:
         self.residues += size
         self.left_residues -= size
         seconds = time.perf_counter() - self.start
-        if seconds - self.last < 2 and self.left_residues > 0:
+        if seconds < self.quiet_under or (seconds - self.last < 2 and self.left_residues > 0):
             return
         self.last = seconds
         speed = self.residues / max(seconds, 1e-9)
@@ -432,8 +566,11 @@ class Written:
 
 
 def write_set(out: Path, test: Path, chunking: Chunking, parts_of: Callable[[int], Parts],
-              decision: Decision, members: Sequence[str], show: int = 0) -> Written:
-    """The output set, in input order, from the parts (``parts_of(k)`` holds chunk k)."""
+              decision: Decision, members: Sequence[str], show: int = 0,
+              before_commit: Callable[[], None] = lambda: None) -> Written:
+    """The output set, in input order, from the parts (``parts_of(k)`` holds chunk k);
+    ``before_commit`` runs once everything is written, before the files take their names
+    (an error there leaves none of them)."""
     written = Written()
     every = dataclasses.replace(chunking, shard=(1, 1))
     with OutputSet(out, members) as outputs:
@@ -448,6 +585,7 @@ def write_set(out: Path, test: Path, chunking: Chunking, parts_of: Callable[[int
                 if len(written.shown) < show:
                     written.shown.append((p, probs[i], members_i))
         written.count = outputs.count
+        before_commit()
     return written
 
 

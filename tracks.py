@@ -41,7 +41,7 @@ import numpy as np
 
 from idr_kit import crossval
 from idr_kit.data.digests import file_sha256, proteins_digest, text_sha256, value_digest
-from idr_kit.data.errors import MissingExtra, SettingError
+from idr_kit.data.errors import FileRefused, MissingExtra, SettingError
 from idr_kit.data.fields import Range, check_ranges
 from idr_kit.data.probs import validate_outputs
 from idr_kit.data.provenance import DISTRIBUTION
@@ -139,7 +139,13 @@ class Track(ABC):
         proteins = list(proteins)
         check_residues(proteins)
         probs = self._predict(proteins) if proteins else []
-        validate_outputs(proteins, probs, f"track {self.name}")
+        try:
+            validate_outputs(proteins, probs, f"track {self.name}")
+        except ValueError as err:
+            if not hasattr(self, "source_"):
+                raise  # a track that breaks the contract is a bug of the kit's
+            raise FileRefused(f"{self.source_}: its predictions break the contract of "
+                              f"every track: {err}") from None
         return probs
 
     def predict_with_members(self, proteins: Sequence[Protein]
@@ -194,6 +200,7 @@ class Track(ABC):
     @classmethod
     def load(cls, directory: str | Path, config: TrackConfig, runtime: Runtime | None = None):
         track = cls(config, runtime)
+        track.source_ = str(directory)  # a loaded model's outputs are the folder's doing
         track._load(Path(directory))
         track.fitted_ = True
         return track

@@ -25,7 +25,8 @@ from idr_kit.baselines.embedding import train_table
 from idr_kit.baselines.features import feature_names, residue_features
 from idr_kit.baselines.rows import predict_in_chunks, training_rows
 from idr_kit.data.arrays import read_arrays
-from idr_kit.data.atomic import atomic_write, read_json, write_json
+from idr_kit.data.atomic import atomic_write, write_json
+from idr_kit.data.reading import read_record
 from idr_kit.data.errors import FileRefused, SettingError
 from idr_kit.data.progress import progress
 from idr_kit.data.records import ALPHABET, Protein, assessed_labels, both_classes, require_training
@@ -134,7 +135,7 @@ class LGBMTrack(Track):
                                   {"table": (len(ALPHABET), self.config.vector_size)})["table"]
         self.plm_ = None
         if self.config.embeddings:
-            source = read_json(directory / PLM_FILE).get("source")
+            source = read_record(directory / PLM_FILE, links=False).get("source")
             if not isinstance(source, dict):
                 raise FileRefused(f"{directory / PLM_FILE}: no backbone 'source' record")
             self.plm_ = self._plm(source)

@@ -19,7 +19,8 @@ import torch
 from idr_kit.data.load import read_proteins
 from idr_kit.data.residue_features import FEATURES, features
 from idr_kit.distill.config import DistilledConfig
-from idr_kit.distill.track import export_onnx, onnx_session
+from idr_kit.data.networks import open_network
+from idr_kit.distill.track import SIGNATURE, export_onnx
 from idr_kit.nn import numpy_forward
 from idr_kit.nn.batching import token_budget_batches
 from idr_kit.nn.seqnet import SeqNet
@@ -61,7 +62,7 @@ def main(argv=None) -> int:
     net = SeqNet(FEATURES, c.embed, c.conv_channels, c.conv_kernel, c.hidden, c.layers,
                  c.dropout).eval()
     weights = numpy_forward.export_weights(net)
-    session = onnx_session(export_onnx(net), args.threads)
+    session = open_network(export_onnx(net), args.threads, SIGNATURE, "the benched network")
     proteins = read_proteins(data_file("valid.fasta"))
     residues = sum(len(p) for p in proteins)
     work = batches(proteins, args.budget)

@@ -11,16 +11,18 @@ import json
 import os
 from typing import Iterable
 
+from idr_kit.data.reading import open_regular
 from idr_kit.data.records import Protein
 
 SHORT = 16
 BLOCK = 1 << 20  # bytes read at a time: a 15 GB weights file never sits in memory
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """The sha256 of a file's bytes, 64 hex digits."""
+def file_sha256(path: str | os.PathLike, *, links: bool = True) -> str:
+    """The sha256 of a regular file's bytes, 64 hex digits (``links=False``: never through a
+    symbolic link)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path, links=links) as handle:
         for block in iter(lambda: handle.read(BLOCK), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -49,6 +49,11 @@ class MissingExtra(UserError, ImportError):
     """A track needs packages that this install lacks; the message says what to install."""
 
 
+class WrongType(UserError, TypeError):
+    """A value of the wrong kind handed to the Python API (bytes for a sequence, a list for a
+    style): a TypeError that says what was expected."""
+
+
 class FileRefused(UserError, OSError):
     """A file or folder the kit was given cannot be used: missing, unreadable, not writable,
     or holding another run's files."""

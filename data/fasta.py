@@ -167,12 +167,19 @@ def iter_fasta(path: str | os.PathLike, *, chunk_residues: int = 1 << 20
     source = "stdin" if str(path) == "-" else str(path)
     handle = sys.stdin if source == "stdin" else open(path, encoding="utf-8-sig")
     try:
-        yield from in_chunks(_stream_proteins(handle, source), chunk_residues)
-    except UnicodeDecodeError as err:
-        raise InputError(f"not a text file ({err.reason})", source=source) from None
+        yield from iter_fasta_text(handle, source, chunk_residues=chunk_residues)
     finally:
         if handle is not sys.stdin:
             handle.close()
+
+
+def iter_fasta_text(handle, source: str, *, chunk_residues: int = 1 << 20
+                    ) -> Iterator[list[Protein]]:
+    """``iter_fasta`` on an open text stream, named ``source`` in errors."""
+    try:
+        yield from in_chunks(_stream_proteins(handle, source), chunk_residues)
+    except UnicodeDecodeError as err:
+        raise InputError(f"not a text file ({err.reason})", source=source) from None
 
 
 def in_chunks(proteins: Iterable[Protein], residues: int) -> Iterator[list[Protein]]:

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from idr_kit.data.atomic import atomic_write, read_json, write_json
+from idr_kit.data.atomic import atomic_write, write_json
 from idr_kit.data.errors import FileRefused, InputError, brief
+from idr_kit.data.networks import Signature, open_network, run_network
 from idr_kit.data.probs import read_npz
+from idr_kit.data.reading import read_bytes, read_record
 from idr_kit.data.records import Protein
 from idr_kit.data.residue_features import FEATURES, features, style_of
 from idr_kit.data.splits import validation_proteins
@@ -36,6 +38,10 @@ OPSET = 17
 # Residues per batch when predicting: ONNX Runtime's LSTM steps the whole batch at once, and
 # 65,536 residues of the widest layer (96 float32 channels) are 25 MB.
 PREDICT_BUDGET = 65_536
+# What the network reads and answers: features (B, T, F) and lengths (B,), logits (B, T).
+SIGNATURE = Signature(inputs=(("x", "tensor(float)", ("batch", "residues", FEATURES)),
+                              ("lengths", "tensor(int64)", ("batch",))),
+                      outputs=(("logits", "tensor(float)", ("batch", "residues")),))
 
 
 class DistilledTrack(Track):
@@ -100,19 +106,29 @@ class DistilledTrack(Track):
         for index in token_budget_batches([len(p) for p in proteins], PREDICT_BUDGET, extra=0):
             rows = [features(proteins[i].seq, style, proteins[i].id) for i in index]
             lengths = np.array([len(r) for r in rows], dtype=np.int64)
-            x = np.zeros((len(rows), int(lengths.max()), FEATURES), np.float32)
+            x = np.zeros((len(rows), int(lengths.max()), FEATURES), np.float32)  # (B, T, F)
             for b, r in enumerate(rows):
                 x[b, :len(r)] = r
-            logits = session.run(None, {"x": x, "lengths": lengths})[0]
+            logits = run_network(session, {"x": x, "lengths": lengths}, self.source)[0]
+            if not isinstance(logits, np.ndarray) or logits.shape != x.shape[:2]:  # (B, T)
+                raise FileRefused(f"{self.source}: the network answered "
+                                  f"{getattr(logits, 'shape', type(logits))} for a batch of "
+                                  f"{x.shape[:2]} (proteins, residues)")
             probs = (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
             for b, i in enumerate(index):
                 out[i] = probs[b, :lengths[b]]
         return out
 
+    @property
+    def source(self) -> str:
+        """Where the network came from, for error lines: its file, once loaded."""
+        return getattr(self, "source_", "the distilled network")
+
     def session(self):
         """An ONNX Runtime session on the network, made once (with the runtime's threads)."""
         if getattr(self, "_session", None) is None:
-            self._session = onnx_session(self.onnx_, self.runtime.threads)
+            self._session = open_network(self.onnx_, self.runtime.threads, SIGNATURE,
+                                         self.source)
         return self._session
 
     def with_style(self, style: str) -> "DistilledTrack":
@@ -123,6 +139,8 @@ class DistilledTrack(Track):
                           self.runtime)
         twin.onnx_, twin.style_, twin.fitted_ = self.onnx_, style, True
         twin._session = getattr(self, "_session", None)
+        if hasattr(self, "source_"):
+            twin.source_ = self.source_
         twin.soft_targets_ = getattr(self, "soft_targets_", 0)
         return twin
 
@@ -137,17 +155,11 @@ class DistilledTrack(Track):
     def _load(self, directory: Path) -> None:
         path = directory / NETWORK_FILE
         room = 8 * parameter_count(FEATURES, **self.config.network()) + (1 << 20)
-        if not path.is_file() or path.stat().st_size > room:
-            raise FileRefused(f"{path}: missing, or larger than the network its settings "
-                              "describe can be")
-        self.onnx_ = path.read_bytes()
+        self.onnx_ = read_bytes(path, room, links=False)
+        self.source_ = str(path)
         self._session = None
-        try:
-            self.session()  # a damaged or foreign file is refused now, not at the first protein
-        except FileRefused as err:
-            raise FileRefused(f"{path}: {err}") from None
-        meta = read_json(directory / META_FILE)
-        meta = meta if isinstance(meta, dict) else {}
+        self.session()  # a damaged, foreign or hostile file is refused now, not at a protein
+        meta = read_record(directory / META_FILE, links=False)
         self.style_ = meta.get("style")
         if self.style_ not in STYLES or self.config.style not in (AUTO, self.style_):
             raise FileRefused(f"{directory / META_FILE}: style {brief(self.style_)} is not one "
@@ -171,23 +183,6 @@ def export_onnx(net) -> bytes:
                                         "lengths": {0: "batch"},
                                         "logits": {0: "batch", 1: "residues"}})
     return buffer.getvalue()
-
-
-def onnx_session(model: bytes, threads: int):
-    """An ONNX Runtime session on CPU; FileRefused for bytes ONNX Runtime cannot read, or a
-    network whose inputs are not the distilled network's."""
-    import onnxruntime as ort
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.log_severity_level = 3
-    try:
-        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    except Exception as err:  # noqa: BLE001 - ORT raises types of its own for damaged files
-        raise FileRefused(f"not a network ONNX Runtime can read ({str(err)[:200]})") from None
-    names = [i.name for i in session.get_inputs()]
-    if names != ["x", "lengths"] or session.get_inputs()[0].shape[-1] != FEATURES:
-        raise FileRefused(f"an ONNX network of inputs {names}, not the distilled network's")
-    return session
 
 
 def parameter_count(features: int, embed: int, conv_channels: int, kernel: int, hidden: int,

@@ -26,7 +26,8 @@ from typing import Sequence
 
 import numpy as np
 
-from idr_kit.data.atomic import read_json, write_json
+from idr_kit.data.atomic import write_json
+from idr_kit.data.reading import read_record
 from idr_kit.data.digests import checkpoint_tag
 from idr_kit.data.errors import FileRefused, SettingError, brief
 from idr_kit.data.probs import validate_outputs
@@ -183,10 +184,9 @@ class EnsembleTrack(Track):
     def _load(self, directory: Path) -> None:
         """The members by the names the config gives (registered tracks, each a folder of
         ``members/``), never by a path the record holds, then the blender."""
-        meta = read_json(directory / META_FILE)
-        if not isinstance(meta, dict) or meta.get("members") != list(self.config.members):
-            raise FileRefused(f"{directory / META_FILE}: its members "
-                              f"{brief(meta.get('members') if isinstance(meta, dict) else meta)}"
+        meta = read_record(directory / META_FILE, links=False)
+        if meta.get("members") != list(self.config.members):
+            raise FileRefused(f"{directory / META_FILE}: its members {brief(meta.get('members'))}"
                               f" are not the ensemble's {list(self.config.members)}")
         self.members_ = {name: load_model(directory / MEMBERS_DIR / name,
                                           self.runtime.under(MEMBERS_DIR, name)).track

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from idr_kit.data.atomic import read_json, write_json
+from idr_kit.data.atomic import write_json
+from idr_kit.data.reading import read_record
 from idr_kit.data.digests import value_digest
 from idr_kit.data.progress import progress
 from idr_kit.data.records import Protein
@@ -164,7 +165,7 @@ class LlmTrack(Track):
                                            "history": history})
 
     def _load(self, directory: Path) -> None:
-        meta = read_json(directory / META_FILE)
+        meta = read_record(directory / META_FILE, links=False)
         self._setup()
         self._build(adapter=directory / ADAPTER_DIR, saved=meta["model"])
         if self.head_ is not None:

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from idr_kit.data.atomic import atomic_write, read_json, write_json
+from idr_kit.data.atomic import atomic_write, write_json
+from idr_kit.data.reading import read_record
 from idr_kit.data.errors import InputError
 from idr_kit.data.records import Protein
 from idr_kit.data.splits import split_validation
@@ -92,7 +93,7 @@ class BiLstmTrack(Track):
         write_json(directory / META_FILE, {"history": history})
 
     def _load(self, directory: Path) -> None:
-        meta = read_json(directory / META_FILE)
+        meta = read_record(directory / META_FILE, links=False)
         self._setup()
         load_into(self.net_, directory / WEIGHTS_FILE, everything=True)
         if meta.get("history"):

@@ -29,7 +29,7 @@ LAYERS = [
                 "idr_kit.seqnet*", "idr_kit.distill*"]),
     ("ensemble", ["idr_kit.ensemble*"]),
     ("run", ["idr_kit.pipeline", "idr_kit.runfolder", "idr_kit.plots", "idr_kit.predictor",
-             "idr_kit.stream", "idr_kit.shards"]),
+             "idr_kit.stream", "idr_kit.shards", "idr_kit.workers"]),
 ]
 ORDER = ["data", "contract", "nn", "tracks", "ensemble", "run", "command line"]
 SKIPPED = ("tests", "bench", "build", "runs", ".venv", ".venv-light", "data/demo")

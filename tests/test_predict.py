@@ -142,3 +142,152 @@ def test_stdin_and_a_repeated_id_are_handled(model, tmp_path):
                 tmp_path / "o.json")
     assert twice.returncode == 2 and "given twice" in twice.stderr
     assert not (tmp_path / "o.json").exists()
+
+
+# ---- the Python API's edges -------------------------------------------------------------------
+
+def test_the_api_answers_in_the_shape_it_was_asked(model):
+    predictor = idr_kit.load(model)
+    both = predictor.predict(SEQS[:2])
+    assert [len(p) for p in both] == [len(s) for s in SEQS[:2]]
+    named = predictor.predict({"KEAP": SEQS[0], "other": SEQS[1]})
+    assert list(named) == ["KEAP", "other"] and len(named["KEAP"]) == len(SEQS[0])
+    np.testing.assert_array_equal(named["KEAP"], both[0])
+    spans = predictor.regions({"KEAP": SEQS[0]})
+    assert list(spans) == ["KEAP"] and isinstance(spans["KEAP"], list)
+
+
+def test_predict_disorder_and_idrs_take_one_or_many():
+    one = idr_kit.predict_disorder(SEQS[0])
+    many = idr_kit.predict_disorder(SEQS[:3])
+    assert isinstance(one, np.ndarray) and len(many) == 3
+    np.testing.assert_array_equal(many[0], one)
+    assert list(idr_kit.predict_disorder({"a": SEQS[1]})) == ["a"]
+    assert idr_kit.predict_idrs(SEQS[:2])[0] == idr_kit.predict_idrs(SEQS[0])
+
+
+@pytest.mark.parametrize("given", [b"MKV", None, 5, [b"MKV"], ["MKV", None], {1: "MKV"}])
+def test_values_that_are_not_sequences_are_a_clear_type_error(model, given):
+    from idr_kit.data.errors import WrongType
+    with pytest.raises(WrongType, match="string"):
+        idr_kit.load(model).predict(given)
+
+
+def test_a_style_or_a_model_of_the_wrong_type_is_a_clear_type_error(model):
+    from idr_kit.data.errors import WrongType
+    with pytest.raises(WrongType, match="style"):
+        idr_kit.load(model, style=["pdb"])
+    with pytest.raises(WrongType, match="model"):
+        idr_kit.load(42)
+
+
+def test_predict_file_takes_a_shard_as_text(model, shared_data, tmp_path):
+    test = tmp_path / "t.fasta"
+    test.write_text("\n".join((shared_data / "valid.fasta").read_text().splitlines()[:30]) + "\n")
+    record = idr_kit.predict_file(test, tmp_path / "s1", model, shard="1/2", workers=1,
+                                  chunk_residues=2000)
+    assert record["shard"]["index"] == 1 and record["shard"]["of"] == 2
+    with pytest.raises(SettingError, match="I/N"):
+        idr_kit.predict_file(test, tmp_path / "s2", model, shard="1:2")
+
+
+SCRIPT = """
+import sys, idr_kit
+model = idr_kit.load(sys.argv[1])
+hits = list(model.predict_fasta(sys.argv[2], workers=2, chunk_residues=2000))
+print(len(hits), hits[0].id)
+"""
+
+
+def test_predict_fasta_with_workers_runs_from_a_script_without_a_main_guard(model, shared_data,
+                                                                            tmp_path):
+    """A plain script, as a user writes it: no ``if __name__ == "__main__":``."""
+    import subprocess
+    import sys
+    test = tmp_path / "t.fasta"
+    test.write_text("\n".join((shared_data / "valid.fasta").read_text().splitlines()[:150]) + "\n")
+    (tmp_path / "script.py").write_text(SCRIPT)
+    done = subprocess.run([sys.executable, str(tmp_path / "script.py"), str(model), str(test)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["50", read_fasta(test)[0].id]
+
+
+def test_predict_fasta_reads_stdin(model, monkeypatch):
+    import io
+    import sys
+
+    class Stdin(io.TextIOWrapper):
+        pass
+    monkeypatch.setattr(sys, "stdin", Stdin(io.BytesIO(b">a\nMKVLAAGG\n>b\nMSEE\n")))
+    hits = list(idr_kit.load(model).predict_fasta("-"))
+    assert [h.id for h in hits] == ["a", "b"] and len(hits[1].probs) == 4
+
+
+# ---- idr-predict: everything checked first, then predicted ------------------------------------
+
+def test_a_bad_residue_in_the_last_chunk_stops_before_any_output(model, shared_data, tmp_path):
+    text = "\n".join((shared_data / "valid.fasta").read_text().splitlines()[:90])
+    (tmp_path / "t.fasta").write_text(text + "\n>bad\nMKV7L\n00000\n")
+    done = cli(tmp_path / "t.fasta", "--model", model, "--chunk-residues", "2000")
+    assert done.returncode == 2 and done.stdout == "", done.stdout[:500]
+    assert "bad" in done.stderr and "position 4" in done.stderr
+    done = cli(tmp_path / "t.fasta", "--model", model, "-o", tmp_path / "o.caid")
+    assert done.returncode == 2 and list(tmp_path.iterdir()) == [tmp_path / "t.fasta"]
+
+
+def test_csv_ids_with_commas_and_quotes_keep_their_columns(model, tmp_path):
+    (tmp_path / "t.fasta").write_text('>sp|P1|A,B "x"\nMKVL\n>plain\nMSE\n')
+    done = cli(tmp_path / "t.fasta", "--model", model, "-o", tmp_path / "o.csv")
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.reader((tmp_path / "o.csv").open(newline="")))
+    assert all(len(row) == 5 for row in rows)
+    assert [r[0] for r in rows[1:]] == ['sp|P1|A,B'] * 4 + ["plain"] * 3 or \
+        [r[0] for r in rows[1:]] == ['sp|P1|A,B "x"'] * 4 + ["plain"] * 3
+
+
+def test_workers_out_of_range_are_refused(model):
+    done = cli("-s", "MKV", "--model", model, "--workers", "-1")
+    assert done.returncode == 2 and "--workers" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_workers_die_with_a_killed_parent(model, shared_data, tmp_path):
+    """SIGKILL the parent mid-prediction: its worker processes go too, within seconds."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from runs import ROOT
+    mark = uuid.uuid4().hex
+    text = (shared_data / "valid.fasta").read_text()
+    (tmp_path / "big.fasta").write_text("".join(
+        text.replace(">", f">r{i}_") for i in range(4)))
+    parent = subprocess.Popen([sys.executable, str(ROOT / "predict.py"), str(tmp_path / "big.fasta"),
+                               "--model", str(model), "--workers", "2", "--chunk-residues", "4000",
+                               "-o", str(tmp_path / "o.npz")],
+                              env={**os.environ, "IDR_TEST_MARK": mark},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def marked() -> list[int]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if f"IDR_TEST_MARK={mark}".encode() in open(f"/proc/{pid}/environ", "rb").read():
+                    found.append(int(pid))
+            except OSError:
+                pass
+        return found
+    deadline = time.time() + 60
+    while len(marked()) < 3 and time.time() < deadline:  # the parent and two workers
+        time.sleep(0.2)
+    assert len(marked()) >= 3, "the workers never started"
+    parent.kill()
+    parent.wait()
+    deadline = time.time() + 15
+    while marked() and time.time() < deadline:
+        time.sleep(0.2)
+    assert marked() == []

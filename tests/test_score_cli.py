@@ -139,3 +139,16 @@ def test_real_data_npz_and_caid_give_the_same_sane_numbers(tmp_path, shared_data
     assert 0.6 < via_npz["auc"] < 0.85 and 0.28 < via_npz["aps"] < 0.8  # 28 % are disordered
     assert 0 < via_npz["f1"] <= via_npz["f1_max"] < 1 and 0 < via_npz["mcc"] < 1
     assert 0 < via_npz["threshold_f1_max"] < 1 and 0 < via_npz["f1_per_protein"] < 1
+
+
+def test_first_word_ids_refuse_two_headers_of_one_first_word(tmp_path):
+    """Cut to their first word, ">P1 model A" and ">P1 model B" would be one protein: the one
+    read last would stand for both, silently."""
+    (tmp_path / "ref.fasta").write_text(REF_TEXT)
+    rows = "".join(f"{i}\t{aa}\t0.5\t1\n" for i, aa in enumerate("ACDEF", 1))
+    (tmp_path / "pred.caid").write_text(f">P1 model A\n{rows}>P1 model B\n{rows}")
+    done = score("--ref", tmp_path / "ref.fasta", "--pred", tmp_path / "pred.caid",
+                 "--first-word-ids")
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "model A" in lines[0] and "model B" in lines[0], done.stderr

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from idr_kit.data.atomic import atomic_write, read_json, write_json
+from idr_kit.data.atomic import atomic_write, write_json
+from idr_kit.data.reading import read_record
 from idr_kit.data.errors import FileRefused, SettingError, brief
 from idr_kit.data.records import Protein
 from idr_kit.data.splits import split_validation
@@ -159,7 +160,7 @@ class TokenTrack(Track):
                                            "window": self.window_, "history": history})
 
     def _load(self, directory: Path) -> None:
-        meta = read_json(directory / META_FILE)
+        meta = read_record(directory / META_FILE, links=False)
         self._setup()
         torch.manual_seed(self.config.seed)
         self.model_ = self._build(load_encoder(meta["source"], offline=self.runtime.offline))
