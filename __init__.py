@@ -16,7 +16,7 @@ Importing the package loads none of them: each is imported when first used.
 from __future__ import annotations
 
 __version__ = "0.3.0"
-__all__ = ["load", "predict_disorder", "predict_file", "predict_idrs"]
+__all__ = ["load", "plot_disorder", "predict_disorder", "predict_file", "predict_idrs"]
 
 _DEFAULT = []  # the shipped model, loaded once, on first use
 
@@ -47,6 +47,13 @@ def predict_idrs(seqs):
     excluded: one list for one sequence, shaped as ``predict_disorder`` otherwise."""
     spans = _shipped().regions(seqs)
     return spans[0] if isinstance(seqs, str) else spans
+
+
+def plot_disorder(seqs, out, fmt: str = "png"):
+    """Pictures of the shipped model's predictions: one sequence into the file ``out`` (.png
+    or .svg), several (a list, or a dict by id) into the folder ``out``, a file each. Needs
+    matplotlib (pip install matplotlib). Returns the paths written."""
+    return _shipped().plot(seqs, out, fmt)
 
 
 def predict_file(test, out, model=None, **options) -> dict:

@@ -23,7 +23,7 @@ from idr_kit.postprocess import DecisionSettings, check_threshold
 from idr_kit.runtime import Runtime
 from idr_kit.saved import build_config
 from idr_kit.settings import (command_flags, parse_settings, read_recipe, recipe_path,
-                              settings_fields, split_settings, typed_recipe)
+                              settings_fields, settings_table, split_settings, typed_recipe)
 from idr_kit.tracks import (DEFAULT_TRACK, TRACKS, TrackConfig, config_class, require_installed,
                             track_class)
 
@@ -117,13 +117,54 @@ def with_checkpoints(runtime: Runtime, out: Path) -> Runtime:
     return dataclasses.replace(runtime, checkpoint_dir=str(out / CHECKPOINTS))
 
 
-def settings_help() -> str:
-    """Every --set key by kind, for --help."""
+def settings_help(track: str | None = None) -> str:
+    """For --help: with a track, its settings, the decision's and the runtime's, each with its
+    default, range and meaning; without one, every --set key by kind, and how to see more."""
+    if track in TRACKS:
+        return settings_table(track)
     kinds: dict[str, set[str]] = {}
     for name in TRACKS:
         for key, (kind, _) in settings_fields(name).items():
             kinds.setdefault(kind if kind != "config" else f"track {name}", set()).add(key)
-    return "\n".join(f"  {kind}: {', '.join(sorted(keys))}" for kind, keys in sorted(kinds.items()))
+    listed = "\n".join(f"  {kind}: {', '.join(sorted(keys))}"
+                       for kind, keys in sorted(kinds.items()))
+    return (f"{listed}\n  (--track NAME --help lists NAME's settings with their defaults, "
+            "ranges and meanings)")
+
+
+def track_in(argv: list[str]) -> str | None:
+    """The --track (or the recipe's track) an argument list names, for a --help that shows
+    that track's settings; None when it names none (or names it badly: the parser says so)."""
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("--track")
+    peek.add_argument("--recipe")
+    known, _ = peek.parse_known_args(argv)
+    if known.track or not known.recipe:
+        return known.track
+    try:
+        return read_recipe(recipe_path(known.recipe))[0]
+    except UserError:
+        return None
+
+
+def command_parser(command: str, description: str, **options) -> argparse.ArgumentParser:
+    """The parser of a console command, named as the user called it (``idr-submit``, or
+    ``submit.py`` run from the checkout: ``called_as``), with --version and --debug."""
+    from idr_kit import __version__
+    parser = argparse.ArgumentParser(prog=called_as(command), description=description,
+                                     **options)
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s (idr-kit {__version__})")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    return parser
+
+
+def called_as(command: str) -> str:
+    """``command`` (idr-submit), or the script's name when the user ran the checkout's script
+    (python submit.py): usage lines and errors name what the user typed."""
+    script = command.removeprefix("idr-") + ".py"
+    name = Path(sys.argv[0]).name
+    return name if name in (command, script) else command
 
 
 def guarded(prog: str, debug: bool, work: Callable[[], object]) -> int:

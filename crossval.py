@@ -16,7 +16,7 @@ import numpy as np
 
 from idr_kit.data.digests import checkpoint_tag
 from idr_kit.data.probs import read_npz, write_npz
-from idr_kit.data.progress import progress
+from idr_kit.data.progress import progress, stage
 from idr_kit.data.records import Protein
 
 
@@ -32,12 +32,14 @@ def out_of_fold(make_track: Callable[[], object], proteins: Sequence[Protein],
         raise ValueError(f"{len(folds)} folds for {len(proteins)} proteins")
     tag = checkpoint_tag(config or {}, folds, proteins)
     out: list[np.ndarray | None] = [None] * len(proteins)
-    for k in progress(sorted(set(folds)), desc="out-of-fold", unit="fold"):
+    names = sorted(set(folds))
+    for n, k in enumerate(progress(names, desc="out-of-fold", unit="fold"), 1):
         held = [i for i, f in enumerate(folds) if f == k]
         probs = _load_fold(checkpoint_dir, tag, k, len(held))
         if probs is None:
-            probs = _fold(make_track, [p for p, f in zip(proteins, folds) if f != k],
-                          [proteins[i] for i in held])
+            with stage(f"fold {n}/{len(names)}"):  # each fold's training lines say whose
+                probs = _fold(make_track, [p for p, f in zip(proteins, folds) if f != k],
+                              [proteins[i] for i in held])
             _save_fold(checkpoint_dir, tag, k, probs)
         for i, pr in zip(held, probs):
             out[i] = pr

@@ -16,7 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from idr_kit.cli import add_track_options, guarded, track_settings, with_checkpoints
+from idr_kit.cli import (add_track_options, command_parser, guarded, settings_help, track_in,
+                         track_settings, with_checkpoints)
 from idr_kit.pipeline import default_decision, describe_inputs, read_training
 from idr_kit.runfolder import check_writable, terminate_as_interrupt
 from idr_kit.runtime import World
@@ -24,13 +25,19 @@ from idr_kit.saved import save_model
 from idr_kit.tracks import make_track
 
 
-def build_parser(prog: str = "python -m idr_kit.fit",
-                 track: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train", type=Path, action="append", required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    add_track_options(parser, track_required=track is None)
+def build_parser(prog: str = "idr-fit", track: str | None = None,
+                 shown: str | None = None) -> argparse.ArgumentParser:
+    """``track``: the default track (the token and llm entry points'); ``shown``: the track
+    whose settings --help lists in full."""
+    parser = command_parser(prog, __doc__.split("\n\n")[0],
+                            formatter_class=argparse.RawDescriptionHelpFormatter,
+                            epilog="Settings (--set KEY=VALUE, or in a --recipe file):\n"
+                                   + settings_help(shown or track))
+    parser.add_argument("--train", type=Path, action="append", required=True,
+                        help="labelled training file; repeat to pool several")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="the output folder: the model goes to OUT/model")
+    add_track_options(parser)
     if track is not None:
         parser.set_defaults(track=track)
     return parser
@@ -60,11 +67,13 @@ def _leave_process_group() -> None:
         distributed.destroy_process_group()
 
 
-def main(argv: list[str] | None = None, *, prog: str = "python -m idr_kit.fit",
+def main(argv: list[str] | None = None, *, prog: str = "idr-fit",
          default_track: str | None = None) -> int:
-    args = build_parser(prog, default_track).parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(prog, default_track, track_in(argv))
+    args = parser.parse_args(argv)
     terminate_as_interrupt()
-    return guarded(prog, args.debug, lambda: fit(args))
+    return guarded(parser.prog, args.debug, lambda: fit(args))
 
 
 if __name__ == "__main__":

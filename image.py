@@ -29,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from idr_kit.cli import guarded
+from idr_kit.cli import command_parser, guarded
 from idr_kit.data.errors import FileRefused, UserError
 from idr_kit.runfolder import check_output, check_writable, terminate_as_interrupt
 from idr_kit.data.reading import open_regular
@@ -81,7 +81,7 @@ CONTEXT = ("model", "wheels", "Dockerfile", "run.sh")  # what a context holds, a
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="idr-image", description=__doc__.split("\n\n")[0])
+    parser = command_parser("idr-image", __doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, required=True, help="a saved model/ folder")
     parser.add_argument("--out", type=Path, required=True, help="the build context to write")
     parser.add_argument("--base", default=BASE_IMAGE,
@@ -94,7 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
                              f"manylinux tags of {BASE_IMAGE}: {', '.join(PLATFORMS)})")
     parser.add_argument("--pip-arg", action="append", default=[], metavar="ARG",
                         help="more arguments for pip download (an --extra-index-url ...)")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return parser
 
 
@@ -201,9 +200,10 @@ def _pip(command: list[str], what: str, staging: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     terminate_as_interrupt()
-    return guarded("idr-image", args.debug, lambda: write_context(args))
+    return guarded(parser.prog, args.debug, lambda: write_context(args))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 try:
-    from idr_kit.cli import guarded
+    from idr_kit.cli import command_parser, guarded
     from idr_kit.runfolder import terminate_as_interrupt
     from idr_kit.shards import merge_shards
 except ModuleNotFoundError as err:  # python merge.py in a checkout that is not installed
@@ -26,9 +26,9 @@ except ModuleNotFoundError as err:  # python merge.py in a checkout that is not 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="merge.py", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("idr-merge", __doc__.split("\n\n")[0],
+                            epilog=__doc__.split("\n\n", 1)[1],
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("shards", nargs="+", type=Path, metavar="SHARD",
                         help="the output folders of submit.py --shard 1/N ... N/N")
     parser.add_argument("--out", type=Path, required=True, help="the merged output folder")
@@ -36,15 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "has moved since (default: the path they recorded)")
     parser.add_argument("--overwrite", action="store_true",
                         help="empty an output folder that holds another run's files first")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     terminate_as_interrupt()
-    return guarded("merge.py", args.debug, lambda: merge_shards(
+    return guarded(parser.prog, args.debug, lambda: merge_shards(
         args.shards, args.out, test=args.test, overwrite=args.overwrite,
         command=("merge.py", *argv)))
 

@@ -33,7 +33,7 @@ from idr_kit.runfolder import RunFolder, check_writable, own_folder
 from idr_kit.runtime import Runtime
 from idr_kit.saved import load_model, save_model
 from idr_kit.stream import (PARTS, ChunkPredictor, Chunking, Counts, Follower, Parts,
-                            available_cores, check_unchanged, model_digest, plan_of,
+                            available_cores, check_unchanged, in_style, model_digest, plan_of,
                             predict_parts, scan, write_set)
 from idr_kit.tracks import (OutOfFold, Track, TrackConfig, installed, make_track, require_installed,
                             track_class)
@@ -63,6 +63,7 @@ class RunSpec:
     command: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())  # said once at the start (e.g. demo data)
     chunking: Chunking = Chunking()  # the test file a chunk at a time: workers, shards
+    style: str | None = None  # with a model: the label style to predict in (its decision)
 
     def __post_init__(self):
         if self.chunking.sharded and self.model is None:
@@ -72,6 +73,9 @@ class RunSpec:
             raise SettingError("--folds must be 0 (no out-of-fold predictions) or at least 2")
         if self.model is None and (not self.track or (not self.train and self.folds)):
             raise SettingError("a training run needs a track and training files")
+        if self.style is not None and self.model is None:
+            raise SettingError("the style of a training run is its track's setting "
+                               "(--set style=...)")
 
 
 # ---- reading ----------------------------------------------------------------------------------
@@ -202,7 +206,8 @@ def predict_test(spec: RunSpec, track: Track, decision: Decision, counts: Counts
                                         and spec.runtime.device != "cuda" else 1)
     runtime = dataclasses.replace(spec.runtime, threads=max(1, available_cores() // workers),
                                   checkpoint_dir="")
-    predictor = ChunkPredictor(track, decision, model_dir, runtime, workers, executor)
+    predictor = ChunkPredictor(track, decision, model_dir, runtime, workers, executor,
+                               style=spec.style or "")
     return predict_parts(parts, spec.test, spec.chunking, predictor, counts, track.member_names,
                          follower)
 
@@ -248,6 +253,20 @@ def _curves(name: str, rows: list) -> dict[str, list[np.ndarray]]:
 
 # ---- the whole run ----------------------------------------------------------------------------
 
+def in_style_of(saved, style: str, model: Path):
+    """``saved`` predicting in label style ``style``: its track so told, and that style's
+    decision; SettingError when the model has no decision for it."""
+    if list(saved.decisions) == ["default"]:
+        raise SettingError(f"{model} predicts in the style of its training labels only; "
+                           "--style chooses between the styles of a model that learnt both "
+                           "(the shipped one)")
+    if style not in saved.decisions:
+        raise SettingError(f"{model} predicts in the style(s) {', '.join(saved.decisions)}, "
+                           f"not {style!r}")
+    return saved._replace(track=in_style(saved.track, style), decision=saved.decisions[style],
+                          default_style=style)
+
+
 def check_ready(spec: RunSpec) -> None:
     """Everything the run will need is installed: found now, not after hours of training."""
     if spec.model is None:
@@ -259,7 +278,8 @@ def check_ready(spec: RunSpec) -> None:
 
 def identity(spec: RunSpec, inputs: dict[str, list[dict]]) -> dict:
     """What makes two runs the same run: what they train (or load) and on which files."""
-    what = ({"model": str(spec.model)} if spec.model is not None else
+    what = ({"model": str(spec.model), **({"style": spec.style} if spec.style else {})}
+            if spec.model is not None else
             {"track": spec.track, "config": dataclasses.asdict(spec.config),
              "decision": dataclasses.asdict(spec.decision), "seed": spec.seed,
              "folds": spec.folds, "groups": str(spec.groups) if spec.groups else None})
@@ -288,15 +308,22 @@ def run(spec: RunSpec, executor=None) -> dict:
     if spec.model is None:
         inputs["train"] = describe_inputs(spec.train, sizes)
     saved = load_model(spec.model, spec.runtime) if spec.model is not None else None
+    if saved is not None and spec.style is not None:
+        saved = in_style_of(saved, spec.style, spec.model)
     if spec.runtime.cache_dir:
         check_writable(Path(spec.runtime.cache_dir))
     read = [("the test file", spec.test), *(("a training file", p) for p in spec.train),
             *([("the model", spec.model)] if spec.model else []),
             *([("the cluster table", spec.groups)] if spec.groups else [])]
     who = identity(spec, inputs)
-    if not spec.out_given:
-        spec = dataclasses.replace(spec, out=own_folder(spec.out, who))
+    if not spec.out_given and not spec.overwrite:  # --overwrite: the default folder itself
+        chosen = own_folder(spec.out, who)
+        if chosen != spec.out:
+            print(f"{spec.out} holds another run's outputs: this run writes to {chosen} (--out "
+                  "chooses the folder, --overwrite replaces what is there)", flush=True)
+        spec = dataclasses.replace(spec, out=chosen)
     with RunFolder(spec.out, who, inputs=read, overwrite=spec.overwrite):
+        print(f"output folder: {spec.out}", flush=True)
         return _run(spec, counts, train, sizes, inputs, saved, executor)
 
 
@@ -312,7 +339,8 @@ def _run(spec: RunSpec, counts: Counts, train, sizes, inputs, saved, executor) -
         track, decision, meta = saved.track, saved.decision, saved.meta
         if spec.threshold is not None:
             decision = decision.with_threshold(spec.threshold, "--threshold")
-        record.update(model=str(spec.model), model_code_version=meta.get("code_version"))
+        record.update(model=str(spec.model), model_code_version=meta.get("code_version"),
+                      style=saved.default_style)
     warn_extreme(decision)
     record.update(track=track.name, track_config=dataclasses.asdict(track.config),
                   decision=decision.to_dict(), threshold=decision.threshold,

@@ -25,6 +25,7 @@ PROTEIN_FIGSIZE = (12.0, 4.0)  # inches: 1200 x 400 px, wide because proteins ar
 SUMMARY_FIGSIZE = (10.0, 4.5)  # inches: 1000 x 450 px, two square-ish panels
 DISORDER_COLOUR = "#f4b183"  # shading of the true disordered spans
 UNASSESSED_COLOUR = "#d9d9d9"  # shading of residues labelled '-'
+REGION_COLOUR = "#2e75b6"  # the bar of predicted IDRs along the top
 LINE_WIDTH, HIGHLIGHT_WIDTH = 1.0, 2.4  # the highlighted curve (the ensemble) drawn bolder
 MAX_NAME = 100  # characters of a protein id kept in a file name; most file systems allow 255
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -65,8 +66,10 @@ def _private_matplotlib_folder() -> None:
 
 
 def _save(figure, path: str | Path) -> Path:
+    """The figure as PNG, or SVG for a path ending in .svg, written atomically."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
+    figure.savefig(buffer, format="svg" if str(path).lower().endswith(".svg") else "png",
+                   dpi=DPI)
     with atomic_write(path, "wb") as handle:
         handle.write(buffer.getvalue())
     return Path(path)
@@ -86,10 +89,13 @@ def _colours(names: Sequence[str], highlight: str | None) -> dict[str, str]:
 
 
 def protein_plot(path: str | Path, protein: Protein, curves: Mapping[str, np.ndarray],
-                 threshold: float, highlight: str | None = None) -> Path:
-    """One protein: each curve (L,) along the sequence, the threshold, the true labels if known.
+                 threshold: float, highlight: str | None = None,
+                 calls: np.ndarray | None = None) -> Path:
+    """One protein: each curve (L,) along the sequence, the threshold, the true labels if known,
+    and the predicted IDRs (the runs of ``calls`` (L,), when given) as a bar along the top.
 
-    ``highlight`` names the curve drawn bolder and on top (the ensemble). Returns ``path``.
+    ``highlight`` names the curve drawn bolder and on top (the ensemble). Returns ``path``
+    (PNG, or SVG by its extension).
     """
     length = len(protein)
     for name, values in curves.items():
@@ -110,9 +116,16 @@ def protein_plot(path: str | Path, protein: Protein, curves: Mapping[str, np.nda
         axes.plot(positions, values, label=name, lw=HIGHLIGHT_WIDTH if bold else LINE_WIDTH,
                   zorder=3 if bold else 2, color=colours[name])
     axes.axhline(threshold, color="crimson", ls="--", lw=1, label=f"threshold {threshold:.3f}")
-    axes.set(xlim=(0.5, length + 0.5), ylim=(-0.02, 1.02), xlabel="residue",
+    top = 1.02
+    if calls is not None:
+        starts, ends = runs(np.asarray(calls).astype(bool))
+        axes.hlines(np.full(len(starts), 1.05), starts + 0.5, ends + 0.5, color=REGION_COLOUR,
+                    lw=6, label=f"predicted IDRs ({len(starts)})")
+        top = 1.09
+    axes.set(xlim=(0.5, length + 0.5), ylim=(-0.02, top), xlabel="residue",
              ylabel="disorder probability", title=f"{protein.id}  (length {length})")
-    axes.legend(loc="upper right", fontsize="small", framealpha=0.8)
+    axes.legend(loc="best" if calls is not None else "upper right", fontsize="small",
+                framealpha=0.8)
     figure.tight_layout()  # rearranges inside the fixed canvas; the pixel size does not change
     return _save(figure, path)
 
@@ -161,18 +174,41 @@ def file_names(ids: Sequence[str], suffix: str = ".png") -> list[str]:
     too (no hidden files, no ``..``); Windows' reserved names (``CON``, ``NUL``, ...) get a
     leading ``_``; a name taken already gets ``_2``, ``_3``, ...
     """
-    names, taken = [], set()
-    for pid in ids:
+    namer = FileNamer(suffix)
+    return [namer(pid) for pid in ids]
+
+
+class FileNamer:
+    """``file_names`` one id at a time (for proteins that arrive as they are predicted)."""
+
+    def __init__(self, suffix: str = ".png"):
+        self.suffix, self.taken = suffix, set()
+
+    def __call__(self, pid: str) -> str:
         stem = _UNSAFE.sub("_", pid)[:MAX_NAME] or "protein"
         stem = "_" + stem[1:] if stem.startswith(".") else stem
         stem = "_" + stem if stem.split(".")[0].upper() in _RESERVED else stem
         name, n = stem, 1
-        while name.lower() in taken:  # lower: macOS and Windows ignore case
+        while name.lower() in self.taken:  # lower: macOS and Windows ignore case
             n += 1
             name = f"{stem}_{n}"
-        taken.add(name.lower())
-        names.append(name + suffix)
-    return names
+        self.taken.add(name.lower())
+        return name + self.suffix
+
+
+def prediction_plotter(folder: str | Path, threshold: float, first: int, fmt: str = "png"):
+    """What plots each of the first ``first`` predictions (id, sequence, probabilities, calls)
+    into ``folder``, one file a protein: the probability along the sequence, the threshold and
+    the predicted IDRs. Returns (plot(hit), the paths written)."""
+    namer, written = FileNamer(f".{fmt}"), []
+
+    def plot(hit) -> None:
+        if len(written) < first:
+            protein = Protein(hit.id, hit.sequence)
+            written.append(protein_plot(Path(folder) / namer(hit.id), protein,
+                                        {"P(disordered)": hit.probs}, threshold,
+                                        calls=hit.calls))
+    return plot, written
 
 
 def plot_proteins(out_dir: str | Path, proteins: Sequence[Protein],

@@ -4,6 +4,8 @@
     idr-predict proteome.fasta -o disorder.json   # by extension: .caid .csv .json .npz
     cat my.fasta | idr-predict - --style nox -o calls.csv
     idr-predict my.fasta --model runs/lgbm/model -o out.caid
+    idr-predict WSAA_data_test.pkl --style nox --submission submit.csv   # the competition's
+    idr-predict my.fasta --plot plots/            # a picture of each protein (matplotlib)
 
 Text outputs give regions 1-based and inclusive (as DisProt does); the Python API
 (predictor.py) gives them 0-based, end excluded. A file is read, predicted and written a chunk at
@@ -17,13 +19,14 @@ import json
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
 try:
-    from idr_kit.cli import guarded, threshold_arg
+    from idr_kit.cli import command_parser, guarded, threshold_arg
     from idr_kit.data.atomic import atomic_write
+    from idr_kit.data.competition import SUBMISSION_COLUMNS, submission_row
     from idr_kit.data.errors import SettingError
     from idr_kit.data.fasta import caid_record
     from idr_kit.data.outset import NpzWriter
@@ -38,13 +41,14 @@ except ModuleNotFoundError as err:  # python predict.py in a checkout that is no
              "install command (pip install -e . in the checkout) first")
 
 FORMATS = (".caid", ".csv", ".json", ".npz")
+PLOT_FIRST = 100  # proteins drawn by --plot unless told: a proteome would take hours
 DECIMALS = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="idr-predict", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser = command_parser("idr-predict", __doc__.split("\n\n")[0],
+                            formatter_class=argparse.RawDescriptionHelpFormatter,
+                            epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("files", nargs="*", type=str, metavar="FILE",
                         help="FASTA files (or .pkl / .json as the kit reads them); - for stdin")
     parser.add_argument("-s", "--sequence", action="append", default=[], metavar="SEQUENCE",
@@ -52,6 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", type=Path, metavar="OUT",
                         help=f"write here, the format by extension ({', '.join(FORMATS)}); "
                              "without it, a short table on stdout")
+    parser.add_argument("--submission", type=Path, metavar="CSV",
+                        help="also write the competition's submission (proteinID,sequence,IDRs "
+                             "with 0/1 strings) there: with --style nox for the WSAA challenge")
+    parser.add_argument("--plot", type=Path, metavar="DIR",
+                        help="draw each protein (its probability along the sequence, the "
+                             "threshold, the predicted IDRs) into DIR, one file a protein "
+                             "(needs matplotlib: pip install matplotlib)")
+    parser.add_argument("--plot-first", type=int, default=PLOT_FIRST, metavar="N",
+                        help="proteins drawn with --plot: the first N (default: %(default)s)")
+    parser.add_argument("--plot-format", choices=("png", "svg"), default="png",
+                        help="the pictures' format (default: %(default)s)")
     parser.add_argument("--style", choices=STYLES, help="the label style to predict in: pdb "
                         "(CAID's, the shipped model's default) or nox (the competition's)")
     parser.add_argument("--model", type=Path, help="a model folder the kit saved (default: the "
@@ -63,34 +78,72 @@ def build_parser() -> argparse.ArgumentParser:
                              "the outputs do not depend on it")
     parser.add_argument("--chunk-residues", type=int, default=CHUNK_RESIDUES, metavar="R",
                         help="residues read and predicted at a time (default: %(default)s)")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return parser
 
 
 def run(args) -> None:
-    """Everything checked first (the output's place, the model, every input), then the
-    prediction, chunk by chunk, into the output, which appears whole at the end."""
+    """Everything checked first (the outputs' places, the model, every input), then the
+    prediction, chunk by chunk, into the outputs, which appear whole at the end."""
     if not args.files and not args.sequence:
         raise SettingError("nothing to predict: give FASTA files, - for stdin, or -s SEQUENCE")
     if args.files.count("-") > 1:
         raise SettingError("- (stdin) can be given once")
     chunking = Chunking(args.chunk_residues, args.workers)  # the ranges, before any work
-    inputs = [Path(f) for f in args.files if f != "-"]
-    writer = None
-    if args.output is not None:
-        writer = writer_for(args.output)
-        check_output(args.output, [("the model", args.model or SHIPPED),
-                                   *(("an input file", f) for f in inputs)], folder=False)
-        check_writable(args.output.parent)
+    inputs = [("the model", args.model or SHIPPED),
+              *(("an input file", Path(f)) for f in args.files if f != "-")]
+    outputs = ([(args.output, writer_for(args.output))] if args.output else []) + (
+        [(args.submission, write_submission)] if args.submission else [])
+    for path, _ in outputs:
+        check_output(path, inputs, folder=False)
+        check_writable(path.parent)
+    if len({p.resolve() for p, _ in outputs}) < len(outputs):
+        raise SettingError(f"{args.output}: -o and --submission name the same file")
+    if args.plot is not None:
+        check_plots(args, inputs)
     model = load(args.model, style=args.style, threshold=args.threshold)
     sources = ([Source("the sequences given", proteins=tuple(as_proteins(args.sequence)))]
                if args.sequence else []) + [Source.of(f) for f in args.files]
     hits = model.predict_sources(sources, chunking.workers, chunking.residues, progress=True)
-    if writer is None:
+    if args.plot is not None:
+        hits = plotted(hits, args, model.threshold)
+    if not outputs:
         write_table(hits, sys.stdout)
         return
-    count = writer(hits, args.output)
-    print(f"wrote {args.output} ({count} proteins)", file=sys.stderr)
+    with ExitStack() as stack:
+        sinks = [writer(stack, path) for path, writer in outputs]
+        count = 0
+        for hit in hits:
+            for sink in sinks:
+                sink(hit)
+            count += 1
+    for path, _ in outputs:
+        print(f"wrote {path} ({count} proteins)", file=sys.stderr)
+
+
+def check_plots(args, inputs) -> None:
+    """Before any work: matplotlib is there, and the plot folder is a place to write."""
+    from idr_kit.data.errors import MissingExtra
+    from idr_kit.tracks import installed
+    if not installed("matplotlib"):
+        raise MissingExtra("--plot needs matplotlib: pip install matplotlib (or the kit's "
+                           "'plots' extra)")
+    if not 0 <= args.plot_first <= 1_000_000:
+        raise SettingError(f"--plot-first must be 0 to 1,000,000, got {args.plot_first}")
+    check_output(args.plot, inputs, folder=True)
+    check_writable(args.plot)
+
+
+def plotted(hits: Iterable[Prediction], args, threshold: float) -> Iterable[Prediction]:
+    """``hits``, the first --plot-first of them drawn into --plot as they pass."""
+    from idr_kit.plots import prediction_plotter
+    plot, written = prediction_plotter(args.plot, threshold, args.plot_first, args.plot_format)
+    count = 0
+    for hit in hits:
+        plot(hit)
+        count += 1
+        yield hit
+    more = f" (the first {len(written)} of {count}: --plot-first)" if count > len(written) else ""
+    print(f"drew {len(written)} proteins in {args.plot}{more}", file=sys.stderr)
 
 
 def writer_for(path: Path):
@@ -116,65 +169,67 @@ def write_table(hits: Iterable[Prediction], out) -> None:
                   f"{regions_text(hit)}\n")
 
 
-def write_caid(hits: Iterable[Prediction], path: Path) -> int:
-    count = 0
-    with atomic_write(path) as handle:
-        for hit in hits:
-            handle.write(caid_record(hit.id, hit.sequence, hit.probs, hit.calls))
-            count += 1
-    return count
+# Each writer opens its file (atomic: it appears whole when ``stack`` closes cleanly, not at all
+# otherwise) and returns what writes one protein into it.
+
+def write_caid(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
+    handle = stack.enter_context(atomic_write(path))
+    return lambda hit: handle.write(caid_record(hit.id, hit.sequence, hit.probs, hit.calls))
 
 
-def write_csv(hits: Iterable[Prediction], path: Path) -> int:
+def write_csv(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
     """One row per residue: id, position (1-based), residue, probability, disordered; an id
     with a comma or a quote is quoted, as CSV readers expect."""
-    count = 0
-    with atomic_write(path, "w", newline="", encoding="utf-8") as handle:
-        rows = csv.writer(handle, lineterminator="\n")
-        rows.writerow(("id", "position", "residue", "probability", "disordered"))
-        for hit in hits:
-            rows.writerows((hit.id, i, aa, f"{p:.{DECIMALS}f}", c) for i, (aa, p, c) in
-                           enumerate(zip(hit.sequence, hit.probs, hit.calls.tolist()), 1))
-            count += 1
-    return count
+    rows = csv.writer(stack.enter_context(atomic_write(path, "w", newline="", encoding="utf-8")),
+                      lineterminator="\n")
+    rows.writerow(("id", "position", "residue", "probability", "disordered"))
+    return lambda hit: rows.writerows(
+        (hit.id, i, aa, f"{p:.{DECIMALS}f}", c)
+        for i, (aa, p, c) in enumerate(zip(hit.sequence, hit.probs, hit.calls.tolist()), 1))
 
 
-def write_json(hits: Iterable[Prediction], path: Path) -> int:
+def write_json(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
     """{"regions_are": ..., "proteins": [{id, length, fraction_disordered, regions,
     probabilities, calls}, ...]}, written protein by protein."""
-    count = 0
-    with atomic_write(path) as handle:
-        handle.write('{"regions_are": "1-based, inclusive", "proteins": [\n')
-        for hit in hits:
-            record = {"id": hit.id, "length": len(hit.sequence),
-                      "fraction_disordered": round(hit.fraction_disordered, DECIMALS),
-                      "regions": [[a + 1, b] for a, b in hit.regions],
-                      "probabilities": np.round(hit.probs.astype(np.float64), DECIMALS).tolist(),
-                      "calls": "".join(map(str, hit.calls.tolist()))}
-            handle.write(("" if count == 0 else ",\n") + json.dumps(record))
-            count += 1
-        handle.write("\n]}\n")
-    return count
+    handle = stack.enter_context(atomic_write(path))
+    handle.write('{"regions_are": "1-based, inclusive", "proteins": [\n')
+    stack.callback(handle.write, "\n]}\n")  # before the file is committed (LIFO)
+    first = [True]
+
+    def write(hit: Prediction) -> None:
+        record = {"id": hit.id, "length": len(hit.sequence),
+                  "fraction_disordered": round(hit.fraction_disordered, DECIMALS),
+                  "regions": [[a + 1, b] for a, b in hit.regions],
+                  "probabilities": np.round(hit.probs.astype(np.float64), DECIMALS).tolist(),
+                  "calls": "".join(map(str, hit.calls.tolist()))}
+        handle.write(("" if first[0] else ",\n") + json.dumps(record))
+        first[0] = False
+    return write
 
 
-def write_npz(hits: Iterable[Prediction], path: Path) -> int:
-    """id -> (L,) float32 probabilities, member by member (the kit's probs.npz format)."""
-    count = 0
-    with ExitStack() as stack:
-        writer = NpzWriter(stack, path)
-        for hit in hits:
-            writer.add([hit.id], [hit.probs])
-            count += 1
-    return count
+def write_npz(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
+    """id -> (L,) float32 probabilities (the kit's probs.npz format)."""
+    writer = NpzWriter(stack, path)
+    return lambda hit: writer.add([hit.id], [hit.probs])
+
+
+def write_submission(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
+    """The competition's CSV: proteinID,sequence,IDRs (the calls as a 0/1 string), written by
+    the same record writer as a run's submit.csv."""
+    rows = csv.writer(stack.enter_context(atomic_write(path, "w", newline="", encoding="utf-8")),
+                      lineterminator="\n")
+    rows.writerow(SUBMISSION_COLUMNS)
+    return lambda hit: rows.writerow(submission_row(hit.id, hit.sequence, hit.calls))
 
 
 WRITERS = {".caid": write_caid, ".csv": write_csv, ".json": write_json, ".npz": write_npz}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     terminate_as_interrupt()
-    return guarded("idr-predict", args.debug, lambda: run(args))
+    return guarded(parser.prog, args.debug, lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from idr_kit.data.errors import SettingError, WrongType
+from idr_kit.data.progress import DELAY
 from idr_kit.data.records import Protein, make_protein
 from idr_kit.postprocess import Decision, check_threshold, runs
 from idr_kit.runtime import Runtime
@@ -96,6 +97,27 @@ class Predictor:
         return [Prediction(p.id, p.seq, pr.astype(np.float32), c.astype(np.uint8),
                            regions_of(c)) for p, pr, c in zip(proteins, probs, calls)]
 
+    def plot(self, seqs: Sequences, out: str | os.PathLike, fmt: str = "png") -> list[Path]:
+        """Pictures of the predictions (the probability along the sequence, the threshold, the
+        predicted IDRs): one sequence (a string) into the file ``out`` (PNG, or SVG by its
+        extension); several (a list, or a dict of id -> sequence) into the folder ``out``, a
+        file each, named by id. Needs matplotlib. Returns the paths written."""
+        from idr_kit.data.errors import MissingExtra
+        from idr_kit.plots import prediction_plotter, protein_plot
+        from idr_kit.tracks import installed
+        if not installed("matplotlib"):
+            raise MissingExtra("plots need matplotlib: pip install matplotlib (or the kit's "
+                               "'plots' extra)")
+        hits = self.predict_proteins(as_proteins(seqs))
+        if isinstance(seqs, str):
+            hit = hits[0]
+            return [protein_plot(out, Protein(hit.id, hit.sequence),
+                                 {"P(disordered)": hit.probs}, self.threshold, calls=hit.calls)]
+        plot, written = prediction_plotter(out, self.threshold, len(hits), fmt)
+        for hit in hits:
+            plot(hit)
+        return written
+
     def predict_fasta(self, path: str | os.PathLike, workers: int = 1, chunk_residues: int = 0
                       ) -> Iterator[Prediction]:
         """Every protein of a file (FASTA, or ``-`` for stdin; .pkl and .json are read whole),
@@ -121,7 +143,7 @@ class Predictor:
                                 workers if self.track.predicts_in_workers else 1,
                                 style=self.style)
         chunks = (chunk for source in sources for chunk in source.chunks(chunking.residues))
-        tally = Tally(counts, quiet_under=2.0 if progress else float("inf"))
+        tally = Tally(counts, quiet_under=DELAY if progress else float("inf"))
         for chunk, probs, _ in in_order(chunks, counts.chunks, engine, tally):
             yield from self._hits(chunk, probs)
         sources_unchanged(sources, digests)

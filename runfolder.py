@@ -40,6 +40,7 @@ CLAIM = ".idr-run.json"  # which run owns the folder
 LOCK = ".idr-run.lock"  # held while a run writes
 # What a resumed run keeps: training checkpoints and the chunks it predicted (stream.py).
 KEPT = ("checkpoints", "parts", CLAIM, LOCK)
+DISPOSABLE = (CLAIM, LOCK, "folds.json")  # all a run that failed before any work leaves
 
 
 class FolderBusy(FileRefused):
@@ -106,7 +107,7 @@ class RunFolder:
                              f"({', '.join(sorted(others)[:3])}); choose another --out")
         if owner == digest and not self.overwrite:
             self._clear(keep=KEPT)  # resume: checkpoints stay, outputs are written again
-        elif not others or self.overwrite:
+        elif not others or self.overwrite or not holds_work(self.out):
             self._clear(keep=(LOCK,))
         else:
             raise FolderBusy(f"{self.out} holds the outputs of another run (other settings or "
@@ -131,13 +132,26 @@ class RunFolder:
                     Path(folder, name).unlink(missing_ok=True)
 
 
+def holds_work(folder: Path) -> bool:
+    """Whether a folder claimed by a run holds anything beyond what a run that failed before
+    learning or predicting anything leaves (its claim, its lock, its folds): such a folder is
+    free for the next run."""
+    for top, _, files in os.walk(folder):
+        for name in files:
+            if str(Path(top, name).relative_to(folder)) not in DISPOSABLE:
+                return True
+    return False
+
+
 def own_folder(base: Path, identity: dict) -> Path:
-    """``base`` if it is free (absent, empty, or this run's own), else the first of ``base-2``,
-    ``base-3`` ... that is: where a run writes when its user named no folder."""
+    """``base`` if it is free (absent, empty, this run's own, or left by a run that failed
+    before doing any work), else the first of ``base-2``, ``base-3`` ... that is: where a run
+    writes when its user named no folder."""
     digest = value_digest(identity)
     for n in range(1, 10_000):
         folder = base if n == 1 else base.with_name(f"{base.name}-{n}")
-        if not folder.exists() or not any(folder.iterdir()):
+        if not folder.exists() or not any(folder.iterdir()) or (
+                claimed_identity(folder) is not None and not holds_work(folder)):
             return folder
         if claimed_identity(folder) == digest:
             return folder

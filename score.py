@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from idr_kit.cli import guarded, threshold_arg
+from idr_kit.cli import command_parser, guarded, threshold_arg
 from idr_kit.data.errors import FileRefused, InputError, UserError, brief
 from idr_kit.data.load import PredictionSet, read_predictions, read_proteins
 from idr_kit.data.metrics import (DEFAULT_THRESHOLD, binarize, binary_source, drop_reasons,
@@ -40,9 +40,9 @@ ANOTHER_PROTEIN = 0.5  # a prediction whose residues differ from its reference's
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="score.py", description="Score per-residue disorder predictions with CAID's rules: "
-        "scores rounded to 3 decimals, '-' residues ignored, all residues pooled.")
+    parser = command_parser("idr-score", "Score per-residue disorder predictions with CAID's "
+                            "rules: scores rounded to 3 decimals, '-' residues ignored, all "
+                            "residues pooled.")
     parser.add_argument("--ref", required=True, metavar="REF", help=(
         "labelled reference: a competition pickle (.pkl: a list of {'id', 'sequence', "
         "'label'}) or a CAID 3-line FASTA (>id, sequence, labels of 0/1/-)."))
@@ -61,7 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
         "match a CAID header by its first word (CAID takes the whole header line as the id)"))
     parser.add_argument("--json", action="store_true",
                         help="print the metrics as one JSON object on the last line.")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return parser
 
 
@@ -260,7 +259,11 @@ def score(args) -> tuple[list[str], dict]:
     if threshold is None:
         threshold, source = run_threshold(args.pred, checked.pred)
     result = evaluate(checked.ref, checked.pred.scores, checked.pred.binary, threshold)
-    return [*drop_report(checked, threshold), calls_line(checked.pred, threshold, source)], result
+    dropped = drop_report(checked, threshold)
+    if not result.get("proteins"):  # every metric would be n/a: nothing was scored
+        raise InputError(f"not one protein of {args.ref} could be scored: {dropped[0]} (is it "
+                         "the prediction of these proteins?)", source=str(args.pred))
+    return [*dropped, calls_line(checked.pred, threshold, source)], result
 
 
 def report(args) -> None:
@@ -275,8 +278,9 @@ def report(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return guarded("score.py", args.debug, lambda: report(args))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return guarded(parser.prog, args.debug, lambda: report(args))
 
 
 if __name__ == "__main__":

@@ -7,11 +7,11 @@ from recipes, by the same rules.
 """
 from __future__ import annotations
 
-import json
+import dataclasses
 from pathlib import Path
 from typing import Any, Sequence
 
-from idr_kit.data.errors import InputError, SettingError
+from idr_kit.data.errors import FileRefused, InputError, SettingError
 from idr_kit.data.reading import read_json
 from idr_kit.data.fields import defaults_of, parse_pairs, typed_json
 from idr_kit.postprocess import DecisionSettings
@@ -103,3 +103,48 @@ def command_flags() -> dict[str, tuple[str, Any]]:
         owner = next(n for n in TRACKS if field in defaults_of(config_class(n)()))
         flags[field] = (text, defaults_of(config_class(owner)())[field])
     return flags
+
+
+def field_notes(cls) -> dict[str, str]:
+    """Each dataclass field's one line of meaning: the comment after it on its line, in the
+    source of the class that declares it (or of a base class)."""
+    import inspect
+    import io
+    import tokenize
+    notes: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            source = inspect.getsource(klass)
+        except (OSError, TypeError):
+            continue
+        lines = source.splitlines()
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type != tokenize.COMMENT:
+                continue
+            line = lines[token.start[0] - 1]
+            name = line.strip().split(":", 1)[0]
+            if name.isidentifier() and line.startswith("    ") and not line.startswith("     "):
+                notes[name] = token.string.lstrip("#").strip()
+    return notes
+
+
+def settings_table(name: str) -> str:
+    """Track ``name``'s settings, the decision's and the runtime's, one line each: the key,
+    its default, its range where it has one, and what it means (from its field's comment)."""
+    rows = []
+    for kind, cls in (("track " + name, config_class(name)), ("decision", DecisionSettings),
+                      ("runtime", Runtime)):
+        notes, ranges = field_notes(cls), getattr(cls, "ranges", dict)()
+        rows.append(f"  {kind}:")
+        for key, default in defaults_of(cls()).items():
+            shown = ",".join(map(str, default)) if isinstance(default, (tuple, list)) else default
+            span = (f" [{_number(ranges[key].low)}..{_number(ranges[key].high)}]"
+                    if key in ranges else "")
+            rows.append(f"    {key}={shown}{span}  {notes.get(key, '')}".rstrip())
+    return "\n".join(rows)
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"

@@ -41,6 +41,7 @@ from idr_kit.data.fasta import in_chunks, iter_fasta_text
 from idr_kit.data.load import iter_proteins
 from idr_kit.data.outset import OutputSet
 from idr_kit.data.probs import read_npz_for, write_npz
+from idr_kit.data.progress import progress_mode
 from idr_kit.data.reading import read_json
 from idr_kit.data.records import Protein
 from idr_kit.postprocess import Decision
@@ -477,7 +478,8 @@ class Tally:
         self.residues += size
         self.left_residues -= size
         seconds = time.perf_counter() - self.start
-        if seconds < self.quiet_under or (seconds - self.last < 2 and self.left_residues > 0):
+        if (seconds < self.quiet_under or (seconds - self.last < 2 and self.left_residues > 0)
+                or progress_mode() == "off"):
             return
         self.last = seconds
         speed = self.residues / max(seconds, 1e-9)

@@ -19,13 +19,16 @@ from pathlib import Path
 try:
     from idr_kit.cli import (
         add_track_options,
+        command_parser,
         guarded,
         runtime_settings,
         settings_help,
+        track_in,
         track_settings,
         with_checkpoints,
     )
     from idr_kit.data.errors import FileRefused, SettingError
+    from idr_kit.data.styles import STYLES
     from idr_kit.pipeline import RunSpec, run
     from idr_kit.runfolder import terminate_as_interrupt
     from idr_kit.runtime import Runtime
@@ -46,21 +49,23 @@ DEMO_NOTE = ("using the bundled demo data ({train} to train on, {test} to predic
              "data/demo/README.md): pass --train/--test, or --data-dir, for your own")
 
 DESCRIPTION = __doc__.split("\n\n")[0]
-EPILOG = f"""\
+EPILOG = """\
 Files (TRAIN and TEST): a competition pickle (.pkl), a CAID 3-line FASTA or a plain FASTA,
 or a DisProt release (.json). Several --train files are pooled; unassessed '-' residues are
 ignored. When TEST has labels, its scores are printed and saved to DIR/scores.json.
 
-Without --train/--test, the files are looked up in --data-dir (default: ${DATA_ENV}, else the
-current folder) under the competition's names: {' or '.join(TRAIN_NAMES)} and
-{' or '.join(TEST_NAMES)}; when neither is given nor found there, the kit's bundled demo data
+Without --train/--test, the files are looked up in --data-dir (default: ${data_env}, else the
+current folder) under the competition's names: {train_names} and
+{test_names}; when neither is given nor found there, the kit's bundled demo data
 is used, and the run says so.
 
 The threshold that turns probabilities into 0/1 is the one that maximises F1 on out-of-fold
-predictions of the training set (--folds), unless --threshold is given.
+predictions of the training set (--folds), unless --threshold is given. With --model,
+--style nox|pdb chooses the label style (and its decision) of a model that learnt both: the
+competition's submission from the shipped model is --model models/predictor --style nox.
 
 Settings (--set KEY=VALUE, or in a --recipe file):
-{settings_help()}
+{settings}
 
 Examples:
   python submit.py --track lgbm                      # trains and scores on the demo data
@@ -71,14 +76,22 @@ Examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="submit.py", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser(track: str | None = None) -> argparse.ArgumentParser:
+    """The parser; ``track``: the one whose settings --help lists in full."""
+    epilog = EPILOG.format(data_env=DATA_ENV, train_names=" or ".join(TRAIN_NAMES),
+                           test_names=" or ".join(TEST_NAMES), settings=settings_help(track))
+    parser = command_parser("idr-submit", DESCRIPTION, epilog=epilog,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path,
                         help="predict with a saved model/ folder, no training")
     parser.add_argument("--train", type=Path, action="append",
                         help="labelled training file; repeat to pool several")
     parser.add_argument("--test", type=Path, help="proteins to predict")
+    parser.add_argument("--style", choices=STYLES,
+                        help="with --model: the label style to predict in, with the model's "
+                             "decision for it: nox (the competition's) or pdb (CAID's); the "
+                             "shipped model's default is pdb. A training run takes a track's "
+                             "style as --set style=...")
     parser.add_argument("--out", type=Path, help="output folder (default: runs/TRACK)")
     parser.add_argument("--data-dir", type=Path,
                         help=f"where to look for the competition's files (default: ${DATA_ENV}, "
@@ -107,7 +120,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --model: predict only the I-th of N parts of the test file "
                              "(a job array's task); merge.py joins the N folders into the "
                              "output set one run writes")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     add_track_options(parser)
     return parser
 
@@ -157,7 +169,10 @@ def spec_from_args(args, argv: list[str]) -> RunSpec:
         # A model folder names its backbone; it never decides to reach for the network.
         runtime = runtime_settings(args, base=Runtime(downloads=False))
         return RunSpec(out=out, test=test, model=args.model, runtime=runtime, notes=notes,
-                       **common)
+                       style=args.style, **common)
+    if args.style is not None:
+        raise SettingError("--style chooses how a saved model (--model) predicts; a training "
+                           "run takes the style of a track that has one as --set style=...")
     if args.shard != (1, 1):
         raise SettingError("--shard predicts with a saved model (--model): train once, then "
                            "run the shards")
@@ -175,9 +190,10 @@ def spec_from_args(args, argv: list[str]) -> RunSpec:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser(track_in(argv))
+    args = parser.parse_args(argv)
     terminate_as_interrupt()
-    return guarded("submit.py", args.debug, lambda: run(spec_from_args(args, argv)))
+    return guarded(parser.prog, args.debug, lambda: run(spec_from_args(args, argv)))
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ class TrackConfig:
     setting held to its ``RANGES`` (gathered from the class and its bases), so that no value,
     from the command line, a recipe or a model folder, asks a library for the impossible or
     for gigabytes."""
-    seed: int = 0
+    seed: int = 0  # every random choice of the track (weights, batches, splits)
     RANGES: ClassVar[dict[str, Range]] = {"seed": Range(0, 2 ** 31 - 1)}
 
     def __post_init__(self):

@@ -23,34 +23,34 @@ class W2VConfig(TrackConfig):
 class LGBMConfig(TrackConfig):
     # Features: defaults, and the evidence for them, live in baselines/features.py.
     vector_size: int = 8  # Word2Vec adds nothing over composition in CV: keep it small
-    w2v_widths: tuple[int, ...] = FeatureSpec.w2v_widths
-    composition_widths: tuple[int, ...] = FeatureSpec.composition_widths
-    scale_widths: tuple[int, ...] = FeatureSpec.scale_widths
-    terminus_cap: int = FeatureSpec.terminus_cap
-    use_length: bool = FeatureSpec.use_length
-    use_protein_means: bool = FeatureSpec.use_protein_means
+    w2v_widths: tuple[int, ...] = FeatureSpec.w2v_widths  # windows averaging the Word2Vec vectors
+    composition_widths: tuple[int, ...] = FeatureSpec.composition_widths  # composition windows
+    scale_widths: tuple[int, ...] = FeatureSpec.scale_widths  # windows averaging the residue scales
+    terminus_cap: int = FeatureSpec.terminus_cap  # distance to a terminus, capped here
+    use_length: bool = FeatureSpec.use_length  # the protein's length as a feature
+    use_protein_means: bool = FeatureSpec.use_protein_means  # whole-protein scale means as features
     # Boosting. Small trees with large leaves: 63-leaf trees with 200-residue leaves peaked
     # at 50-100 rounds in CV and lost 0.026 AUC by 800. Early stopping on a 10% protein fold
     # matched the best fixed round count (CV AUC 0.852 vs 0.851).
-    num_rounds: int = 1000
-    early_stopping_rounds: int = 50
-    learning_rate: float = 0.05
-    num_leaves: int = 15
-    min_data_in_leaf: int = 1000
-    feature_fraction: float = 0.8
-    bagging_fraction: float = 0.5
-    lambda_l2: float = 1.0
-    max_bin: int = 63
+    num_rounds: int = 1000  # boosting rounds at most (early stopping ends sooner)
+    early_stopping_rounds: int = 50  # rounds without a better held-out loss before stopping
+    learning_rate: float = 0.05  # LightGBM's shrinkage per round
+    num_leaves: int = 15  # leaves per tree
+    min_data_in_leaf: int = 1000  # residues a leaf holds at least
+    feature_fraction: float = 0.8  # features each tree sees
+    bagging_fraction: float = 0.5  # residues each tree sees
+    lambda_l2: float = 1.0  # L2 penalty on leaf values
+    max_bin: int = 63  # histogram bins per feature
     balance_classes: bool = True  # scale_pos_weight = ordered / disordered residues
     valid_fraction: float = 0.1  # proteins held out for early stopping; 0 trains all rounds
     # Protein-language-model embeddings as more features (plm.py; needs torch): a backbone the
     # token tracks load ("antiberty", an ESM-2 name such as esm2_t33_650M_UR50D, a transformers
     # directory); "" adds none. Its vectors are reduced to embedding_dims principal components
     # (0 keeps them all) and averaged over centred windows of each of embedding_widths.
-    embeddings: str = ""
+    embeddings: str = ""  # a language model's per-residue vectors as features (see above)
     embedding_weights: str = ""  # a local fair-esm checkpoint (.pt) for an ESM-2 name
-    embedding_dims: int = 32
-    embedding_widths: tuple[int, ...] = (1, 15, 41)
+    embedding_dims: int = 32  # principal components kept of those vectors (0: all)
+    embedding_widths: tuple[int, ...] = (1, 15, 41)  # windows averaging those components
     # Widths beyond a few hundred residues average a whole protein; 1001 is far past any use.
     RANGES: ClassVar[dict[str, Range]] = {
         "vector_size": Range(1, 1024), "w2v_widths": Range(1, 1001),

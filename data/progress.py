@@ -26,6 +26,11 @@ MODES = ("auto", "bars", "lines", "off")
 _prefix: contextvars.ContextVar[str] = contextvars.ContextVar("progress_prefix", default="")
 
 
+def progress_mode() -> str:
+    """bars (a terminal), lines (a log), or off: IDR_PROGRESS, else by where stderr goes."""
+    return _mode()
+
+
 def _mode() -> str:
     mode = os.environ.get(MODE_ENV, "auto").strip().lower() or "auto"
     if mode not in MODES:

@@ -15,12 +15,12 @@ AUTO = "auto"
 @dataclass(frozen=True)
 class DistilledConfig(LoopConfig):
     # The network: the bilstm's, whose settings were chosen on grouped folds (seqnet/config.py).
-    embed: int = 32
-    conv_channels: int = 64
-    conv_kernel: int = 9
-    hidden: int = 48
-    layers: int = 2
-    dropout: float = 0.1
+    embed: int = 32  # channels each residue's features are embedded in
+    conv_channels: int = 64  # the convolution's channels
+    conv_kernel: int = 9  # residues the convolution reads (odd)
+    hidden: int = 48  # units of each LSTM direction
+    layers: int = 2  # bidirectional LSTM layers
+    dropout: float = 0.1  # dropout between layers
     epochs: int = 12
     lr: float = 3e-3
     token_budget: int = 8192
@@ -28,13 +28,13 @@ class DistilledConfig(LoopConfig):
     # (the competition's), or "auto": PDB style when any training protein is labelled so, else
     # NOX (a run on the competition's train.pkl alone). The network learns every style its
     # training proteins are labelled in, told each protein's.
-    style: str = AUTO
+    style: str = AUTO  # the label style predicted in (see above)
     # Soft targets, "STYLE=PATH": a teacher's probabilities for proteins labelled in STYLE, as
     # an .npz (id -> (L,) probabilities) or a folder of them (a run's oof/: each training
     # protein predicted by a model that never saw it). None: the labels alone.
-    teachers: tuple = ()
+    teachers: tuple = ()  # soft targets, STYLE=PATH (see above)
     # The loss: labels' masked BCE + teacher_weight x the teacher's BCE on every residue.
-    teacher_weight: float = 1.0
+    teacher_weight: float = 1.0  # the teachers' weight in the loss (see above)
     RANGES: ClassVar[dict[str, Range]] = {
         "embed": Range(1, 1024), "conv_channels": Range(1, 1024), "conv_kernel": Range(1, 101),
         "hidden": Range(1, 1024), "layers": Range(1, 8), "dropout": Range(0, 0.99),

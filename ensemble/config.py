@@ -18,7 +18,7 @@ class EnsembleConfig(TrackConfig):
     metric: str = "auc"  # what the weighted blend maximises: auc | f1
     folds: int = 5  # folds for the blend when the run gives none (--folds 0)
     # The label style every member that has one predicts in ("nox", "pdb"); "": each its own.
-    style: str = ""
+    style: str = ""  # the label style its members and blend fit to ("": the labels')
     RANGES: ClassVar[dict[str, Range]] = {"folds": Range(2, 100)}
 
     def __post_init__(self):

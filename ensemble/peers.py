@@ -23,7 +23,7 @@ STANDARD_FOR = str.maketrans({"B": "N", "Z": "Q", "U": "C", "O": "K", "X": "G"})
 
 @dataclass(frozen=True)
 class MetapredictConfig(TrackConfig):
-    version: str = "V3"
+    version: str = "V3"  # metapredict's network: V3, V2 or V1
 
 
 class MetapredictTrack(Track):

@@ -31,14 +31,14 @@ class LlmConfig(LoopConfig):
     patience: int = 2
     # token_budget counts prompt and answer tokens: similar lengths are batched together
     window: int = 1000  # residues per chunk; longer proteins are cut with overlap and stitched
-    overlap: int = OVERLAP
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_targets: tuple = LORA_TARGETS
+    overlap: int = OVERLAP  # residues shared by neighbouring windows, averaged when stitched
+    lora_r: int = 16  # LoRA's rank
+    lora_alpha: int = 32  # LoRA's scale
+    lora_dropout: float = 0.05  # dropout on LoRA's input
+    lora_targets: tuple = LORA_TARGETS  # the modules LoRA adapts
     head_hidden: int = 64  # head mode: nn.head.Head over the residues' hidden states
-    head_kernel: int = 31
-    dropout: float = 0.1
+    head_kernel: int = 31  # residues the head's convolution reads (mode head)
+    dropout: float = 0.1  # dropout in the head (mode head)
     # pos_weight applies to head mode only
     RANGES: ClassVar[dict[str, Range]] = {
         "window": Range(1, 100_000), "overlap": Range(0, 100_000), "lora_r": Range(1, 1024),

@@ -11,9 +11,9 @@ from idr_kit.tracks import TrackConfig
 
 @dataclass(frozen=True)
 class LoopConfig(TrackConfig):
-    epochs: int = 20
-    lr: float = 1e-3
-    weight_decay: float = 0.01
+    epochs: int = 20  # passes over the training proteins (at most: early stopping)
+    lr: float = 1e-3  # the peak learning rate (AdamW, warmed up, then decayed)
+    weight_decay: float = 0.01  # AdamW's weight decay
     warmup: float = 0.05  # fraction of all optimiser steps spent ramping the rate up
     grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
     accumulate: int = 1  # batches per optimiser step

@@ -14,10 +14,10 @@ from idr_kit.nn.config import LoopConfig
 class BiLstmConfig(LoopConfig):
     embed: int = 32  # each residue's letter and scales, projected
     conv_channels: int = 64  # a convolution over neighbouring residues
-    conv_kernel: int = 9
+    conv_kernel: int = 9  # residues the convolution reads (odd)
     hidden: int = 48  # LSTM units per direction
-    layers: int = 2
-    dropout: float = 0.1
+    layers: int = 2  # bidirectional LSTM layers
+    dropout: float = 0.1  # dropout between layers
     epochs: int = 12
     lr: float = 3e-3
     # Residues per batch (padded; similar lengths together). On MMseqs2-grouped folds of both
@@ -28,7 +28,7 @@ class BiLstmConfig(LoopConfig):
     # The label style predictions speak (data/styles.py): "nox", the competition's, or "pdb",
     # CAID's PDB references. Each training protein's style is read from its labels and the
     # network is told it, so it learns both.
-    style: str = "nox"
+    style: str = "nox"  # the label style predicted in: nox or pdb (it learns both)
     # Far beyond what a CPU trains; the caps keep a model folder from asking for gigabytes.
     RANGES: ClassVar[dict[str, Range]] = {
         "embed": Range(1, 1024), "conv_channels": Range(1, 1024), "conv_kernel": Range(1, 101),

@@ -255,7 +255,6 @@ def test_workers_out_of_range_are_refused(model):
 def test_workers_die_with_a_killed_parent(model, shared_data, tmp_path):
     """SIGKILL the parent mid-prediction: its worker processes go too, within seconds."""
     import os
-    import signal
     import subprocess
     import sys
     import time

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 import idr_kit
 from idr_kit.predictor import SHIPPED

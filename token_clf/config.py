@@ -18,7 +18,7 @@ MODES = ("frozen", "lora", "full")  # what trains (model.py)
 
 @dataclass(frozen=True)
 class EsmConfig(LoopConfig):
-    backbone: str = "esm2_t6_8M_UR50D"
+    backbone: str = "esm2_t6_8M_UR50D"  # an ESM-2 name, antiberty, or a transformers folder
     weights: str = ""  # a local fair-esm checkpoint (.pt) for the backbone named above
     from_scratch: bool = False  # random backbone weights: only when asked, never as a fallback
     mode: str = "frozen"  # frozen | lora | full (model.py)
@@ -28,12 +28,12 @@ class EsmConfig(LoopConfig):
     # head_kernel residues (model.Head). Frozen AntiBERTy, 20% of train.pkl held out (never
     # valid.fasta): linear AUC 0.740; a direct convolution of all 512 dims, 32 channels x 15
     # residues 0.791, 64 x 31 0.804; the projected 64 x 31 here 0.797 at a third of the cost.
-    head_hidden: int = 64
-    head_kernel: int = 31
-    dropout: float = 0.1
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
+    head_hidden: int = 64  # the head's channels (0: linear per residue; see above)
+    head_kernel: int = 31  # residues the head's convolution reads
+    dropout: float = 0.1  # dropout in the head
+    lora_r: int = 8  # LoRA's rank (mode lora)
+    lora_alpha: int = 16  # LoRA's scale (mode lora)
+    lora_dropout: float = 0.05  # dropout on LoRA's input (mode lora)
     RANGES: ClassVar[dict[str, Range]] = {
         "window": Range(0, 100_000), "overlap": Range(0, 100_000),
         "head_hidden": Range(0, 8192), "head_kernel": Range(1, 1001), "dropout": Range(0, 0.99),
