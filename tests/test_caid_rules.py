@@ -194,5 +194,6 @@ def test_a_prediction_for_another_protein_is_dropped_and_said_so(tmp_path):
     (tmp_path / "pred.caid").write_text("\n".join([">T0", *rows(other, RNG.random(40))]) + "\n")
     result = run_tool("score.py", "--ref", tmp_path / "ref.fasta", "--pred",
                       tmp_path / "pred.caid", "--json")
-    assert result.returncode == 0, result.stderr
-    assert "prediction for another protein" in result.stdout
+    # Nothing left to score is an error (a score over 0 proteins is no score), and it says why.
+    assert result.returncode == 2, result.stdout
+    assert "1 with a prediction for another protein" in result.stderr

@@ -239,8 +239,10 @@ def test_4_an_npz_prediction_cannot_ask_for_gigabytes(data, tmp_path):
     first = read_fasta(data / "valid.fasta")[0].id
     write_npz_member(tmp_path / "p.npz", first, (600_000_000,))  # 2.4 GB declared, 2 MB on disk
     result = run_in_2_gb("score.py", "--ref", data / "valid.fasta", "--pred", tmp_path / "p.npz")
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "1 with an unreadable prediction" in result.stdout
+    # Its one protein is dropped, leaving none: an error that says why, not a MemoryError.
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert "1 with an unreadable prediction" in result.stderr
+    assert "MemoryError" not in result.stderr
 
 
 # ---- 5. score.py: one bad row -----------------------------------------------------------------
