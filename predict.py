@@ -31,7 +31,7 @@ try:
     from idr_kit.data.fasta import caid_record
     from idr_kit.data.outset import NpzWriter
     from idr_kit.data.styles import STYLES
-    from idr_kit.predictor import SHIPPED, Prediction, as_proteins, load
+    from idr_kit.predictor import SHIPPED, SHIPPED_FAST, Prediction, as_proteins, load
     from idr_kit.runfolder import check_output, check_writable, terminate_as_interrupt
     from idr_kit.stream import CHUNK_RESIDUES, Chunking, Source
 except ModuleNotFoundError as err:  # python predict.py in a checkout that is not installed
@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(CAID's, the shipped model's default) or nox (the competition's)")
     parser.add_argument("--model", type=Path, help="a model folder the kit saved (default: the "
                         "model shipped with the kit)")
+    parser.add_argument("--fast", action="store_true",
+                        help="the shipped model's fast form: the kit's own network alone, "
+                             "without metapredict V3's (about twice the speed, a little less "
+                             "accurate: models/MODEL_CARD.md)")
     parser.add_argument("--threshold", type=threshold_arg,
                         help="call disorder at this probability instead of the model's")
     parser.add_argument("--workers", type=int, default=0, metavar="N",
@@ -89,7 +93,9 @@ def run(args) -> None:
     if args.files.count("-") > 1:
         raise SettingError("- (stdin) can be given once")
     chunking = Chunking(args.chunk_residues, args.workers)  # the ranges, before any work
-    inputs = [("the model", args.model or SHIPPED),
+    if args.fast and args.model is not None:
+        raise SettingError("--fast chooses the shipped model's fast form; --model names another")
+    inputs = [("the model", args.model or (SHIPPED_FAST if args.fast else SHIPPED)),
               *(("an input file", Path(f)) for f in args.files if f != "-")]
     outputs = ([(args.output, writer_for(args.output))] if args.output else []) + (
         [(args.submission, write_submission)] if args.submission else [])
@@ -100,7 +106,7 @@ def run(args) -> None:
         raise SettingError(f"{args.output}: -o and --submission name the same file")
     if args.plot is not None:
         check_plots(args, inputs)
-    model = load(args.model, style=args.style, threshold=args.threshold)
+    model = load(args.model, style=args.style, threshold=args.threshold, fast=args.fast)
     sources = ([Source("the sequences given", proteins=tuple(as_proteins(args.sequence)))]
                if args.sequence else []) + [Source.of(f) for f in args.files]
     hits = model.predict_sources(sources, chunking.workers, chunking.residues, progress=True)

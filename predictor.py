@@ -36,6 +36,7 @@ from idr_kit.stream import (CHUNK_RESIDUES, ChunkPredictor, Chunking, Source, Ta
                             available_cores, in_order, scan_sources, sources_unchanged)
 
 SHIPPED = Path(__file__).resolve().parent / "models" / "predictor"
+SHIPPED_FAST = SHIPPED.with_name("predictor-fast")  # the convnet alone: the fastest answer
 Sequences = "str | Sequence[str] | Mapping[str, str]"
 
 
@@ -180,11 +181,16 @@ def regions_of(calls: np.ndarray) -> list[tuple[int, int]]:
 
 
 def load(path: str | Path | None = None, *, style: str | None = None,
-         threshold: float | None = None, runtime: Runtime | None = None) -> Predictor:
-    """The shipped model (``path`` None) or any model the kit saved, ready to predict."""
+         threshold: float | None = None, fast: bool = False,
+         runtime: Runtime | None = None) -> Predictor:
+    """The shipped model (``path`` None; ``fast=True``: its fastest form, the kit's own network
+    alone) or any model the kit saved, ready to predict."""
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise WrongType(f"a model is a folder's path, not {type(path).__name__}")
-    where = Path(path) if path is not None else SHIPPED
+    if fast and path is not None:
+        raise SettingError("fast=True chooses the shipped model's fast form; a saved model is "
+                           "given as it is")
+    where = Path(path) if path is not None else SHIPPED_FAST if fast else SHIPPED
     if path is None and not (where / "track.json").is_file():
         raise SettingError(f"no model ships in this install ({where}); pass a saved model's "
                            "folder (runs/NAME/model)")

@@ -79,6 +79,11 @@ class TrackConfig:
             found.update(vars(klass).get("RANGES", {}))
         return found
 
+    def train_needs(self) -> tuple[tuple[str, str], ...]:
+        """(module, extra) pairs that training with these settings needs beyond the track's
+        own (a member network exported from another package's wheel)."""
+        return ()
+
     def components(self) -> dict[str, "TrackConfig | None"]:
         """Registered tracks whose packages this one needs (an ensemble's members, the
         backbone of lgbm's embeddings), each with its config where it has one."""
@@ -281,6 +286,9 @@ TRACKS: dict[str, Entry] = {
     "distilled": Entry("idr_kit.distill.track:DistilledTrack",
                        "idr_kit.distill.config:DistilledConfig",
                        train_needs=("torch", "onnx"), train_extra="nn"),
+    # The shipped predictor's network: trains with torch, predicts with ONNX Runtime alone.
+    "convnet": Entry("idr_kit.convnet.track:ConvNetTrack", "idr_kit.convnet.config:ConvNetConfig",
+                     train_needs=("torch", "onnx"), train_extra="nn"),
 }
 
 
@@ -319,6 +327,7 @@ def missing_modules(name: str, config: TrackConfig | None = None, *, training: b
     wanted = [(m, entry.extra) for m in entry.needs]
     if training:
         wanted += [(m, entry.train_extra) for m in entry.train_needs]
+        wanted += list(config.train_needs()) if config is not None else []
     missing = [(module, extra) for module, extra in wanted if not installed(module)]
     for component, settings in (config.components() if config is not None else {}).items():
         missing += [m for m in missing_modules(component, settings, training=training)

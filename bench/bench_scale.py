@@ -36,6 +36,7 @@ from benchdata import ROOT, SHARED
 
 SOURCES = ("train.pkl", "train_pdb_style.fasta", "valid.fasta")
 SHIPPED = ROOT / "models" / "predictor"
+SHIPPED_FAST = ROOT / "models" / "predictor-fast"
 
 
 AMINO_ACIDS = np.frombuffer(b"ACDEFGHIKLMNPQRSTVWY", dtype=np.uint8)
@@ -103,10 +104,16 @@ def main(argv=None) -> int:
     parser.add_argument("--single", type=int, nargs="*", default=[1000, 10000, 22250],
                         help="sizes also run as one worker held to one thread")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_scale")
+    parser.add_argument("--models", nargs="+", choices=("default", "fast", "lgbm"),
+                        default=["default", "fast", "lgbm"],
+                        help="the shipped predictor (default), its fast form, an lgbm model")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     sequences = [p.seq for name in SOURCES for p in read_proteins(SHARED / name)]
-    models = {"shipped predictor": SHIPPED, "lgbm": lgbm_model(args.work)}
+    named = {"default": ("shipped predictor", lambda: SHIPPED),
+             "fast": ("shipped, fast", lambda: SHIPPED_FAST),
+             "lgbm": ("lgbm", lambda: lgbm_model(args.work))}
+    models = {named[m][0]: named[m][1]() for m in args.models}
     peer = str(Path(sys.executable).parent / "metapredict-predict-disorder")
     rows = []
     for size in args.sizes:

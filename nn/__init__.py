@@ -1,5 +1,5 @@
-"""The shared torch layer: what every torch track (esm, bert, llm, bilstm) and lgbm's embedding
-option use, declared in one place, between ``data/`` and the tracks.
+"""The shared torch layer: what every torch track (esm, bert, llm, bilstm, distilled, convnet)
+and lgbm's embedding option use, declared in one place, between ``data/`` and the tracks.
 
     config.py     LoopConfig: the training loop's settings (no torch; each track's config
                   derives from it)
@@ -14,6 +14,9 @@ option use, declared in one place, between ``data/`` and the tracks.
     backbones.py  ESM-2 (fair-esm) and BERT-style (transformers) encoders, and their loaders
     official.py   published ESM-2 sizes, weight locations, known digests, the official file
     cache.py      frozen-backbone embeddings, computed once
+    seqnet.py     the bilstm's network (and the distilled track's)
+    convnet.py    the shipped predictor's network: dilated convolutions, exported to ONNX
+    metapredict.py  metapredict V3's network rebuilt from its wheel and exported to ONNX
 
 Nothing here knows any particular track or the command line; torch is imported by the modules
 that need it (config.py and official.py's names import none).

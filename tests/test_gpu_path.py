@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -150,7 +151,9 @@ def test_a_from_scratch_llm_base_is_drawn_on_the_cpu(monkeypatch, tmp_path):
 
 
 def test_the_gpu_check_script_runs_in_its_cpu_form(tmp_path):
-    env = {**os.environ, "OUT": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    # The script calls `python`: this interpreter's, even when its environment is not activated.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "OUT": str(tmp_path), "OMP_NUM_THREADS": "1", "PATH": path}
     result = subprocess.run(["bash", str(ROOT / "bench" / "gpu_check.sh"), "cpu"], cwd=ROOT,
                             env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]

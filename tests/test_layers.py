@@ -26,7 +26,7 @@ LAYERS = [
                       "idr_kit.image", "idr_kit.predict", "idr_kit.merge",
                       "idr_kit"]),
     ("tracks", ["idr_kit.baselines*", "idr_kit.token_clf*", "idr_kit.llm_sft*",
-                "idr_kit.seqnet*", "idr_kit.distill*"]),
+                "idr_kit.seqnet*", "idr_kit.distill*", "idr_kit.convnet*"]),
     ("ensemble", ["idr_kit.ensemble*"]),
     ("run", ["idr_kit.pipeline", "idr_kit.runfolder", "idr_kit.plots", "idr_kit.predictor",
              "idr_kit.stream", "idr_kit.shards", "idr_kit.workers"]),

@@ -25,13 +25,14 @@ class NotInstalled(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in {HIDDEN!r}:
             raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
 sys.meta_path.insert(0, NotInstalled())
-sys.argv = ["submit.py"] + sys.argv[1:]
-runpy.run_path({str(ROOT / "submit.py")!r}, run_name="__main__")
+script = sys.argv[1]
+sys.argv = [script] + sys.argv[2:]
+runpy.run_path({str(ROOT)!r} + "/" + script, run_name="__main__")
 """
 
 
-def submit_without_extras(*args: str, cwd: Path):
-    return subprocess.run([sys.executable, "-c", WITHOUT_EXTRAS, *args], cwd=cwd,
+def submit_without_extras(*args: str, cwd: Path, script: str = "submit.py"):
+    return subprocess.run([sys.executable, "-c", WITHOUT_EXTRAS, script, *args], cwd=cwd,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -77,3 +78,17 @@ def test_a_missing_extra_stops_before_training_in_one_line(files, tmp_path, args
     for word in words:
         assert word in lines[0]
     assert not (tmp_path / "out" / "folds.json").exists()  # no work was done
+
+
+
+@pytest.mark.parametrize("fast", [[], ["--fast"]])
+def test_the_shipped_predictor_answers_without_the_extras(files, tmp_path, fast):
+    result = submit_without_extras("-s", "MSEEKKPAPSPAPSEEGKKRKAEEGDK", *fast, cwd=files,
+                                   script="predict.py")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "regions (1-based, inclusive)" in result.stdout
+    model = ["--model", str(ROOT / "models" / ("predictor-fast" if fast else "predictor"))]
+    result = submit_without_extras(*model, "--test", "test.pkl", "--out", str(tmp_path / "out"),
+                                   cwd=files)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list(csv.DictReader(open(tmp_path / "out" / "submit.csv")))) == 5

@@ -18,7 +18,7 @@ import idr_kit
 from idr_kit.data.errors import FileRefused, SettingError, UserError
 from idr_kit.predictor import SHIPPED
 
-from networks import (bad_output_network, external_data_network, external_tensor,
+from networks import (SLOTS, bad_output_network, external_data_network, external_tensor,
                       huge_constant_network, with_network, wrong_inputs_network)
 from runs import ROOT, reseal, run_tool
 
@@ -65,16 +65,16 @@ def w2v_model(tmp_path_factory, shared_data) -> Path:
 
 # ---- networks read nothing but their own bytes ------------------------------------------------
 
-def test_a_network_with_external_data_is_refused_and_reads_no_other_file(shipped_copy,
-                                                                          tmp_path):
+@pytest.mark.parametrize("name", SLOTS)
+def test_a_network_with_external_data_is_refused_and_reads_no_other_file(tmp_path, name):
     pytest.importorskip("onnx")
     work = tmp_path / "work"
     work.mkdir()
     secret = np.array([7.0, 7.0, 7.0, 7.0], np.float32)
     (work / "secret.bin").write_bytes(secret.tobytes())  # a user's file, where ORT would look
-    with_network(SHIPPED, tmp_path / "evil", external_data_network("secret.bin"))
+    with_network(SHIPPED, tmp_path / "evil", external_data_network("secret.bin", name), name)
     one_line_error(predict_cli(tmp_path / "evil", "-o", work / "out.npz", cwd=work),
-                   "distilled.onnx", "external")
+                   name, "external")
     assert not (work / "out.npz").exists()
 
 
@@ -141,32 +141,35 @@ def test_the_scan_follows_onnx_field_numbers():
         TENSOR_EXTERNAL_DATA, TENSOR_DATA_LOCATION)
 
 
-def test_the_shipped_network_passes_the_scan():
+@pytest.mark.parametrize("name", SLOTS)
+def test_the_shipped_networks_pass_the_scan(name):
     from idr_kit.data.networks import check_network_bytes
-    check_network_bytes((SHIPPED / "distilled.onnx").read_bytes(), "shipped")
+    check_network_bytes((SHIPPED / name).read_bytes(), "shipped")
 
 
-def test_a_network_of_other_inputs_is_refused_before_any_protein_is_read(tmp_path):
+@pytest.mark.parametrize("name", SLOTS)
+def test_a_network_of_other_inputs_is_refused_before_any_protein_is_read(tmp_path, name):
     pytest.importorskip("onnx")
-    with_network(SHIPPED, tmp_path / "m", wrong_inputs_network())
-    with pytest.raises(FileRefused, match="distilled.onnx.*input"):
+    with_network(SHIPPED, tmp_path / "m", wrong_inputs_network(name), name)
+    with pytest.raises(FileRefused, match=f"{name}.*input"):
         idr_kit.load(tmp_path / "m")
-    one_line_error(predict_cli(tmp_path / "m"), "distilled.onnx")
+    one_line_error(predict_cli(tmp_path / "m"), name)
 
 
 # ---- memory bounded against small files -------------------------------------------------------
 
-def test_a_small_network_asking_for_gigabytes_is_refused(tmp_path):
+@pytest.mark.parametrize("name", SLOTS)
+def test_a_small_network_asking_for_gigabytes_is_refused(tmp_path, name):
     pytest.importorskip("onnx")
-    with_network(SHIPPED, tmp_path / "m", huge_constant_network(40_000))
-    assert (tmp_path / "m" / "distilled.onnx").stat().st_size < 1000
-    one_line_error(predict_cli(tmp_path / "m", limit_gb=3), "distilled.onnx", "memory")
+    with_network(SHIPPED, tmp_path / "m", huge_constant_network(40_000, name), name)
+    assert (tmp_path / "m" / name).stat().st_size < 1000
+    one_line_error(predict_cli(tmp_path / "m", limit_gb=3), name, "memory")
 
 
 def test_a_file_linked_to_dev_zero_is_refused(shipped_copy, w2v_model, tmp_path):
-    (shipped_copy / "distilled.json").unlink()
-    (shipped_copy / "distilled.json").symlink_to("/dev/zero")
-    one_line_error(predict_cli(shipped_copy, limit_gb=2), "distilled.json", "link")
+    (shipped_copy / "convnet.json").unlink()
+    (shipped_copy / "convnet.json").symlink_to("/dev/zero")
+    one_line_error(predict_cli(shipped_copy, limit_gb=2), "convnet.json", "link")
     meta = json.loads((shipped_copy / "track.json").read_text())
     del meta["files"]  # without a record of its files, no folder is read at all
     (shipped_copy / "track.json").write_text(json.dumps(meta))
@@ -178,7 +181,7 @@ def test_a_file_linked_to_dev_zero_is_refused(shipped_copy, w2v_model, tmp_path)
     one_line_error(predict_cli(w2v, limit_gb=2), "gaussian_nb.npz")
 
 
-@pytest.mark.parametrize("name", ["distilled.json", "track.json"])
+@pytest.mark.parametrize("name", ["convnet.json", "metapredict_LICENSE.txt", "track.json"])
 def test_a_fifo_in_a_model_folder_is_refused_without_waiting(shipped_copy, name):
     (shipped_copy / name).unlink()
     os.mkfifo(shipped_copy / name)
@@ -219,10 +222,11 @@ def test_a_record_nested_too_deep_is_one_line(shipped_copy):
 
 # ---- a swapped network's outputs are checked like any track's --------------------------------
 
+@pytest.mark.parametrize("name", SLOTS)
 @pytest.mark.parametrize("kind", ["nan", "short", "fixed", "3d", "scalar"])
-def test_a_network_breaking_the_contract_is_refused_naming_the_model(tmp_path, kind):
+def test_a_network_breaking_the_contract_is_refused_naming_the_model(tmp_path, kind, name):
     pytest.importorskip("onnx")
-    with_network(SHIPPED, tmp_path / "m", bad_output_network(kind))
+    with_network(SHIPPED, tmp_path / "m", bad_output_network(kind, name), name)
     with pytest.raises(FileRefused, match=str(tmp_path / "m")):
         idr_kit.load(tmp_path / "m").predict([SEQ, SEQ[:10]])
 
@@ -255,7 +259,7 @@ def test_a_bad_decision_record_names_the_file_and_the_key(shipped_copy, key, val
 
 
 def test_a_resealed_model_is_still_checked_past_its_digests(shipped_copy):
-    (shipped_copy / "distilled.json").write_text('{"style": "cif"}')
+    (shipped_copy / "convnet.json").write_text('{"style": "cif"}')
     reseal(shipped_copy)
-    with pytest.raises(FileRefused, match="distilled.json"):
+    with pytest.raises(FileRefused, match="convnet.json"):
         idr_kit.load(shipped_copy)

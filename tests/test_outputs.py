@@ -80,7 +80,7 @@ def test_idr_predict_never_writes_over_its_input(disprot, tmp_path, spelling):
 
 def test_idr_predict_never_writes_into_the_model_folder(model, fasta):
     before = files_of(model)
-    for target in (model / "distilled.json", model / "new.json", model / "sub" / "x.caid"):
+    for target in (model / "track.json", model / "new.json", model / "sub" / "x.caid"):
         one_line_error(run_tool("predict.py", fasta, "--model", model, "-o", target),
                        "the model")
     assert files_of(model) == before

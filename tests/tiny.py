@@ -72,6 +72,7 @@ TINY: dict[str, Callable[[Path], dict[str, Any]]] = {
     "ensemble": _ensemble,
     "distilled": lambda folder: dict(embed=8, conv_channels=8, conv_kernel=5, hidden=8,
                                      epochs=2),
+    "convnet": lambda folder: dict(channels=8, dilations=(1, 2), epochs=2),
 }
 
 
@@ -79,6 +80,9 @@ TINY: dict[str, Callable[[Path], dict[str, Any]]] = {
 # case name -> (track, settings).
 VARIANTS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "lgbm+plm": ("lgbm", _lgbm_plm),
+    # the shipped predictor's kind: metapredict V3's scores read as inputs
+    "convnet+metapredict": ("convnet", lambda folder: dict(
+        TINY["convnet"](folder), members=("metapredict",), networks=("stacked", "residues"))),
 }
 CASES = sorted([*TINY, *VARIANTS])  # what the contract suite and the scenario run over
 
