@@ -4,7 +4,7 @@
     python bench/bench_llm.py --model 7b --length 512 --batch 7 --residues 8000
     python bench/bench_llm.py --model tiny --device cpu --threads 1  # CPU: regression tracking
 
-The model is Qwen2.5-7B-Instruct's real architecture (``bench/layouts.py``'s ``QWEN2_5_7B``) with random
+The model is Qwen2.5-7B-Instruct's real architecture (``tests/layouts.py``'s ``QWEN2_5_7B``) with random
 weights, bf16 on a GPU (speed and memory do not depend on the weights' values), or the tiny
 two-layer Qwen2 of the tests in fp32 on CPU. Nothing is written but config.json and the real
 Qwen2.5 tokenizer files: the track builds the weights on the device itself (``from_scratch``),
@@ -59,7 +59,8 @@ from idr_kit.nn.train import bce_objective
 from idr_kit.runtime import Runtime
 from idr_kit.tracks import make_track
 
-import layouts
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' fixtures
+import layouts  # noqa: E402
 from bench_token_clf import sample  # valid.fasta proteins that fit one window
 from benchdata import data_file
 

@@ -32,7 +32,8 @@ from idr_kit.runtime import Runtime
 from idr_kit.tracks import make_track
 
 from benchdata import data_file
-from layouts import write_esm_checkpoint
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' fixtures
+from layouts import write_esm_checkpoint  # noqa: E402
 
 ESM_WINDOW = 1022  # proteins up to this length: the bare pass needs no windows either
 HEADS = {"default": {}, "linear": {"head_hidden": 0}}  # the track's default head; a linear one

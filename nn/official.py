@@ -1,7 +1,7 @@
 """Published ESM-2 sizes, where their weights live, known digests, and reading the official file.
 
 Importable without torch (the configs ask ``is_esm_name``); torch is imported where a file is read.
-(bench/layouts.py writes tiny random models in exactly these layouts, so tests and benchmarks
+(tests/layouts.py writes tiny random models in exactly these layouts, so tests and benchmarks
 exercise the real loading code.)
 """
 from __future__ import annotations

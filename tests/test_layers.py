@@ -1,4 +1,4 @@
-"""The layers the README's layout table describes, as the imports have them.
+"""The layers docs/layout.md describes, as the imports have them.
 
 Every import of every module of the package (those inside functions too) is read from its
 source. A module may import its own layer and those below it; a track package may import no

@@ -1,5 +1,7 @@
-"""The README's commands stay true: every submit.py / score.py line parses with today's options,
-and the files it names exist. (CI runs its install and test blocks themselves: see .ci/run.)"""
+"""The README's and docs/'s commands stay true: every command line in their shell blocks is one
+the kit's tests know (its parser reads it with today's options, or it is named below as
+another tool's), and the files they name exist. (CI runs the README's install and test blocks
+themselves: see .ci/run.)"""
 from __future__ import annotations
 
 import re
@@ -13,19 +15,59 @@ from idr_kit import submit
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "CHANGELOG.md"]
+DOCS = "\n".join(page.read_text() for page in PAGES)
+# Commands of other tools the pages show, each tested where it matters: pip and venv by CI's
+# install (.ci/run), pytest by CI, docker by tests/test_image.py's build context, the
+# launchers' arguments below; `export` and `#!/bin/bash` are the shell's.
+OTHER_TOOLS = ("pip install", "python3 -m venv", ". .venv/bin/activate", "python -m pytest",
+               "docker ", "export ")
 
 
 def readme_lines() -> list[str]:
-    """The README's shell lines (continuations joined, comments dropped)."""
-    blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+    """The pages' shell lines (continuations joined, comments and empty lines dropped)."""
+    blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", DOCS, flags=re.S)
     text = "\n".join(blocks).replace("\\\n", " ")
-    return [line.split("#")[0].strip() for line in text.splitlines()]
+    return [line for line in (line.split("#")[0].strip() for line in text.splitlines()) if line]
 
 
 def readme_commands(script: str) -> list[list[str]]:
     """Arguments of each ``python SCRIPT ...`` line in the README's code blocks."""
     lines = [line.replace("$SLURM_ARRAY_TASK_ID", "1") for line in readme_lines()]  # a job array's
     return [shlex.split(line)[2:] for line in lines if line.startswith(f"python {script}")]
+
+
+def console_commands(name: str) -> list[list[str]]:
+    """Arguments of each line that runs the console command ``name`` (idr-predict ...)."""
+    return [shlex.split(line)[1:] for line in readme_lines() if line.startswith(f"{name} ")]
+
+
+KIT_COMMANDS = ("python submit.py", "python score.py", "python merge.py", "python -m idr_kit.image",
+                "idr-predict", "idr-submit", "idr-score", "idr-merge", "idr-image", "idr-fit")
+
+
+def test_every_command_line_of_the_pages_is_one_the_tests_know():
+    parts = [part.strip() for line in readme_lines() for part in line.split("&&")]
+    launchers = r"(torchrun|accelerate launch) .*-m idr_kit\.(token_clf|llm_sft)\.fit "
+    unknown = [part for part in parts if not part.startswith(KIT_COMMANDS + OTHER_TOOLS)
+               and not re.match(launchers, part)]
+    assert not unknown, unknown
+
+
+@pytest.mark.parametrize("name, module", [("idr-predict", "predict"), ("idr-submit", "submit"),
+                                          ("idr-score", "score"), ("idr-merge", "merge")])
+def test_console_command_lines_parse(name, module):
+    import importlib
+    parser = importlib.import_module(f"idr_kit.{module}").build_parser()
+    for args in console_commands(name):
+        parser.parse_args(args)
+
+
+def test_the_pages_link_to_files_that_exist():
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)#]+)\)", page.read_text()):
+            if not target.startswith(("http://", "https://")):
+                assert (page.parent / target).exists(), f"{page.name}: {target}"
 
 
 def launcher_commands() -> list[tuple[str, list[str]]]:
@@ -52,7 +94,7 @@ def test_readme_merge_commands_parse(args):
 def test_the_readmes_dask_call_names_the_api():
     import inspect
 
-    code = re.search(r"<!-- dask -->\n```python\n(.+?)```", README, re.S).group(1)
+    code = re.search(r"<!-- dask -->\n```python\n(.+?)```", DOCS, re.S).group(1)
     assert "idr_kit.predict_file(" in code and "executor=client" in code
     from idr_kit.predictor import predict_file
     assert "executor" in inspect.signature(predict_file).parameters
@@ -85,7 +127,7 @@ def test_readme_score_commands_parse(args):
 
 
 def test_shared_data_the_readme_names_exists(shared_data):
-    for name in set(re.findall(r"\.\./shared/data/([\w.]+)", README)):
+    for name in set(re.findall(r"\.\./shared/data/([\w.]+)", DOCS)):
         assert (shared_data / name).is_file(), name
 
 
