@@ -3,28 +3,76 @@
     import idr_kit
     idr_kit.predict_disorder("MKV...")   # (L,) float32 P(disordered), the shipped model
     idr_kit.predict_idrs("MKV...")       # [(start, end), ...]: 0-based, end excluded
-    model = idr_kit.load()               # or idr_kit.load("runs/lgbm/model"): predictor.py
+    model = idr_kit.load()               # or idr_kit.load("runs/lgbm/model")
     idr_kit.predict_file("proteome.fasta", "runs/proteome")   # any size, resumable, every core
 
-The checkout's folders are this package's modules (the build maps the repository root to
-``idr_kit``): ``data`` (records, formats, splits, metrics), ``nn`` (the shared torch layer), the
-tracks (``baselines``, ``token_clf``, ``llm_sft``, ``seqnet``, ``distill``, ``ensemble``),
-``tracks`` (the contract and the registry), ``pipeline`` (one run, any track), ``predictor``
-(the Python API) and the command lines ``submit``, ``score``, ``fit``, ``predict`` and ``image``.
+What ``__all__`` lists is the public API: the functions above, the Track contract and its
+registry (``Track``, ``TrackConfig``, ``TRACKS``, ``make_track``), where a track runs
+(``Runtime``), saved models (``save_model``, ``load_model``) and the pipeline's run
+(``RunSpec``, ``run_pipeline``). Everything else is internal and may move between versions.
+The folders are the layers (docs/layout.md): ``data/``, ``model/`` with ``tracks.py`` (the
+contract), ``nn/``, the track packages, ``run/`` (pipeline, prediction engine, run folders),
+``api.py`` (this API's implementation) and ``commands/`` with ``submit.py`` (command lines).
 Importing the package loads none of them: each is imported when first used.
 """
 from __future__ import annotations
 
 __version__ = "0.3.0"
-__all__ = ["load", "plot_disorder", "predict_disorder", "predict_file", "predict_idrs"]
+__all__ = ["TRACKS", "RunSpec", "Runtime", "Track", "TrackConfig", "load", "load_model",
+           "make_track", "plot_disorder", "predict_disorder", "predict_file", "predict_idrs",
+           "run_pipeline", "save_model"]
+
+# Public names defined elsewhere, imported on first use: name -> (module, attribute).
+_LAZY = {"Track": ("idr_kit.tracks", "Track"), "TrackConfig": ("idr_kit.tracks", "TrackConfig"),
+         "TRACKS": ("idr_kit.tracks", "TRACKS"), "make_track": ("idr_kit.tracks", "make_track"),
+         "Runtime": ("idr_kit.model.runtime", "Runtime"),
+         "save_model": ("idr_kit.model.saved", "save_model"),
+         "load_model": ("idr_kit.model.saved", "load_model"),
+         "RunSpec": ("idr_kit.run.pipeline", "RunSpec"),
+         "run_pipeline": ("idr_kit.run.pipeline", "run")}
 
 _DEFAULT = []  # the shipped model, loaded once, on first use
 
 
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module), attribute)
+    raise AttributeError(f"module 'idr_kit' has no attribute {name!r}")
+
+
 def load(path=None, **options):
-    """A Predictor for the shipped model, or for the model saved in ``path``
-    (predictor.load: ``style="pdb"|"nox"``, ``threshold=T``)."""
-    from idr_kit.predictor import load as _load
+    """A ready model: the shipped one, or any model the kit saved.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        A saved model's folder (``runs/NAME/model``); None (the default) for the shipped model.
+    style : {"pdb", "nox"}, optional
+        The label style to predict in, for a model that learnt both (the shipped ones did):
+        ``"pdb"`` (CAID's PDB-style references, the shipped model's default) or ``"nox"``
+        (the competition's).
+    threshold : float, optional
+        The 0/1 threshold in place of the one fitted out of fold.
+    fast : bool, default False
+        The shipped model's fastest form (the kit's own network alone).
+    runtime : Runtime, optional
+        Where it runs (threads, device); the default predicts on the CPU, downloading nothing.
+
+    Returns
+    -------
+    api.Predictor
+        With ``predict(seqs)``, ``regions(seqs)``, ``plot(seqs, out)`` and
+        ``predict_fasta(path)``.
+
+    Raises
+    ------
+    idr_kit.data.errors.UserError
+        The folder is no model, fails its checks (each file is read as untrusted input), or a
+        setting is wrong; the message names the file and the problem.
+    """
+    from idr_kit.api import load as _load
     return _load(path, **options)
 
 
@@ -35,31 +83,110 @@ def _shipped():
 
 
 def predict_disorder(seqs):
-    """Probabilities of disorder from the shipped model: a (L,) float32 array for one
-    sequence (a string), a list of them for a list of sequences, a dict by id for a dict of
-    id -> sequence."""
+    """Probabilities of disorder from the shipped model.
+
+    Parameters
+    ----------
+    seqs : str, list of str, or dict of str to str
+        One sequence, a list of them, or id -> sequence. Upper or lower case; ``X``, ``U``,
+        ``B``, ``Z`` and ``O`` are read.
+
+    Returns
+    -------
+    numpy.ndarray, list of numpy.ndarray, or dict of str to numpy.ndarray
+        For each sequence a (L,) float32 array of P(disordered), shaped as ``seqs``: one array
+        for one string, a list for a list, a dict by id for a dict.
+
+    Raises
+    ------
+    idr_kit.data.errors.UserError
+        A sequence holds a letter that is no residue (the message names it and its position).
+    """
     probs = _shipped().predict(seqs)
     return probs[0] if isinstance(seqs, str) else probs
 
 
 def predict_idrs(seqs):
-    """Disordered regions from the shipped model, [(start, end), ...] 0-based with the end
-    excluded: one list for one sequence, shaped as ``predict_disorder`` otherwise."""
+    """Disordered regions from the shipped model.
+
+    Parameters
+    ----------
+    seqs : str, list of str, or dict of str to str
+        As for ``predict_disorder``.
+
+    Returns
+    -------
+    list of (int, int), or a list or dict of them
+        The IDRs of each sequence, ``(start, end)`` 0-based with the end excluded
+        (``seq[start:end]``), shaped as ``seqs``.
+
+    Raises
+    ------
+    idr_kit.data.errors.UserError
+        As for ``predict_disorder``.
+    """
     spans = _shipped().regions(seqs)
     return spans[0] if isinstance(seqs, str) else spans
 
 
 def plot_disorder(seqs, out, fmt: str = "png"):
-    """Pictures of the shipped model's predictions: one sequence into the file ``out`` (.png
-    or .svg), several (a list, or a dict by id) into the folder ``out``, a file each. Needs
-    matplotlib (pip install matplotlib). Returns the paths written."""
+    """Pictures of the shipped model's predictions: probability, calls and regions.
+
+    Parameters
+    ----------
+    seqs : str, list of str, or dict of str to str
+        As for ``predict_disorder``.
+    out : str or os.PathLike
+        For one sequence the file to write; for several a folder, a file each.
+    fmt : {"png", "svg"}, default "png"
+        The pictures' format.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Raises
+    ------
+    idr_kit.data.errors.UserError
+        matplotlib is not installed (``pip install matplotlib``), or ``out`` cannot be written.
+    """
     return _shipped().plot(seqs, out, fmt)
 
 
 def predict_file(test, out, model=None, **options) -> dict:
-    """A file of any size into an output folder, as ``submit.py --model`` writes it: resumable,
-    on every core, or on a Dask cluster (predictor.predict_file: ``workers``, ``shard``,
-    ``executor``, ``chunk_residues``, ``overwrite``)."""
-    from idr_kit.predictor import predict_file as _predict_file
+    """A file of any size into an output folder, as ``submit.py --model`` writes it.
+
+    Parameters
+    ----------
+    test : str or os.PathLike
+        A FASTA (plain or CAID 3-line), a competition pickle or a DisProt JSON file.
+    out : str or os.PathLike
+        The output folder: ``submit.csv``, ``probs.npz``, ``predictions.caid``, ``config.json``.
+    model : str or os.PathLike, optional
+        A saved model's folder; None for the shipped model.
+    workers : int, default 0
+        Worker processes (0: one per core this process may use).
+    shard : (int, int) or str, default (1, 1)
+        The I-th of N parts of the file (``"I/N"``), to merge later with ``idr-merge``.
+    executor : dask.distributed.Client, optional
+        A Dask cluster to predict the chunks on.
+    chunk_residues : int, default 0
+        Residues per chunk (0: the default, 262,144).
+    overwrite : bool, default False
+        Replace an earlier run's outputs in ``out``.
+
+    Returns
+    -------
+    dict
+        The run's record (what ``config.json`` holds).
+
+    Raises
+    ------
+    idr_kit.data.errors.UserError
+        A bad input file, model or folder; nothing is written before the inputs are checked,
+        and a killed run resumes where it stopped.
+    """
+    from idr_kit.api import predict_file as _predict_file
     return _predict_file(test, out, model, **options)
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 try:
-    from idr_kit.cli import (
+    from idr_kit.commands.common import (
         add_track_options,
         command_parser,
         guarded,
@@ -29,10 +29,10 @@ try:
     )
     from idr_kit.data.errors import FileRefused, SettingError
     from idr_kit.data.styles import STYLES
-    from idr_kit.pipeline import RunSpec, run
-    from idr_kit.runfolder import terminate_as_interrupt
-    from idr_kit.runtime import Runtime
-    from idr_kit.stream import CHUNK_RESIDUES, Chunking, parse_shard
+    from idr_kit.run.pipeline import RunSpec, run
+    from idr_kit.run.folder import terminate_as_interrupt
+    from idr_kit.model.runtime import Runtime
+    from idr_kit.run.stream import CHUNK_RESIDUES, Chunking, parse_shard
     from idr_kit.tracks import track_class
 except ModuleNotFoundError as err:  # python submit.py in a checkout that is not installed
     if err.name != "idr_kit":

@@ -39,15 +39,15 @@ from typing import Any, ClassVar, NamedTuple, Sequence
 
 import numpy as np
 
-from idr_kit import crossval
+from idr_kit.model import crossval
 from idr_kit.data.digests import file_sha256, proteins_digest, text_sha256, value_digest
 from idr_kit.data.errors import FileRefused, MissingExtra, SettingError
 from idr_kit.data.fields import Range, check_ranges
 from idr_kit.data.probs import validate_outputs
 from idr_kit.data.provenance import DISTRIBUTION
 from idr_kit.data.records import Protein, check_residues, require_training
-from idr_kit.postprocess import DecisionSettings
-from idr_kit.runtime import Runtime
+from idr_kit.model.decision import DecisionSettings
+from idr_kit.model.runtime import Runtime
 
 # torch must come from its CPU wheel first: an unpinned torch pulls gigabytes of CUDA packages.
 TORCH_FIRST = "pip install torch==2.13.0 (the CPU build; any CUDA build on a GPU machine), then "
@@ -273,7 +273,7 @@ TRACKS: dict[str, Entry] = {
                  ("torch", "esm", "transformers", "peft"), "esm"),
     "bert": Entry("idr_kit.token_clf.track:BertTrack", "idr_kit.token_clf.config:BertConfig",
                   ("torch", "transformers", "peft"), "esm"),
-    "bilstm": Entry("idr_kit.seqnet.track:BiLstmTrack", "idr_kit.seqnet.config:BiLstmConfig",
+    "bilstm": Entry("idr_kit.bilstm.track:BiLstmTrack", "idr_kit.bilstm.config:BiLstmConfig",
                     ("torch",), "nn"),
     "llm": Entry("idr_kit.llm_sft.track:LlmTrack", "idr_kit.llm_sft.config:LlmConfig",
                  ("torch", "transformers", "peft", "safetensors"), "llm"),

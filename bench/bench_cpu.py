@@ -37,8 +37,8 @@ import numpy as np
 from idr_kit.data.load import read_proteins
 from idr_kit.data.metrics import evaluate
 from idr_kit.data.records import Protein
-from idr_kit.postprocess import Decision
-from idr_kit.settings import read_recipe
+from idr_kit.model.decision import Decision
+from idr_kit.run.settings import read_recipe
 
 from bench_tracks import best_wall, plain_fasta, run_measured
 from benchdata import ROOT, SHARED as DATA

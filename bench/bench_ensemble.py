@@ -24,8 +24,8 @@ from idr_kit.data.load import read_proteins
 from idr_kit.data.metrics import binarize, evaluate, roc_auc
 from idr_kit.data.records import pooled
 from idr_kit.data.splits import fold_groups, make_folds
-from idr_kit.postprocess import fit_decision, tune_threshold
-from idr_kit.runtime import Runtime
+from idr_kit.model.decision import fit_decision, tune_threshold
+from idr_kit.model.runtime import Runtime
 from idr_kit.tracks import make_track
 
 from benchdata import SHARED as DATA

@@ -39,7 +39,7 @@ import time
 import numpy as np
 
 from idr_kit.nn.official import ESM2_SIZES
-from idr_kit.runtime import Runtime
+from idr_kit.model.runtime import Runtime
 from idr_kit.tracks import make_track
 
 WINDOW = 1022  # residues: ESM-2's full window (1024 tokens with <cls> and <eos>)

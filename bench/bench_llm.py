@@ -56,7 +56,7 @@ from idr_kit.nn.backbones import enable_checkpointing
 from idr_kit.nn.device import autocast, pick_device
 from idr_kit.nn.pieces import cut
 from idr_kit.nn.train import bce_objective
-from idr_kit.runtime import Runtime
+from idr_kit.model.runtime import Runtime
 from idr_kit.tracks import make_track
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' fixtures

@@ -28,7 +28,7 @@ import torch
 from idr_kit.data.load import read_proteins
 from idr_kit.nn.batching import token_budget_batches
 from idr_kit.nn.official import esm_dims
-from idr_kit.runtime import Runtime
+from idr_kit.model.runtime import Runtime
 from idr_kit.tracks import make_track
 
 from benchdata import data_file

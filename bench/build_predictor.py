@@ -38,9 +38,9 @@ from idr_kit.data.metrics import evaluate
 from idr_kit.data.provenance import code_version
 from idr_kit.data.splits import fold_groups, make_folds
 from idr_kit.data.styles import in_style
-from idr_kit.postprocess import DecisionSettings, fit_decision
-from idr_kit.runtime import Runtime
-from idr_kit.saved import save_model
+from idr_kit.model.decision import DecisionSettings, fit_decision
+from idr_kit.model.runtime import Runtime
+from idr_kit.model.saved import save_model
 from idr_kit.tracks import make_track
 
 from benchdata import ROOT, SHARED

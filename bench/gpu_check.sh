@@ -49,7 +49,7 @@ python bench/bench_llm.py --device "$device" --model "$llm" --modes generate $ge
 gpus=$(python -c "import torch; print(torch.cuda.device_count())")
 if [ "$mode" != cpu ] && [ "$gpus" -ge 2 ]; then
   step "torchrun, 2 processes"
-  torchrun --nproc_per_node 2 -m idr_kit.fit --track esm --backbone "$esm" --from-scratch \
+  torchrun --nproc_per_node 2 -m idr_kit.commands.fit --track esm --backbone "$esm" --from-scratch \
     --set mode=lora --set max_steps=3 --set epochs=1 --train data/demo/train.fasta \
     --out "$out/torchrun" | tee "$out/torchrun.txt"
 fi

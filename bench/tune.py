@@ -21,7 +21,7 @@ from idr_kit.data.fields import defaults_of, parse_pairs
 from idr_kit.data.load import read_proteins
 from idr_kit.data.metrics import evaluate
 from idr_kit.data.splits import fold_groups, make_folds
-from idr_kit.runtime import Runtime
+from idr_kit.model.runtime import Runtime
 from idr_kit.tracks import config_class, make_track
 
 from benchdata import ROOT

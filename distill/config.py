@@ -7,23 +7,14 @@ from typing import ClassVar
 from idr_kit.data.errors import SettingError
 from idr_kit.data.fields import Range
 from idr_kit.data.styles import STYLES, check_style
-from idr_kit.nn.config import LoopConfig
+from idr_kit.nn.config import SeqNetConfig
 
 AUTO = "auto"
 
 
 @dataclass(frozen=True)
-class DistilledConfig(LoopConfig):
-    # The network: the bilstm's, whose settings were chosen on grouped folds (seqnet/config.py).
-    embed: int = 32  # channels each residue's features are embedded in
-    conv_channels: int = 64  # the convolution's channels
-    conv_kernel: int = 9  # residues the convolution reads (odd)
-    hidden: int = 48  # units of each LSTM direction
-    layers: int = 2  # bidirectional LSTM layers
-    dropout: float = 0.1  # dropout between layers
-    epochs: int = 12
-    lr: float = 3e-3
-    token_budget: int = 8192
+class DistilledConfig(SeqNetConfig):
+    """The bilstm's network (SeqNetConfig) on labels and a teacher's soft targets."""
     # The label style predictions speak: "pdb" (CAID's, the one for disorder profiles), "nox"
     # (the competition's), or "auto": PDB style when any training protein is labelled so, else
     # NOX (a run on the competition's train.pkl alone). The network learns every style its
@@ -35,24 +26,14 @@ class DistilledConfig(LoopConfig):
     teachers: tuple = ()  # soft targets, STYLE=PATH (see above)
     # The loss: labels' masked BCE + teacher_weight x the teacher's BCE on every residue.
     teacher_weight: float = 1.0  # the teachers' weight in the loss (see above)
-    RANGES: ClassVar[dict[str, Range]] = {
-        "embed": Range(1, 1024), "conv_channels": Range(1, 1024), "conv_kernel": Range(1, 101),
-        "hidden": Range(1, 1024), "layers": Range(1, 8), "dropout": Range(0, 0.99),
-        "teacher_weight": Range(0, 100)}
+    RANGES: ClassVar[dict[str, Range]] = {"teacher_weight": Range(0, 100)}
 
     def __post_init__(self):
         super().__post_init__()
         if self.style != AUTO:
             check_style(self.style)
-        if self.conv_kernel % 2 == 0:
-            raise SettingError(f"conv_kernel must be odd, got {self.conv_kernel}")
         for entry in self.teachers:
             style, sep, path = str(entry).partition("=")
             if not sep or style not in STYLES or not path:
                 raise SettingError(f"teachers are STYLE=PATH with STYLE one of "
                                    f"{', '.join(STYLES)}; got {entry!r}")
-
-    def network(self) -> dict:
-        """The network's own settings, as nn.seqnet.SeqNet and nn.numpy_forward take them."""
-        return dict(embed=self.embed, conv_channels=self.conv_channels, kernel=self.conv_kernel,
-                    hidden=self.hidden, layers=self.layers)

@@ -62,8 +62,7 @@ class DistilledTrack(Track):
                              "but no training protein is labelled so")
         device, world = start(self.runtime)
         torch.manual_seed(c.seed)
-        net = SeqNet(FEATURES, c.embed, c.conv_channels, c.conv_kernel, c.hidden, c.layers,
-                     c.dropout).to(device)
+        net = SeqNet.of(FEATURES, c).to(device)
         soft = teacher_targets(c.teachers, proteins)
         self.soft_targets_ = sum(t is not None for t in soft)
         held = validation_proteins(proteins, c.valid_fraction, c.seed)

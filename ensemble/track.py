@@ -37,8 +37,8 @@ from idr_kit.data.splits import fold_groups, make_folds
 from idr_kit.data.styles import in_style
 from idr_kit.ensemble.blend import blender_from_state, make_blender
 from idr_kit.ensemble.config import EnsembleConfig
-from idr_kit.postprocess import DecisionSettings
-from idr_kit.saved import TRACK_FILE, load_model, save_model
+from idr_kit.model.decision import DecisionSettings
+from idr_kit.model.saved import TRACK_FILE, load_model, save_model
 from idr_kit.tracks import OutOfFold, Track, make_track, track_class
 
 META_FILE = "ensemble.json"

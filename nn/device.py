@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 
 from idr_kit.data.errors import SettingError
-from idr_kit.runtime import DEVICES, PRECISIONS, World
+from idr_kit.model.runtime import DEVICES, PRECISIONS, World
 
 
 def start_group(device: torch.device) -> World:

@@ -38,6 +38,11 @@ class BiLayer(nn.Module):
 
 
 class SeqNet(nn.Module):
+    @classmethod
+    def of(cls, features: int, config) -> "SeqNet":
+        """The network a SeqNetConfig (nn/config.py) describes, reading ``features`` columns."""
+        return cls(features, **config.network(), dropout=config.dropout)
+
     def __init__(self, features: int, embed: int, conv_channels: int, kernel: int, hidden: int,
                  layers: int, dropout: float):
         super().__init__()

@@ -31,7 +31,7 @@ from idr_kit.data.progress import progress
 from idr_kit.nn.config import LoopConfig
 from idr_kit.nn.device import all_sum, autocast
 from idr_kit.nn.head import masked_bce
-from idr_kit.runtime import World
+from idr_kit.model.runtime import World
 
 Objective = Callable[[object, dict], "tuple[torch.Tensor, torch.Tensor]"]  # out, batch -> mean, count
 

@@ -19,8 +19,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from idr_kit.data.records import Protein
-from idr_kit.runtime import Runtime
-from idr_kit.saved import TRACK_FILE, save_model
+from idr_kit.model.runtime import Runtime
+from idr_kit.model.saved import TRACK_FILE, save_model
 from idr_kit.tracks import OutOfFold, Track
 
 Make = Callable[..., Track]

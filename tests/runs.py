@@ -30,7 +30,7 @@ def reseal(model: Path) -> None:
     """Record a tampered model's files in its track.json, as a crafted folder would, so that a
     test reaches the checks beyond the file digests (saved.check_files)."""
     import json
-    from idr_kit.saved import TRACK_FILE, file_records
+    from idr_kit.model.saved import TRACK_FILE, file_records
     meta = json.loads((Path(model) / TRACK_FILE).read_text())
     meta["files"] = file_records(Path(model))
     (Path(model) / TRACK_FILE).write_text(json.dumps(meta))

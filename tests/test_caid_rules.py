@@ -150,7 +150,7 @@ def files(tmp_path_factory) -> Path:
 
 
 def score(folder: Path, *more) -> tuple[dict, str]:
-    result = run_tool("score.py", "--ref", folder / "ref.fasta", "--pred", folder / "pred.caid",
+    result = run_tool("commands/score.py", "--ref", folder / "ref.fasta", "--pred", folder / "pred.caid",
                       "--json", *more)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1]), result.stdout
@@ -192,7 +192,7 @@ def test_a_prediction_for_another_protein_is_dropped_and_said_so(tmp_path):
     (tmp_path / "ref.fasta").write_text(ref_text())
     other = protein(40)[0]
     (tmp_path / "pred.caid").write_text("\n".join([">T0", *rows(other, RNG.random(40))]) + "\n")
-    result = run_tool("score.py", "--ref", tmp_path / "ref.fasta", "--pred",
+    result = run_tool("commands/score.py", "--ref", tmp_path / "ref.fasta", "--pred",
                       tmp_path / "pred.caid", "--json")
     # Nothing left to score is an error (a score over 0 proteins is no score), and it says why.
     assert result.returncode == 2, result.stdout

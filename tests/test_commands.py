@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 import idr_kit
-from idr_kit.predictor import SHIPPED
+from idr_kit.api import SHIPPED
 
 from runs import ROOT, run_tool
 
-COMMANDS = {"idr-submit": "submit.py", "idr-score": "score.py", "idr-fit": "fit.py",
-            "idr-predict": "predict.py", "idr-image": "image.py", "idr-merge": "merge.py"}
+COMMANDS = {"idr-submit": "submit.py", "idr-score": "commands/score.py",
+            "idr-fit": "commands/fit.py", "idr-predict": "commands/predict.py",
+            "idr-image": "commands/image.py", "idr-merge": "commands/merge.py"}
 BIN = Path(sys.executable).parent
 
 
@@ -57,7 +58,7 @@ def test_errors_name_the_command_as_it_was_typed(tmp_path):
     line = one_line_error(console("idr-score", "--ref", tmp_path / "no.fasta", "--pred",
                                   tmp_path / "no.caid"))
     assert line.startswith("idr-score: error:"), line
-    line = one_line_error(run_tool("score.py", "--ref", tmp_path / "no.fasta", "--pred",
+    line = one_line_error(run_tool("commands/score.py", "--ref", tmp_path / "no.fasta", "--pred",
                                    tmp_path / "no.caid"))
     assert line.startswith("score.py: error:"), line
     usage = console("idr-merge")
@@ -81,9 +82,9 @@ def test_a_tracks_help_lists_its_settings_with_defaults_ranges_and_meanings():
 
 
 def test_every_setting_of_every_track_says_what_it_means():
-    from idr_kit.postprocess import DecisionSettings
-    from idr_kit.runtime import Runtime
-    from idr_kit.settings import field_notes
+    from idr_kit.model.decision import DecisionSettings
+    from idr_kit.model.runtime import Runtime
+    from idr_kit.run.settings import field_notes
     from idr_kit.tracks import TRACKS, config_class
     for cls in [config_class(name) for name in TRACKS] + [DecisionSettings, Runtime]:
         notes = field_notes(cls)
@@ -122,7 +123,7 @@ def test_the_shipped_model_writes_a_nox_submission_in_one_command(competition, t
     assert record["style"] == "nox"
     assert record["threshold"] == idr_kit.load(style="nox").threshold != idr_kit.load().threshold
     # idr-predict writes the same submission without a run folder
-    again = run_tool("predict.py", test, "--style", "nox", "--submission", tmp_path / "s.csv")
+    again = run_tool("commands/predict.py", test, "--style", "nox", "--submission", tmp_path / "s.csv")
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "s.csv").read_bytes() == (tmp_path / "run" / "submit.csv").read_bytes()
 
@@ -131,7 +132,7 @@ def test_style_is_refused_where_it_cannot_apply(competition, tmp_path, shared_da
     test = competition / "WSAA_data_test.pkl"
     one_line_error(run_tool("submit.py", "--track", "lgbm", "--style", "nox", "--test", test,
                             "--out", tmp_path / "a"), "--style", "--set style")
-    from idr_kit.saved import save_model
+    from idr_kit.model.saved import save_model
     from idr_kit.tracks import make_track
     from idr_kit.data.competition import read_pickle
     model = save_model(make_track("w2v", vector_size=10).fit(
@@ -162,7 +163,7 @@ def test_overwrite_applies_to_the_default_folder_and_the_folder_is_said(tmp_path
 
 
 def test_a_run_that_failed_before_any_work_leaves_its_folder_to_the_next(tmp_path):
-    from idr_kit.runfolder import CLAIM, LOCK
+    from idr_kit.run.folder import CLAIM, LOCK
     folder = tmp_path / "runs" / "predict"
     folder.mkdir(parents=True)
     (folder / CLAIM).write_text('{"identity": "0123456789abcdef"}')
@@ -177,7 +178,7 @@ def test_a_run_that_failed_before_any_work_leaves_its_folder_to_the_next(tmp_pat
 def test_a_score_of_no_protein_is_an_error(tmp_path, shared_data):
     (tmp_path / "ref.fasta").write_text(">A\nMKV\n010\n")
     (tmp_path / "pred.caid").write_text(">B\n1\tM\t0.5\t1\n2\tK\t0.5\t1\n3\tV\t0.5\t1\n")
-    one_line_error(run_tool("score.py", "--ref", tmp_path / "ref.fasta", "--pred",
+    one_line_error(run_tool("commands/score.py", "--ref", tmp_path / "ref.fasta", "--pred",
                             tmp_path / "pred.caid"), "not one protein", "pred.caid")
 
 
@@ -187,11 +188,11 @@ def test_idr_predict_shows_progress_on_a_long_file_and_says_nothing_on_a_short_o
         shared_data, tmp_path):
     text = (shared_data / "valid.fasta").read_text()
     (tmp_path / "long.fasta").write_text("".join(text.replace(">", f">r{i}_") for i in range(6)))
-    done = run_tool("predict.py", tmp_path / "long.fasta", "-o", tmp_path / "o.npz",
+    done = run_tool("commands/predict.py", tmp_path / "long.fasta", "-o", tmp_path / "o.npz",
                     "--workers", "1", "--chunk-residues", "20000")
     assert done.returncode == 0, done.stderr
     assert "chunks:" in done.stderr and "residues/s" in done.stderr, done.stderr
-    short = run_tool("predict.py", "-s", "MKVLAAGG", "-o", tmp_path / "s.npz")
+    short = run_tool("commands/predict.py", "-s", "MKVLAAGG", "-o", tmp_path / "s.npz")
     assert short.returncode == 0 and short.stderr.strip().splitlines() == [
         f"wrote {tmp_path / 's.npz'} (1 proteins)"], short.stderr
 
@@ -199,13 +200,13 @@ def test_idr_predict_shows_progress_on_a_long_file_and_says_nothing_on_a_short_o
 def test_idr_predict_draws_each_protein(shared_data, tmp_path):
     pytest.importorskip("matplotlib")
     import matplotlib.image
-    done = run_tool("predict.py", shared_data / "valid.fasta", "-s", "MKVLAAGGSEEKPAPSPAPS",
+    done = run_tool("commands/predict.py", shared_data / "valid.fasta", "-s", "MKVLAAGGSEEKPAPSPAPS",
                     "--plot", tmp_path / "plots", "--plot-first", "3", "-o", tmp_path / "o.json")
     assert done.returncode == 0, done.stderr
     drawn = sorted(p.name for p in (tmp_path / "plots").iterdir())
     assert len(drawn) == 3 and "seq1.png" in drawn
     assert matplotlib.image.imread(tmp_path / "plots" / "seq1.png").shape[:2] == (400, 1200)
-    svg = run_tool("predict.py", "-s", "MKVLAAGG", "--plot", tmp_path / "svg", "--plot-format",
+    svg = run_tool("commands/predict.py", "-s", "MKVLAAGG", "--plot", tmp_path / "svg", "--plot-format",
                    "svg")
     assert svg.returncode == 0 and (tmp_path / "svg" / "seq1.svg").read_text().startswith("<?xml")
 
@@ -226,7 +227,7 @@ def test_without_matplotlib_plots_are_one_line_naming_the_extra(tmp_path):
             f"            raise ModuleNotFoundError(name, name=name)\n"
             f"sys.meta_path.insert(0, Hidden())\n"
             f"sys.argv = ['idr-predict'] + sys.argv[1:]\n"
-            f"runpy.run_path({str(ROOT / 'predict.py')!r}, run_name='__main__')\n")
+            f"runpy.run_path({str(ROOT / 'commands' / 'predict.py')!r}, run_name='__main__')\n")
     done = subprocess.run([sys.executable, "-c", hide, "-s", "MKV", "--plot", tmp_path / "p"],
                           capture_output=True, text=True, timeout=300)
     one_line_error(done, "pip install matplotlib")

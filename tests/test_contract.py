@@ -19,8 +19,8 @@ from idr_kit.data.competition import read_pickle
 from idr_kit.data.errors import InputError
 from idr_kit.data.fasta import read_fasta
 from idr_kit.data.records import Protein, make_protein
-from idr_kit.postprocess import Decision, DecisionSettings
-from idr_kit.saved import load_model, save_model
+from idr_kit.model.decision import Decision, DecisionSettings
+from idr_kit.model.saved import load_model, save_model
 from idr_kit.tracks import (TRACKS, NotFittedError, Track, TrackConfig, config_class, make_track,
                             track_class)
 
@@ -102,8 +102,8 @@ HEAVY = ("torch", "sklearn", "scipy", "lightgbm", "gensim", "transformers", "mat
 def test_configs_and_command_lines_import_without_any_heavy_library():
     """A config needs no extra, and a command line starts in a fraction of a second."""
     code = ("import sys; from idr_kit.tracks import TRACKS, config_class; "
-            "[config_class(n)() for n in TRACKS]; import idr_kit.submit, idr_kit.score, "
-            f"idr_kit.fit; print([m for m in {HEAVY!r} if m in sys.modules])")
+            "[config_class(n)() for n in TRACKS]; import idr_kit.submit, idr_kit.commands.score, "
+            f"idr_kit.commands.fit; print([m for m in {HEAVY!r} if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stderr

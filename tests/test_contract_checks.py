@@ -11,7 +11,7 @@ from idr_kit.baselines.w2v import W2VTrack
 from idr_kit.data.competition import read_pickle
 from idr_kit.data.fasta import read_fasta
 from idr_kit.data.records import Protein, make_protein
-from idr_kit.runtime import Runtime
+from idr_kit.model.runtime import Runtime
 
 import contract
 

@@ -12,8 +12,8 @@ from idr_kit.data.competition import read_pickle
 from idr_kit.data.fasta import read_fasta
 from idr_kit.data.probs import write_npz
 from idr_kit.data.records import Protein, make_protein
-from idr_kit.runtime import Runtime
-from idr_kit.saved import load_model, save_model
+from idr_kit.model.runtime import Runtime
+from idr_kit.model.saved import load_model, save_model
 from idr_kit.tracks import make_track
 
 from runs import ROOT
@@ -101,7 +101,7 @@ def test_a_saved_model_predicts_without_torch(fitted, probe, tmp_path):
     save_model(fitted, tmp_path / "model")
     expected = fitted.predict_proba(probe[:3])
     code = ("import sys, numpy as np; sys.modules['torch'] = None\n"
-            "from idr_kit.saved import load_model\n"
+            "from idr_kit.model.saved import load_model\n"
             "from idr_kit.data.fasta import read_fasta\n"
             f"track = load_model({str(tmp_path / 'model')!r}).track\n"
             f"proteins = read_fasta({str(ROOT.parent / 'shared' / 'data' / 'valid.fasta')!r})[:3]\n"

@@ -15,9 +15,9 @@ from idr_kit.data.probs import read_npz
 from idr_kit.data.records import make_protein
 from idr_kit.ensemble.blend import make_blender
 from idr_kit.ensemble.track import EnsembleTrack, blend_out_of_fold, stacked
-from idr_kit.postprocess import DecisionSettings, fit_decision
-from idr_kit.runtime import Runtime
-from idr_kit.saved import load_model, save_model
+from idr_kit.model.decision import DecisionSettings, fit_decision
+from idr_kit.model.runtime import Runtime
+from idr_kit.model.saved import load_model, save_model
 from idr_kit.tracks import TRACKS, Entry, make_track
 
 from runs import run_submit

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from idr_kit.cli import guarded
+from idr_kit.commands.common import guarded
 from idr_kit.data.errors import FileRefused, InputError, MissingExtra, SettingError, UserError
 from idr_kit.nn.official import WeightsMismatch
-from idr_kit.runfolder import FolderBusy
+from idr_kit.run.folder import FolderBusy
 
 from runs import run_submit
 

@@ -15,7 +15,7 @@ from idr_kit.data.records import make_protein
 from idr_kit.nn.cache import backbone_key
 from idr_kit.nn.head import Head, masked_bce
 from idr_kit.nn.pieces import cut, token_batch
-from idr_kit.runtime import Runtime
+from idr_kit.model.runtime import Runtime
 from idr_kit.token_clf.model import TokenStep
 from idr_kit.tracks import make_track
 

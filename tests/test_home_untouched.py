@@ -40,8 +40,8 @@ def test_predicting_through_every_door_leaves_home_untouched(homes, shared_data,
     env, folders = homes
     out = tmp_path / "out"
     out.mkdir()
-    runs = [run_tool("predict.py", "-s", SEQ, env=env),
-            run_tool("predict.py", shared_data / "valid.fasta", "-o", out / "v.json", env=env),
+    runs = [run_tool("commands/predict.py", "-s", SEQ, env=env),
+            run_tool("commands/predict.py", shared_data / "valid.fasta", "-o", out / "v.json", env=env),
             subprocess.run([sys.executable, "-c", f"import idr_kit; idr_kit.predict_idrs({SEQ!r})"],
                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300),
             run_tool("submit.py", "--model", "models/predictor", "--test",

@@ -77,7 +77,7 @@ def test_a_pickle_that_would_run_code_is_refused_and_runs_nothing(data, tmp_path
     line = one_line_error(run("submit.py", *QUICK, "--train", evil, "--test", data / "test.pkl",
                               "--out", tmp_path / "out"), str(evil), "system", "refused")
     assert "never runs code" in line
-    one_line_error(run("score.py", "--ref", evil, "--pred", tmp_path / "p.csv"), "refused")
+    one_line_error(run("commands/score.py", "--ref", evil, "--pred", tmp_path / "p.csv"), "refused")
     assert not marker.exists()
 
 
@@ -238,7 +238,7 @@ def test_an_unwritable_output_folder_stops_before_any_work(data, tmp_path):
 def test_a_threshold_outside_zero_to_one_is_refused(data, tmp_path, value):
     for script, args in (("submit.py", [*QUICK, "--train", data / "train.pkl", "--test",
                                         data / "test.pkl", "--out", tmp_path / "o"]),
-                         ("score.py", ["--ref", data / "valid.fasta", "--pred", tmp_path / "x"])):
+                         ("commands/score.py", ["--ref", data / "valid.fasta", "--pred", tmp_path / "x"])):
         result = run(script, *args, "--threshold", value)
         assert result.returncode == 2 and "not a number in [0, 1]" in result.stderr, script
     assert not (tmp_path / "o").exists()
@@ -271,7 +271,7 @@ def test_byte_order_marks_are_read_as_nothing(data, tmp_path):
     for name in ("predictions.caid", "submit.csv"):
         marked = tmp_path / f"bom-{name}"
         marked.write_text(bom + (out / name).read_text(), encoding="utf-8")
-        result = run("score.py", "--ref", fasta, "--pred", marked)
+        result = run("commands/score.py", "--ref", fasta, "--pred", marked)
         assert result.returncode == 0, result.stderr
 
 
@@ -302,7 +302,7 @@ def test_a_prediction_for_another_sequence_and_extra_proteins_are_reported(data,
         first["sequence"] = first["sequence"][::-1]  # same length, another protein
         rows.append({"proteinID": "EXTRA", "sequence": "MKV", "IDRs": "010"})
     pred = rewrite_csv(scored_run / "submit.csv", tmp_path / "s.csv", change)
-    result = run("score.py", "--ref", data / "valid.fasta", "--pred", pred)
+    result = run("commands/score.py", "--ref", data / "valid.fasta", "--pred", pred)
     assert result.returncode == 0, result.stderr
     first = next(csv.DictReader(open(scored_run / "submit.csv")))["proteinID"]
     assert f"1 with a prediction for another protein (its residues mostly differ) ({first})" \
@@ -314,7 +314,7 @@ def test_one_bad_row_drops_that_protein_and_scores_the_rest(data, scored_run, tm
     def change(rows):
         rows[1]["IDRs"] = rows[1]["IDRs"][:-1] + "x"
     pred = rewrite_csv(scored_run / "submit.csv", tmp_path / "s.csv", change)
-    result = run("score.py", "--ref", data / "valid.fasta", "--pred", pred, "--json")
+    result = run("commands/score.py", "--ref", data / "valid.fasta", "--pred", pred, "--json")
     assert result.returncode == 0, result.stderr
     assert "1 with an unreadable prediction" in result.stdout
     assert json.loads(result.stdout.splitlines()[-1])["dropped"] == 1
@@ -322,22 +322,22 @@ def test_one_bad_row_drops_that_protein_and_scores_the_rest(data, scored_run, tm
 
 def test_scoring_a_runs_probabilities_uses_that_runs_threshold(data, scored_run):
     threshold = json.loads((scored_run / "config.json").read_text())["threshold"]
-    result = run("score.py", "--ref", data / "valid.fasta", "--pred", scored_run / "probs.npz")
+    result = run("commands/score.py", "--ref", data / "valid.fasta", "--pred", scored_run / "probs.npz")
     assert f"rounded score >= {threshold} (the run's threshold" in result.stdout
-    result = run("score.py", "--ref", data / "valid.fasta", "--pred", scored_run / "probs.npz",
+    result = run("commands/score.py", "--ref", data / "valid.fasta", "--pred", scored_run / "probs.npz",
                  "--threshold", "0.5")
     assert "rounded score >= 0.5 (--threshold)" in result.stdout
 
 
 def test_every_number_is_printed_to_three_decimals(data, scored_run):
-    result = run("score.py", "--ref", data / "valid.fasta", "--pred",
+    result = run("commands/score.py", "--ref", data / "valid.fasta", "--pred",
                  scored_run / "predictions.caid", "--json")
     values = json.loads(result.stdout.splitlines()[-1])
     assert values["f1_per_protein"] == round(values["f1_per_protein"], 3)
 
 
 def test_a_closed_pipe_is_not_an_error(data, scored_run):
-    command = (f"{sys.executable} {ROOT / 'score.py'} --ref {data / 'valid.fasta'} --pred "
+    command = (f"{sys.executable} {ROOT / 'commands' / 'score.py'} --ref {data / 'valid.fasta'} --pred "
                f"{scored_run / 'predictions.caid'} | head -1")
     result = subprocess.run(command, shell=True, capture_output=True, text=True)
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr

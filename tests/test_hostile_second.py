@@ -238,7 +238,7 @@ def test_4_an_npz_prediction_cannot_ask_for_gigabytes(data, tmp_path):
     from idr_kit.data.fasta import read_fasta
     first = read_fasta(data / "valid.fasta")[0].id
     write_npz_member(tmp_path / "p.npz", first, (600_000_000,))  # 2.4 GB declared, 2 MB on disk
-    result = run_in_2_gb("score.py", "--ref", data / "valid.fasta", "--pred", tmp_path / "p.npz")
+    result = run_in_2_gb("commands/score.py", "--ref", data / "valid.fasta", "--pred", tmp_path / "p.npz")
     # Its one protein is dropped, leaving none: an error that says why, not a MemoryError.
     assert result.returncode == 2, result.stdout[-2000:]
     assert "1 with an unreadable prediction" in result.stderr
@@ -260,7 +260,7 @@ def test_5_a_nan_score_drops_its_protein_and_the_rest_is_scored(data, tmp_path):
     lines = caid_lines(data)
     lines[5] = lines[5].rsplit("\t", 1)[0] + "\tnan"
     (tmp_path / "p.caid").write_text("\n".join(lines) + "\n")
-    result = run("score.py", "--ref", data / "valid.fasta", "--pred", tmp_path / "p.caid", "--json")
+    result = run("commands/score.py", "--ref", data / "valid.fasta", "--pred", tmp_path / "p.caid", "--json")
     assert result.returncode == 0, result.stderr
     scores = json.loads(result.stdout.strip().splitlines()[-1])
     assert scores["dropped"] == 1 and scores["proteins"] == 5
@@ -329,7 +329,7 @@ def test_8_score_reads_the_kits_own_submission_of_a_very_long_protein(tmp_path):
     labels = "".join("1" if i % 7 else "0" for i in range(len(seq)))
     (tmp_path / "ref.fasta").write_text(f">long\n{seq}\n{labels}\n")
     write_submission(tmp_path / "s.csv", ["long"], [seq], [np.ones(len(seq), np.uint8)])
-    result = run("score.py", "--ref", tmp_path / "ref.fasta", "--pred", tmp_path / "s.csv")
+    result = run("commands/score.py", "--ref", tmp_path / "ref.fasta", "--pred", tmp_path / "s.csv")
     assert result.returncode == 0, result.stderr[-2000:]
 
 
@@ -355,7 +355,7 @@ def test_10_a_runs_threshold_that_is_not_one_is_refused(models, data, tmp_path, 
     record = json.loads((run_dir / "config.json").read_text())
     record["threshold"] = value
     (run_dir / "config.json").write_text(json.dumps(record))
-    one_line_error(run("score.py", "--ref", data / "valid.fasta", "--pred",
+    one_line_error(run("commands/score.py", "--ref", data / "valid.fasta", "--pred",
                        run_dir / "probs.npz"), "config.json", "threshold")
 
 

@@ -35,7 +35,7 @@ def context(tmp_path_factory, shared_data) -> Path:
                        "--out", folder / "run")
     assert trained.returncode == 0, trained.stderr[-3000:]
     before = build_traces(ROOT)
-    made = run_tool("image.py", "--model", folder / "run" / "model", "--out", folder / "ctx",
+    made = run_tool("commands/image.py", "--model", folder / "run" / "model", "--out", folder / "ctx",
                     timeout=1200)
     assert made.returncode == 0, made.stderr[-3000:]
     (folder / "traces").write_text(" ".join(sorted(build_traces(ROOT) - before)))
@@ -60,7 +60,7 @@ def test_the_wheel_sources_are_the_files_git_tracks(tmp_path, capsys):
     """An untracked module, a build/ folder or a planted file never reaches the wheel."""
     import subprocess
 
-    from idr_kit.image import tracked_sources
+    from idr_kit.commands.image import tracked_sources
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     for name in ("pyproject.toml", "pkg/mod.py", "local_settings.py", "build/lib/x.py"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +127,7 @@ def test_a_fresh_environment_from_the_wheels_alone_writes_the_submission(context
 def test_a_context_is_written_into_a_new_folder_only(context, tmp_path):
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "x").write_text("mine")
-    refused = run_tool("image.py", "--model", context / "run" / "model", "--out",
+    refused = run_tool("commands/image.py", "--model", context / "run" / "model", "--out",
                        tmp_path / "busy")
     assert refused.returncode == 2 and "not empty" in refused.stderr
     assert (tmp_path / "busy" / "x").read_text() == "mine"
@@ -145,10 +145,10 @@ def test_a_context_is_never_a_file_nor_inside_the_model(context, tmp_path):
     import shutil
     model = shutil.copytree(context / "run" / "model", tmp_path / "model")
     (tmp_path / "file").write_text("mine")
-    one_line_error(run_tool("image.py", "--model", model, "--out", tmp_path / "file"),
+    one_line_error(run_tool("commands/image.py", "--model", model, "--out", tmp_path / "file"),
                    "not a folder")
     before = sorted(p.name for p in Path(model).rglob("*"))
-    one_line_error(run_tool("image.py", "--model", model, "--out", Path(model) / "ctx"),
+    one_line_error(run_tool("commands/image.py", "--model", model, "--out", Path(model) / "ctx"),
                    "the model")
     assert sorted(p.name for p in Path(model).rglob("*")) == before
 
@@ -158,22 +158,22 @@ def test_a_model_with_a_link_or_an_unlisted_file_is_refused_before_anything_is_w
     import shutil
     model = Path(shutil.copytree(context / "run" / "model", tmp_path / "model"))
     (model / "etc").symlink_to("/etc")
-    one_line_error(run_tool("image.py", "--model", model, "--out", tmp_path / "a"), "link")
+    one_line_error(run_tool("commands/image.py", "--model", model, "--out", tmp_path / "a"), "link")
     (model / "etc").unlink()
     (model / "notes.txt").write_text("not the model's")
-    one_line_error(run_tool("image.py", "--model", model, "--out", tmp_path / "b"), "notes.txt")
+    one_line_error(run_tool("commands/image.py", "--model", model, "--out", tmp_path / "b"), "notes.txt")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_a_failed_context_leaves_nothing_and_the_same_command_runs_again(context, tmp_path):
     offline = {"PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_RETRIES": "0",
                "PIP_TIMEOUT": "1"}
-    done = run_tool("image.py", "--model", context / "run" / "model", "--out", tmp_path / "ctx",
+    done = run_tool("commands/image.py", "--model", context / "run" / "model", "--out", tmp_path / "ctx",
                     env_extra=offline)
     one_line_error(done, "pip could not")
     assert not (tmp_path / "ctx").exists()
     (tmp_path / "mine").mkdir()
-    done = run_tool("image.py", "--model", context / "run" / "model", "--out", tmp_path / "mine",
+    done = run_tool("commands/image.py", "--model", context / "run" / "model", "--out", tmp_path / "mine",
                     env_extra=offline)
     one_line_error(done, "pip could not")
     assert list((tmp_path / "mine").iterdir()) == []  # a folder of the user's is kept, empty

@@ -12,8 +12,8 @@ import pytest
 from test_layers import package_modules
 
 ROOT = Path(__file__).resolve().parents[1]
-GENERIC = ("data", "ensemble", "score", "fit", "tracks", "submit", "crossval", "baselines",
-           "pipeline", "cli", "plots", "postprocess", "token_clf", "llm_sft", "seqnet")
+GENERIC = ("data", "ensemble", "tracks", "submit", "baselines", "model", "run", "commands", "api",
+           "token_clf", "llm_sft", "bilstm", "nn", "convnet", "distill")
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,8 @@ def test_the_package_holds_the_product_and_not_its_tests(wheel):
 def test_the_wheel_declares_the_console_commands(wheel):
     entry_points = next(n for n in wheel.namelist() if n.endswith("entry_points.txt"))
     text = wheel.read(entry_points).decode()
-    for line in ("idr-submit = idr_kit.submit:main", "idr-score = idr_kit.score:main",
-                 "idr-fit = idr_kit.fit:main"):
+    for line in ("idr-submit = idr_kit.submit:main", "idr-score = idr_kit.commands.score:main",
+                 "idr-fit = idr_kit.commands.fit:main"):
         assert line in text
 
 
@@ -67,8 +67,8 @@ def test_console_commands_run(command):
 def test_a_users_own_data_and_score_modules_do_not_shadow_the_kit(tmp_path):
     (tmp_path / "data.py").write_text("raise SystemExit('the user data.py was imported')\n")
     (tmp_path / "score.py").write_text("raise SystemExit('the user score.py was imported')\n")
-    code = "import idr_kit.score, idr_kit.submit; print(idr_kit.score.__file__)"
+    code = "import idr_kit.commands.score, idr_kit.submit; print(idr_kit.commands.score.__file__)"
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stderr
-    assert Path(result.stdout.strip()).resolve() == ROOT / "score.py"
+    assert Path(result.stdout.strip()).resolve() == ROOT / "commands" / "score.py"

@@ -1,50 +1,53 @@
-"""The layers docs/layout.md describes, as the imports have them.
+"""The layers, as the folders show them and the imports have them (docs/layout.md).
 
-Every import of every module of the package (those inside functions too) is read from its
-source. A module may import its own layer and those below it; a track package may import no
-other track package, and the ensemble none at all (it composes tracks through the registry).
+A module's layer is where it lies: its top-level folder (or, for the few modules at the top,
+its own name). Lowest first: ``data/``; the contract (``model/`` and ``tracks.py``); ``nn/``;
+the track packages (the folders the registry names); ``run/``; the API (``api.py`` and the
+package's ``__init__``); the command lines (``commands/`` and ``submit.py``). Every import of
+every module (those inside functions too) is read from its source. A module may import its own
+layer and those below it; a track package may import no other track package, and the
+ensemble none at all (it composes tracks through the registry). There are no exceptions.
 """
 from __future__ import annotations
 
 import ast
-from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
 
 PACKAGE = "idr_kit"
 ROOT = Path(__file__).resolve().parents[1]
-# Lowest first: (layer, module patterns). The command-line entry modules of two track packages
-# (python -m idr_kit.token_clf.fit) belong to the command-line layer, not to their track.
-LAYERS = [
-    ("data", ["idr_kit.data", "idr_kit.data.*"]),
-    ("contract", ["idr_kit.runtime", "idr_kit.postprocess", "idr_kit.crossval", "idr_kit.tracks",
-                  "idr_kit.saved"]),
-    ("nn", ["idr_kit.nn", "idr_kit.nn.*"]),
-    ("command line", ["idr_kit.token_clf.fit", "idr_kit.llm_sft.fit", "idr_kit.settings",
-                      "idr_kit.cli", "idr_kit.submit", "idr_kit.score", "idr_kit.fit",
-                      "idr_kit.image", "idr_kit.predict", "idr_kit.merge",
-                      "idr_kit"]),
-    ("tracks", ["idr_kit.baselines*", "idr_kit.token_clf*", "idr_kit.llm_sft*",
-                "idr_kit.seqnet*", "idr_kit.distill*", "idr_kit.convnet*"]),
-    ("ensemble", ["idr_kit.ensemble*"]),
-    ("run", ["idr_kit.pipeline", "idr_kit.runfolder", "idr_kit.plots", "idr_kit.predictor",
-             "idr_kit.stream", "idr_kit.shards", "idr_kit.workers"]),
-]
-ORDER = ["data", "contract", "nn", "tracks", "ensemble", "run", "command line"]
 SKIPPED = ("tests", "bench", "build", "runs", ".venv", ".venv-light", "data/demo")
+TOP_MODULES = 6  # at most this many modules lie loose at the top (__init__.py among them)
+
+
+def track_folders() -> set[str]:
+    """The folders the registry's tracks live in."""
+    from idr_kit.tracks import TRACKS
+    return {entry.track.split(":")[0].split(".")[1] for entry in TRACKS.values()}
+
+
+def layers() -> list[tuple[str, set[str]]]:
+    """(layer, the top-level names in it), lowest first."""
+    return [("data", {"data"}), ("contract", {"model", "tracks"}), ("nn", {"nn"}),
+            ("tracks", track_folders()), ("run", {"run"}), ("api", {"", "api"}),
+            ("commands", {"commands", "submit"})]
 
 
 def layer_of(module: str) -> str:
-    for layer, patterns in LAYERS:  # the command line's entry modules match before their track
-        if any(fnmatch(module, pattern) for pattern in patterns):
+    top = module.split(".")[1] if "." in module else ""
+    for layer, names in layers():
+        if top in names:
             return layer
-    raise AssertionError(f"{module} is in no layer: add it to tests/test_layers.py's LAYERS")
+    raise AssertionError(f"{module} lies in no layer: its folder {top!r} is none of "
+                         f"tests/test_layers.py's layers()")
+
+
+ORDER = [layer for layer, _ in layers()]
 
 
 def track_package(module: str) -> str | None:
-    parts = module.split(".")
-    return parts[1] if layer_of(module) in ("tracks", "ensemble") else None
+    return module.split(".")[1] if layer_of(module) == "tracks" else None
 
 
 def package_modules() -> dict[str, Path]:
@@ -70,7 +73,7 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module.split(".")[0] != PACKAGE:
                 continue
-            for alias in node.names:  # "from idr_kit import crossval" imports idr_kit.crossval
+            for alias in node.names:  # "from idr_kit.model import crossval" imports idr_kit.model.crossval
                 name = f"{node.module}.{alias.name}"
                 out.add(name if name in modules else node.module)
     return out
@@ -87,8 +90,8 @@ def violations(imports: dict[str, set[str]]) -> list[str]:
             if theirs > mine:
                 found.append(f"{module} ({layer_of(module)}) imports {target} "
                              f"({layer_of(target)}, a higher layer)")
-            elif (layer_of(target) == "tracks" and track_package(module)
-                  and track_package(target) != track_package(module)):
+            elif track_package(target) and track_package(module) not in (None,
+                                                                          track_package(target)):
                 found.append(f"{module} imports {target}: another track's package")
     return found
 
@@ -105,13 +108,21 @@ def test_every_module_has_a_layer():
         layer_of(module)
 
 
+def test_few_modules_lie_at_the_top():
+    top = sorted(path.name for path in ROOT.glob("*.py"))
+    assert len(top) <= TOP_MODULES, top
+
+
 @pytest.mark.parametrize("module, target, why", [
-    ("idr_kit.seqnet.track", "idr_kit.token_clf.train", "another track's package"),
+    ("idr_kit.bilstm.track", "idr_kit.token_clf.train", "another track's package"),
     ("idr_kit.baselines.plm", "idr_kit.token_clf.track", "another track's package"),
-    ("idr_kit.ensemble.config", "idr_kit.seqnet.config", "another track's package"),
-    ("idr_kit.nn.train", "idr_kit.crossval", None),  # a lower layer: allowed
+    ("idr_kit.ensemble.config", "idr_kit.bilstm.config", "another track's package"),
+    ("idr_kit.nn.train", "idr_kit.model.crossval", None),  # a lower layer: allowed
     ("idr_kit.data.records", "idr_kit.tracks", "a higher layer"),
-    ("idr_kit.tracks", "idr_kit.cli", "a higher layer"),
+    ("idr_kit.tracks", "idr_kit.commands.common", "a higher layer"),
+    ("idr_kit.token_clf.fit", "idr_kit.commands.fit", "a higher layer"),
+    ("idr_kit.run.shards", "idr_kit.api", "a higher layer"),
+    ("idr_kit.model.saved", "idr_kit.run.settings", "a higher layer"),
     ("idr_kit.nn.pieces", "idr_kit.token_clf.config", "a higher layer"),
 ])
 def test_the_check_catches_what_it_is_for(module, target, why):

@@ -84,7 +84,7 @@ def test_a_missing_extra_stops_before_training_in_one_line(files, tmp_path, args
 @pytest.mark.parametrize("fast", [[], ["--fast"]])
 def test_the_shipped_predictor_answers_without_the_extras(files, tmp_path, fast):
     result = submit_without_extras("-s", "MSEEKKPAPSPAPSEEGKKRKAEEGDK", *fast, cwd=files,
-                                   script="predict.py")
+                                   script="commands/predict.py")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "regions (1-based, inclusive)" in result.stdout
     model = ["--model", str(ROOT / "models" / ("predictor-fast" if fast else "predictor"))]

@@ -15,8 +15,8 @@ from idr_kit.llm_sft.model import (add_lora, decoder_hidden, load_causal_lm, loa
 from idr_kit.llm_sft.tokens import PromptVocab, encode_prompt
 from idr_kit.nn.backbones import WeightsUnavailable
 from idr_kit.nn.pieces import cut
-from idr_kit.runtime import Runtime
-from idr_kit.saved import load_model, save_model
+from idr_kit.model.runtime import Runtime
+from idr_kit.model.saved import load_model, save_model
 from idr_kit.tracks import make_track
 
 from layouts import tiny_config, write_qwen_dir
@@ -276,7 +276,7 @@ def test_training_under_a_launcher_keeps_both_processes_in_step(launcher, tiny, 
     module, *options = LAUNCHERS[launcher]
     port = 29600 + os.getpid() % 1000 + (launcher == "accelerate")
     result = run(*options, "--main_process_port" if launcher == "accelerate" else "--master_port",
-                 str(port), "-m", "idr_kit.llm_sft.fit", "--model-name", tiny,
+                 str(port), "-m", "idr_kit.commands.fit", "--track", "llm", "--model-name", tiny,
                  "--train", str(toy_files / "train.fasta"), "--out", str(tmp_path),
                  "--set", "epochs=1", "--set", "window=64", "--set", "device=cpu",
                  "--set", "token_budget=1024", module=module)

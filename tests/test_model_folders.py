@@ -16,7 +16,7 @@ import pytest
 
 import idr_kit
 from idr_kit.data.errors import FileRefused, SettingError, UserError
-from idr_kit.predictor import SHIPPED
+from idr_kit.api import SHIPPED
 
 from networks import (SLOTS, bad_output_network, external_data_network, external_tensor,
                       huge_constant_network, with_network, wrong_inputs_network)
@@ -42,7 +42,7 @@ def predict_cli(model: Path, *more, cwd: Path = ROOT, limit_gb: float | None = N
         import resource
         size = int(limit_gb * (1 << 30))
         resource.setrlimit(resource.RLIMIT_AS, (size, size))
-    return subprocess.run([sys.executable, str(ROOT / "predict.py"), "-s", SEQ, "--model",
+    return subprocess.run([sys.executable, str(ROOT / "commands" / "predict.py"), "-s", SEQ, "--model",
                            str(model), *map(str, more)], cwd=cwd, capture_output=True,
                           text=True, timeout=120, preexec_fn=limit if limit_gb else None)
 
@@ -57,7 +57,7 @@ def shipped_copy(tmp_path) -> Path:
 @pytest.fixture(scope="module")
 def w2v_model(tmp_path_factory, shared_data) -> Path:
     from idr_kit.data.competition import read_pickle
-    from idr_kit.saved import save_model
+    from idr_kit.model.saved import save_model
     from idr_kit.tracks import make_track
     track = make_track("w2v", vector_size=20).fit(read_pickle(shared_data / "train.pkl")[:60])
     return save_model(track, tmp_path_factory.mktemp("w2v") / "model")

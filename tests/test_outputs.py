@@ -13,7 +13,7 @@ import pytest
 
 import idr_kit
 from idr_kit.data.errors import InputError
-from idr_kit.predictor import SHIPPED
+from idr_kit.api import SHIPPED
 
 from runs import run_tool
 
@@ -74,14 +74,14 @@ def test_idr_predict_never_writes_over_its_input(disprot, tmp_path, spelling):
     else:
         (tmp_path / "alias").symlink_to(disprot.parent)
         out = tmp_path / "alias" / disprot.name
-    one_line_error(run_tool("predict.py", disprot, "-o", out), "never writes where it reads")
+    one_line_error(run_tool("commands/predict.py", disprot, "-o", out), "never writes where it reads")
     assert disprot.read_bytes() == before
 
 
 def test_idr_predict_never_writes_into_the_model_folder(model, fasta):
     before = files_of(model)
     for target in (model / "track.json", model / "new.json", model / "sub" / "x.caid"):
-        one_line_error(run_tool("predict.py", fasta, "--model", model, "-o", target),
+        one_line_error(run_tool("commands/predict.py", fasta, "--model", model, "-o", target),
                        "the model")
     assert files_of(model) == before
 
@@ -96,13 +96,13 @@ def test_a_run_folder_inside_the_model_folder_is_refused(model, fasta):
 def test_an_output_that_is_a_link_is_refused(fasta, tmp_path):
     (tmp_path / "target.json").write_text("precious")
     (tmp_path / "out.json").symlink_to(tmp_path / "target.json")
-    one_line_error(run_tool("predict.py", fasta, "-o", tmp_path / "out.json"), "link")
+    one_line_error(run_tool("commands/predict.py", fasta, "-o", tmp_path / "out.json"), "link")
     assert (tmp_path / "target.json").read_text() == "precious"
 
 
 def test_an_output_naming_a_folder_is_refused_before_any_prediction(fasta, tmp_path):
     (tmp_path / "x.json").mkdir()
-    one_line_error(run_tool("predict.py", fasta, "-o", tmp_path / "x.json"), "x.json",
+    one_line_error(run_tool("commands/predict.py", fasta, "-o", tmp_path / "x.json"), "x.json",
                    "a folder")
     assert list((tmp_path / "x.json").iterdir()) == []
 
@@ -112,11 +112,11 @@ def test_an_output_naming_a_folder_is_refused_before_any_prediction(fasta, tmp_p
 @pytest.mark.parametrize("output", [None, "out.caid"])
 def test_a_missing_input_is_one_line_naming_it(tmp_path, output):
     more = ["-o", tmp_path / output] if output else []
-    line = one_line_error(run_tool("predict.py", tmp_path / "nonexistent.fasta", *more),
+    line = one_line_error(run_tool("commands/predict.py", tmp_path / "nonexistent.fasta", *more),
                           "nonexistent.fasta", "not found")
     assert "cannot write" not in line
     (tmp_path / "x.fasta").mkdir()
-    one_line_error(run_tool("predict.py", tmp_path / "x.fasta", *more), "x.fasta", "not a file")
+    one_line_error(run_tool("commands/predict.py", tmp_path / "x.fasta", *more), "x.fasta", "not a file")
     assert not output or not (tmp_path / output).exists()
 
 
@@ -128,7 +128,7 @@ def test_a_temporary_file_left_by_a_killed_writer_is_removed_by_the_next_write(f
     stale.write_text("half a file")
     old = time.time() - 3600
     os.utime(stale, (old, old))
-    done = run_tool("predict.py", fasta, "-o", out)
+    done = run_tool("commands/predict.py", fasta, "-o", out)
     assert done.returncode == 0, done.stderr
     assert out.is_file() and not stale.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -161,9 +161,9 @@ def swapped(path: Path) -> None:
 
 
 def test_a_test_file_changed_during_a_run_commits_nothing(shared_data, tmp_path, monkeypatch):
-    from idr_kit import stream
-    from idr_kit.pipeline import RunSpec, run
-    from idr_kit.runtime import Runtime
+    from idr_kit.run import stream
+    from idr_kit.run.pipeline import RunSpec, run
+    from idr_kit.model.runtime import Runtime
     test = tmp_path / "test.fasta"
     test.write_text("\n".join((shared_data / "valid.fasta").read_text().splitlines()[:60]) + "\n")
     save = stream.Parts.save
@@ -183,7 +183,7 @@ def test_a_test_file_changed_during_a_run_commits_nothing(shared_data, tmp_path,
 
 
 def test_a_file_changed_during_idr_predict_writes_nothing(tmp_path, monkeypatch, shared_data):
-    from idr_kit import stream
+    from idr_kit.run import stream
     test = tmp_path / "test.fasta"
     test.write_text("\n".join((shared_data / "valid.fasta").read_text().splitlines()[:60]) + "\n")
     finished = stream.Tally.finished
@@ -193,7 +193,7 @@ def test_a_file_changed_during_idr_predict_writes_nothing(tmp_path, monkeypatch,
         if self.chunks == 1:
             swapped(test)
     monkeypatch.setattr(stream.Tally, "finished", finished_then_swap)
-    from idr_kit.predict import main
+    from idr_kit.commands.predict import main
     assert main([str(test), "-o", str(tmp_path / "out.npz"), "--chunk-residues", "2000",
                  "--workers", "1"]) == 2
     assert not (tmp_path / "out.npz").exists()

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from idr_kit.data.records import make_protein
-from idr_kit import plots
-from idr_kit.plots import file_names, plot_proteins, protein_plot, summary_plot
+from idr_kit.run import plots
+from idr_kit.run.plots import file_names, plot_proteins, protein_plot, summary_plot
 
 PROTEINS = [make_protein("sp|P1|A/B", "ACDEFGHIKL", "0011110--0"),
             make_protein("P2", "MNPQRST", "1100011"),
@@ -81,7 +81,7 @@ def test_without_matplotlib_the_error_says_what_to_install(tmp_path, monkeypatch
 
 
 def test_each_curve_keeps_its_colour_in_every_plot():
-    from idr_kit.plots import _colours
+    from idr_kit.run.plots import _colours
     assert _colours(["ensemble", "w2v", "lgbm"], "ensemble") == {"w2v": "C0", "lgbm": "C1",
                                                                  "ensemble": "black"}
     assert _colours(["lgbm"], None) == {"lgbm": "C0"}

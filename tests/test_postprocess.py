@@ -7,7 +7,7 @@ import pytest
 from idr_kit.data.metrics import binarize as threshold_calls
 from idr_kit.data.metrics import binary_scores, f1_per_protein
 from idr_kit.data.records import Protein, make_protein
-from idr_kit.postprocess import (TUNED, Decision, DecisionSettings, f1_per_protein_curve,
+from idr_kit.model.decision import (TUNED, Decision, DecisionSettings, f1_per_protein_curve,
                                  fit_decision, fit_min_length, fit_smoothing, min_length,
                                  min_length_all, runs, smooth_all, tune_threshold,
                                  tune_threshold_per_protein)

@@ -1,4 +1,4 @@
-"""The ready predictor: the Python API (predictor.py, idr_kit.load) and idr-predict, on a
+"""The ready predictor: the Python API (api.py, idr_kit.load) and idr-predict, on a
 model that learnt both label styles and carries a decision for each."""
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from idr_kit.data.competition import read_pickle
 from idr_kit.data.errors import InputError, SettingError
 from idr_kit.data.fasta import read_fasta
 from idr_kit.data.records import Protein
-from idr_kit.postprocess import Decision
-from idr_kit.predictor import as_proteins
-from idr_kit.runtime import Runtime
-from idr_kit.saved import save_model
+from idr_kit.model.decision import Decision
+from idr_kit.api import as_proteins
+from idr_kit.model.runtime import Runtime
+from idr_kit.model.saved import save_model
 from idr_kit.tracks import make_track
 
 from runs import run_tool
@@ -78,7 +78,7 @@ def test_a_bad_residue_names_the_sequence_and_position(model):
 def test_predict_fasta_streams_and_gives_what_predict_gives(model, shared_data, tmp_path):
     predictor = idr_kit.load(model)
     proteins = read_fasta(shared_data / "valid.fasta")[:12]
-    import idr_kit.predictor as api
+    import idr_kit.api as api
     old, api.CHUNK_RESIDUES = api.CHUNK_RESIDUES, 2000  # several chunks
     try:
         hits = list(predictor.predict_fasta(shared_data / "valid.fasta"))[:12]
@@ -90,7 +90,7 @@ def test_predict_fasta_streams_and_gives_what_predict_gives(model, shared_data, 
 
 
 def cli(*args, **kwargs):
-    return run_tool("predict.py", *args, **kwargs)
+    return run_tool("commands/predict.py", *args, **kwargs)
 
 
 def test_the_command_line_prints_a_table_of_one_based_regions(model):
@@ -133,7 +133,7 @@ def test_stdin_and_a_repeated_id_are_handled(model, tmp_path):
 
     from runs import ROOT
     fasta = ">a\nMKVLAAGG\n>b\nMSEE\n"
-    done = subprocess.run([sys.executable, str(ROOT / "predict.py"), "-", "--model", str(model)],
+    done = subprocess.run([sys.executable, str(ROOT / "commands" / "predict.py"), "-", "--model", str(model)],
                           input=fasta, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert [line.split()[0] for line in done.stdout.splitlines()[1:]] == ["a", "b"]
@@ -265,7 +265,7 @@ def test_workers_die_with_a_killed_parent(model, shared_data, tmp_path):
     text = (shared_data / "valid.fasta").read_text()
     (tmp_path / "big.fasta").write_text("".join(
         text.replace(">", f">r{i}_") for i in range(4)))
-    parent = subprocess.Popen([sys.executable, str(ROOT / "predict.py"), str(tmp_path / "big.fasta"),
+    parent = subprocess.Popen([sys.executable, str(ROOT / "commands" / "predict.py"), str(tmp_path / "big.fasta"),
                                "--model", str(model), "--workers", "2", "--chunk-residues", "4000",
                                "-o", str(tmp_path / "o.npz")],
                               env={**os.environ, "IDR_TEST_MARK": mark},

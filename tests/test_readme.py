@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from idr_kit import score
 from idr_kit import submit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,23 +41,25 @@ def console_commands(name: str) -> list[list[str]]:
     return [shlex.split(line)[1:] for line in readme_lines() if line.startswith(f"{name} ")]
 
 
-KIT_COMMANDS = ("python submit.py", "python score.py", "python merge.py", "python -m idr_kit.image",
+KIT_COMMANDS = ("python submit.py", "python score.py", "python merge.py", "python -m idr_kit.commands.image",
                 "idr-predict", "idr-submit", "idr-score", "idr-merge", "idr-image", "idr-fit")
 
 
 def test_every_command_line_of_the_pages_is_one_the_tests_know():
     parts = [part.strip() for line in readme_lines() for part in line.split("&&")]
-    launchers = r"(torchrun|accelerate launch) .*-m idr_kit\.(token_clf|llm_sft)\.fit "
+    launchers = r"(torchrun|accelerate launch) .*-m idr_kit\.commands\.fit "
     unknown = [part for part in parts if not part.startswith(KIT_COMMANDS + OTHER_TOOLS)
                and not re.match(launchers, part)]
     assert not unknown, unknown
 
 
-@pytest.mark.parametrize("name, module", [("idr-predict", "predict"), ("idr-submit", "submit"),
-                                          ("idr-score", "score"), ("idr-merge", "merge")])
+@pytest.mark.parametrize("name, module", [
+    ("idr-predict", "idr_kit.commands.predict"), ("idr-submit", "idr_kit.submit"),
+    ("idr-score", "idr_kit.commands.score"), ("idr-merge", "idr_kit.commands.merge"),
+    ("idr-image", "idr_kit.commands.image"), ("idr-fit", "idr_kit.commands.fit")])
 def test_console_command_lines_parse(name, module):
     import importlib
-    parser = importlib.import_module(f"idr_kit.{module}").build_parser()
+    parser = importlib.import_module(module).build_parser()
     for args in console_commands(name):
         parser.parse_args(args)
 
@@ -71,13 +72,15 @@ def test_the_pages_link_to_files_that_exist():
 
 
 def launcher_commands() -> list[tuple[str, list[str]]]:
-    """(module, its arguments) for each ``-m idr_kit.token_clf.fit`` / ``-m idr_kit.llm_sft.fit`` line."""
-    found = [re.search(r"-m idr_kit\.(token_clf|llm_sft)\.fit (.*)", line) for line in readme_lines()]
-    return [(m.group(1), shlex.split(m.group(2))) for m in found if m]
+    """(the track, its arguments) for each ``-m idr_kit.commands.fit`` line (torchrun ...)."""
+    found = [re.search(r"-m idr_kit\.commands\.fit (.*)", line) for line in readme_lines()]
+    return [(shlex.split(m.group(1))[1], shlex.split(m.group(1))) for m in found if m]
 
 
-def test_the_readme_shows_both_scripts():
-    assert readme_commands("submit.py") and readme_commands("score.py")
+def test_the_pages_show_the_commands():
+    assert readme_commands("submit.py")
+    for name in ("idr-predict", "idr-score", "idr-merge", "idr-image"):
+        assert console_commands(name), name
 
 
 @pytest.mark.parametrize("args", readme_commands("submit.py"), ids=" ".join)
@@ -85,45 +88,25 @@ def test_readme_submit_commands_parse(args):
     submit.build_parser().parse_args(args)
 
 
-@pytest.mark.parametrize("args", readme_commands("merge.py"), ids=" ".join)
-def test_readme_merge_commands_parse(args):
-    from idr_kit import merge
-    merge.build_parser().parse_args(args)
-
-
 def test_the_readmes_dask_call_names_the_api():
     import inspect
 
     code = re.search(r"<!-- dask -->\n```python\n(.+?)```", DOCS, re.S).group(1)
     assert "idr_kit.predict_file(" in code and "executor=client" in code
-    from idr_kit.predictor import predict_file
+    from idr_kit.api import predict_file
     assert "executor" in inspect.signature(predict_file).parameters
 
 
-@pytest.mark.parametrize("module, args", launcher_commands(), ids=lambda v: " ".join(v) if isinstance(v, list) else v)
-def test_readme_launcher_commands_parse(module, args):
-    from idr_kit import fit
-    parsed = fit.build_parser(track={"token_clf": "esm", "llm_sft": "llm"}[module]).parse_args(args)
+@pytest.mark.parametrize("track, args", launcher_commands(), ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_readme_launcher_commands_parse(track, args):
+    from idr_kit.commands import fit
+    parsed = fit.build_parser(shown=track).parse_args(args)
     if parsed.recipe:
         assert (ROOT / parsed.recipe).is_file()
 
 
-def test_readme_image_commands_parse():
-    from idr_kit import image
-    found = [shlex.split(line)[3:] for line in readme_lines()
-             if line.startswith("python -m idr_kit.image")]
-    assert found
-    for args in found:
-        image.build_parser().parse_args(args)
-
-
-def test_the_readme_shows_both_launchers():
-    assert {m for m, _ in launcher_commands()} == {"token_clf", "llm_sft"}
-
-
-@pytest.mark.parametrize("args", readme_commands("score.py"), ids=" ".join)
-def test_readme_score_commands_parse(args):
-    score.build_parser().parse_args(args)
+def test_the_pages_show_a_launcher_for_the_esm_and_llm_tracks():
+    assert {track for track, _ in launcher_commands()} == {"esm", "llm"}
 
 
 def test_shared_data_the_readme_names_exists(shared_data):

@@ -26,7 +26,7 @@ SCORES = {"P1": np.array([.9, .4, .4, .8, .1]), "P2": np.array([.7, .4, .2, .6])
 
 
 def score(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "score.py", *map(str, args)], cwd=REPO, text=True,
+    return subprocess.run([sys.executable, "commands/score.py", *map(str, args)], cwd=REPO, text=True,
                           capture_output=True, timeout=120)
 
 

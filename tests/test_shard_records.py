@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import idr_kit
-from idr_kit.predictor import SHIPPED
+from idr_kit.api import SHIPPED
 
 from runs import ROOT, run_tool
 
@@ -39,7 +39,7 @@ def copies(shards, tmp_path) -> tuple[Path, list[Path]]:
 
 
 def merge(folders, out, *more):
-    return run_tool("merge.py", *folders, "--out", out, *more)
+    return run_tool("commands/merge.py", *folders, "--out", out, *more)
 
 
 def one_line_error(result, *words: str) -> str:
@@ -83,7 +83,7 @@ def test_a_shard_count_of_millions_is_refused_without_the_memory(copies, tmp_pat
     def limit():
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-    done = subprocess.run([sys.executable, str(ROOT / "merge.py"), *map(str, folders), "--out",
+    done = subprocess.run([sys.executable, str(ROOT / "commands" / "merge.py"), *map(str, folders), "--out",
                            str(tmp_path / "m")], capture_output=True, text=True, timeout=120,
                           preexec_fn=limit)
     one_line_error(done, "config.json")
@@ -114,8 +114,8 @@ def test_a_deeply_nested_run_claim_is_one_line(copies, tmp_path):
 
 
 def test_a_test_file_changed_during_a_merge_commits_nothing(copies, tmp_path, monkeypatch):
-    from idr_kit import stream
-    from idr_kit.shards import merge_shards
+    from idr_kit.run import stream
+    from idr_kit.run.shards import merge_shards
     test, folders = copies
     moved = tmp_path / "moved.fasta"
     shutil.copy(test, moved)

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 import idr_kit
-from idr_kit.predictor import SHIPPED
+from idr_kit.api import SHIPPED
 
 from runs import ROOT
 
@@ -66,7 +66,7 @@ def test_the_readmes_first_section_runs_as_written(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     command = re.search(r"\nidr-predict -s (\w+)", readme).group(1)
-    shown = subprocess.run([sys.executable, str(ROOT / "predict.py"), "-s", command],
+    shown = subprocess.run([sys.executable, str(ROOT / "commands" / "predict.py"), "-s", command],
                            capture_output=True, text=True, cwd=tmp_path)
     assert shown.returncode == 0 and "regions (1-based, inclusive)" in shown.stdout
 

@@ -19,8 +19,8 @@ from idr_kit.data.fasta import iter_fasta, read_fasta, write_caid
 from idr_kit.data.outset import OutputSet
 from idr_kit.data.probs import write_npz
 from idr_kit.data.records import make_protein
-from idr_kit.runtime import Runtime
-from idr_kit.saved import save_model
+from idr_kit.model.runtime import Runtime
+from idr_kit.model.saved import save_model
 from idr_kit.tracks import make_track
 
 from runs import ROOT, run_submit, run_tool
@@ -124,17 +124,17 @@ def test_shards_merge_into_the_single_run_set(files, single, tmp_path):
         result = predict(files, folder, "--workers", "1", "--shard", f"{i}/3")
         assert f"shard {i}/3 done" in result.stdout
         assert not (folder / "submit.csv").exists()
-    result = run_tool("merge.py", *shards[::-1], "--out", tmp_path / "merged")
+    result = run_tool("commands/merge.py", *shards[::-1], "--out", tmp_path / "merged")
     assert result.returncode == 0, result.stderr
     same_outputs(single, tmp_path / "merged")
-    refused = run_tool("merge.py", shards[0], shards[2], "--out", tmp_path / "partial")
+    refused = run_tool("commands/merge.py", shards[0], shards[2], "--out", tmp_path / "partial")
     assert refused.returncode == 2 and "each of 1/3 to 3/3 once" in refused.stderr
 
 
 def test_a_shard_of_another_model_is_refused(files, tmp_path):
     predict(files, tmp_path / "a", "--workers", "1", "--shard", "1/2")
     predict(files, tmp_path / "b", "--workers", "1", "--shard", "2/2", model="distilled")
-    refused = run_tool("merge.py", tmp_path / "a", tmp_path / "b", "--out", tmp_path / "m")
+    refused = run_tool("commands/merge.py", tmp_path / "a", tmp_path / "b", "--out", tmp_path / "m")
     assert refused.returncode == 2 and "another model" in refused.stderr
     assert not (tmp_path / "m").exists()
 
@@ -207,7 +207,7 @@ def test_an_output_set_that_fails_leaves_no_file(tmp_path):
 
 def test_idr_predict_with_two_workers_writes_what_one_writes(files, tmp_path):
     for workers in ("1", "2"):
-        result = run_tool("predict.py", files / "test.fasta", "--model", files / "distilled",
+        result = run_tool("commands/predict.py", files / "test.fasta", "--model", files / "distilled",
                           "-o", tmp_path / f"w{workers}.json", "--workers", workers,
                           "--chunk-residues", CHUNK)
         assert result.returncode == 0, result.stderr
@@ -223,8 +223,8 @@ def test_a_planted_part_that_claims_gigabytes_is_predicted_again(files, single, 
     import zipfile
 
     from idr_kit.data.digests import SHORT, file_sha256
-    from idr_kit.saved import load_model
-    from idr_kit.stream import Chunking, model_digest, plan_of
+    from idr_kit.model.saved import load_model
+    from idr_kit.run.stream import Chunking, model_digest, plan_of
     out = tmp_path / "run"
     predict(files, out, "--workers", "1")  # finished: the folder is this run's
     decision = load_model(files / "lgbm", Runtime()).decision
@@ -267,7 +267,7 @@ def test_a_crafted_shard_record_is_one_line_naming_it(two_shards, tmp_path, dama
     record = json.loads((shards[0] / "config.json").read_text())
     damage(record)
     (shards[0] / "config.json").write_text(json.dumps(record))
-    result = run_tool("merge.py", *shards, "--out", tmp_path / "m")
+    result = run_tool("commands/merge.py", *shards, "--out", tmp_path / "m")
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "m").exists()

@@ -10,8 +10,8 @@ import torch
 
 from idr_kit.data.metrics import evaluate
 from idr_kit.data.records import make_protein
-from idr_kit.runtime import Runtime
-from idr_kit.saved import load_model, save_model
+from idr_kit.model.runtime import Runtime
+from idr_kit.model.saved import load_model, save_model
 from idr_kit.tracks import make_track
 
 import runs
@@ -209,7 +209,7 @@ def test_submit_trains_the_esm_track_and_a_saved_model_predicts_the_same(models,
 def test_training_under_torchrun_keeps_both_processes_in_step(models, toy_files, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--master_port", str(29500 + os.getpid() % 1000), "-m", "idr_kit.token_clf.fit",
+               "--master_port", str(29500 + os.getpid() % 1000), "-m", "idr_kit.commands.fit",
                "--track", "esm", "--backbone", TINY, "--weights", str(models["esm_pt"]),
                "--train", str(toy_files / "train.fasta"), "--out", str(tmp_path),
                "--set", "mode=full", "--set", "epochs=2", "--set", "window=64", "--set", "device=cpu"]

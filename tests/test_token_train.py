@@ -11,7 +11,7 @@ from idr_kit.nn.config import LoopConfig
 from idr_kit.nn.head import Head, masked_bce
 from idr_kit.nn.pieces import cut, hidden_batch, reassemble
 from idr_kit.nn.train import train
-from idr_kit.runtime import World
+from idr_kit.model.runtime import World
 from idr_kit.token_clf.model import HiddenStep
 
 SETTINGS = LoopConfig(epochs=30, lr=0.05, weight_decay=0.0, warmup=0.1, grad_clip=1.0,

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from idr_kit import crossval
+from idr_kit.model import crossval
 from idr_kit.data.errors import FileRefused, SettingError
 from idr_kit.data.fields import defaults_of, parse_pairs
 from idr_kit.data.records import make_protein
-from idr_kit.postprocess import Decision, tune_threshold
-from idr_kit.saved import load_model, read_model_meta, save_model
-from idr_kit.settings import parse_settings, read_recipe, split_settings, typed_recipe
+from idr_kit.model.decision import Decision, tune_threshold
+from idr_kit.model.saved import load_model, read_model_meta, save_model
+from idr_kit.run.settings import parse_settings, read_recipe, split_settings, typed_recipe
 from idr_kit.tracks import TRACKS, config_class, make_track, track_class
 
 
@@ -54,8 +54,8 @@ def test_settings_go_to_the_config_the_decision_or_the_runtime():
 
 @pytest.mark.parametrize("name", sorted(TRACKS))
 def test_config_decision_and_runtime_keys_never_clash(name):
-    from idr_kit.postprocess import DecisionSettings
-    from idr_kit.runtime import Runtime
+    from idr_kit.model.decision import DecisionSettings
+    from idr_kit.model.runtime import Runtime
     keys = [{f.name for f in dataclasses.fields(cls)}
             for cls in (config_class(name), DecisionSettings, Runtime)]
     assert not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
@@ -164,8 +164,8 @@ def test_changed_training_labels_do_not_reuse_checkpoints(small_train, tmp_path)
 
 
 def test_recipes_in_the_repository_name_only_real_settings():
-    from idr_kit.postprocess import DecisionSettings
-    from idr_kit.runtime import Runtime
+    from idr_kit.model.decision import DecisionSettings
+    from idr_kit.model.runtime import Runtime
     recipes = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.json"))
     assert recipes
     for recipe in recipes:

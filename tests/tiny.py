@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from idr_kit.runtime import Runtime
+from idr_kit.model.runtime import Runtime
 
 # One thread: on this shared 2-core machine tiny matmuls run several times faster than with two.
 RUNTIME = Runtime(device="cpu", threads=1)

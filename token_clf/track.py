@@ -30,7 +30,7 @@ from idr_kit.nn.head import Head
 from idr_kit.nn.pieces import cut, hidden_batch, reassemble, token_batch
 from idr_kit.nn.train import (History, checkpoint_file, load_into,
                               parameters_digest, train, trainable_state)
-from idr_kit.runtime import World
+from idr_kit.model.runtime import World
 from idr_kit.token_clf.config import BertConfig, EsmConfig
 from idr_kit.token_clf.model import HiddenStep, TokenClassifier, TokenStep, add_lora, set_trainable
 from idr_kit.tracks import Track
@@ -49,7 +49,7 @@ class TokenTrack(Track):
         if c.mode == "frozen" and World.from_env().size > 1:
             raise SettingError("mode=frozen trains a head on embeddings computed once, in one "
                              "process: run it without torchrun (python submit.py or python -m "
-                             "idr_kit.fit); torchrun is for mode=lora and mode=full")
+                             "idr_kit.commands.fit); torchrun is for mode=lora and mode=full")
         self._prepare()
         train_p, valid_p = split_validation(proteins, c.valid_fraction, c.seed)
         make = self._frozen_batches if c.mode == "frozen" else self._token_batches

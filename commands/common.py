@@ -19,10 +19,10 @@ from typing import Any, Callable
 
 from idr_kit.data.errors import SettingError, UserError
 from idr_kit.data.fields import defaults_of, parse_pairs, typed_text
-from idr_kit.postprocess import DecisionSettings, check_threshold
-from idr_kit.runtime import Runtime
-from idr_kit.saved import build_config
-from idr_kit.settings import (command_flags, parse_settings, read_recipe, recipe_path,
+from idr_kit.model.decision import DecisionSettings, check_threshold
+from idr_kit.model.runtime import Runtime
+from idr_kit.model.saved import build_config
+from idr_kit.run.settings import (command_flags, parse_settings, read_recipe, recipe_path,
                               settings_fields, settings_table, split_settings, typed_recipe)
 from idr_kit.tracks import (DEFAULT_TRACK, TRACKS, TrackConfig, config_class, require_installed,
                             track_class)

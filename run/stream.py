@@ -44,10 +44,10 @@ from idr_kit.data.probs import read_npz_for, write_npz
 from idr_kit.data.progress import progress_mode
 from idr_kit.data.reading import read_json
 from idr_kit.data.records import Protein
-from idr_kit.postprocess import Decision
-from idr_kit.runtime import Runtime
-from idr_kit.saved import TRACK_FILE, load_model
-from idr_kit.workers import worker_pool
+from idr_kit.model.decision import Decision
+from idr_kit.model.runtime import Runtime
+from idr_kit.model.saved import TRACK_FILE, load_model
+from idr_kit.run.workers import worker_pool
 
 PARTS = "parts"  # OUT/parts/: the predicted chunks, NNNNNN.npz (+ NNNNNN.NAME.npz per member)
 PLAN = "plan.json"  # what the parts were predicted with: parts of another plan are not reused

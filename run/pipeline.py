@@ -28,11 +28,11 @@ from idr_kit.data.probs import write_npz
 from idr_kit.data.provenance import code_version, library_versions
 from idr_kit.data.records import Protein
 from idr_kit.data.splits import fold_groups, make_folds, save_folds
-from idr_kit.postprocess import Decision, DecisionSettings, fit_decision
-from idr_kit.runfolder import RunFolder, check_writable, own_folder
-from idr_kit.runtime import Runtime
-from idr_kit.saved import load_model, save_model
-from idr_kit.stream import (PARTS, ChunkPredictor, Chunking, Counts, Follower, Parts,
+from idr_kit.model.decision import Decision, DecisionSettings, fit_decision
+from idr_kit.run.folder import RunFolder, check_writable, own_folder
+from idr_kit.model.runtime import Runtime
+from idr_kit.model.saved import load_model, save_model
+from idr_kit.run.stream import (PARTS, ChunkPredictor, Chunking, Counts, Follower, Parts,
                             available_cores, check_unchanged, in_style, model_digest, plan_of,
                             predict_parts, scan, write_set)
 from idr_kit.tracks import (OutOfFold, Track, TrackConfig, installed, make_track, require_installed,
@@ -231,7 +231,7 @@ def write_plots(out: Path, shown: list, labelled: list, name: str, threshold: fl
     """PNGs: the ``shown`` proteins in OUT/plots/proteins (a protein may be called "summary"),
     and OUT/plots/summary.png, ROC and precision-recall, if the test is labelled. ``shown``:
     (protein, probs, member probs); ``labelled``: (protein, probs, calls, member probs)."""
-    from idr_kit import plots
+    from idr_kit.run import plots
     written = plots.plot_proteins(out / "plots" / "proteins", [p for p, *_ in shown],
                                   _curves(name, [(p, v, m) for p, v, m in shown]), threshold,
                                   len(shown), name)

@@ -20,7 +20,7 @@ from idr_kit.data.styles import in_style, style_value
 from idr_kit.nn.batching import token_budget_batches
 from idr_kit.nn.device import start
 from idr_kit.nn.train import History, checkpoint_file, load_into, parameters_digest, train
-from idr_kit.seqnet.config import BiLstmConfig
+from idr_kit.bilstm.config import BiLstmConfig
 from idr_kit.data.residue_features import FEATURES, features, style_of
 from idr_kit.nn.seqnet import SeqNet, SeqStep, collate
 from idr_kit.tracks import Track
@@ -37,8 +37,7 @@ class BiLstmTrack(Track):
         self.device_, self.world_ = start(self.runtime)
         c = self.config
         torch.manual_seed(c.seed)
-        self.net_ = SeqNet(FEATURES, c.embed, c.conv_channels, c.conv_kernel, c.hidden,
-                           c.layers, c.dropout).to(self.device_)
+        self.net_ = SeqNet.of(FEATURES, c).to(self.device_)
 
     # -- training -------------------------------------------------------------------------
     def _fit(self, proteins: list[Protein], oof) -> None:

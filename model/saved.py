@@ -24,8 +24,8 @@ from idr_kit.data.fields import defaults_of, typed_json
 from idr_kit.data.provenance import code_version
 from idr_kit.data.reading import folder_files, read_record
 from idr_kit.data.styles import STYLES
-from idr_kit.postprocess import Decision
-from idr_kit.runtime import Runtime
+from idr_kit.model.decision import Decision
+from idr_kit.model.runtime import Runtime
 from idr_kit.tracks import Track, TrackConfig, config_class, require_installed, track_class
 
 TRACK_FILE = "track.json"

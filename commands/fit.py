@@ -1,9 +1,9 @@
 """Train a track and save it, on one device or many under torchrun / accelerate launch.
 
-    python -m idr_kit.fit --track esm --weights esm2_t33_650M_UR50D.pt --train train.pkl --out runs/esm
-    torchrun --nproc_per_node 4 -m idr_kit.fit --track esm --set mode=lora --train train.pkl --out runs/esm
-    torchrun --nproc_per_node 8 -m idr_kit.llm_sft.fit --model-name DIR --train train.pkl --out runs/llm
-    accelerate launch --num_processes 8 -m idr_kit.llm_sft.fit --model-name DIR --train train.pkl --out runs/llm
+    python -m idr_kit.commands.fit --track esm --weights esm2_t33_650M_UR50D.pt --train train.pkl --out runs/esm
+    torchrun --nproc_per_node 4 -m idr_kit.commands.fit --track esm --set mode=lora --train train.pkl --out runs/esm
+    torchrun --nproc_per_node 8 -m idr_kit.commands.fit --track llm --model-name DIR --train train.pkl --out runs/llm
+    accelerate launch --num_processes 8 -m idr_kit.commands.fit --track llm --model-name DIR --train train.pkl --out runs/llm
 
 Every process trains (DistributedDataParallel keeps their weights identical, and each prints a
 digest of what it learnt); the first one writes OUT/model/, which ``submit.py --model OUT/model
@@ -16,30 +16,26 @@ import argparse
 import sys
 from pathlib import Path
 
-from idr_kit.cli import (add_track_options, command_parser, guarded, settings_help, track_in,
+from idr_kit.commands.common import (add_track_options, command_parser, guarded, settings_help, track_in,
                          track_settings, with_checkpoints)
-from idr_kit.pipeline import default_decision, describe_inputs, read_training
-from idr_kit.runfolder import check_writable, terminate_as_interrupt
-from idr_kit.runtime import World
-from idr_kit.saved import save_model
+from idr_kit.run.pipeline import default_decision, describe_inputs, read_training
+from idr_kit.run.folder import check_writable, terminate_as_interrupt
+from idr_kit.model.runtime import World
+from idr_kit.model.saved import save_model
 from idr_kit.tracks import make_track
 
 
-def build_parser(prog: str = "idr-fit", track: str | None = None,
-                 shown: str | None = None) -> argparse.ArgumentParser:
-    """``track``: the default track (the token and llm entry points'); ``shown``: the track
-    whose settings --help lists in full."""
+def build_parser(prog: str = "idr-fit", shown: str | None = None) -> argparse.ArgumentParser:
+    """``shown``: the track whose settings --help lists in full."""
     parser = command_parser(prog, __doc__.split("\n\n")[0],
                             formatter_class=argparse.RawDescriptionHelpFormatter,
                             epilog="Settings (--set KEY=VALUE, or in a --recipe file):\n"
-                                   + settings_help(shown or track))
+                                   + settings_help(shown))
     parser.add_argument("--train", type=Path, action="append", required=True,
                         help="labelled training file; repeat to pool several")
     parser.add_argument("--out", type=Path, required=True,
                         help="the output folder: the model goes to OUT/model")
     add_track_options(parser)
-    if track is not None:
-        parser.set_defaults(track=track)
     return parser
 
 
@@ -67,10 +63,9 @@ def _leave_process_group() -> None:
         distributed.destroy_process_group()
 
 
-def main(argv: list[str] | None = None, *, prog: str = "idr-fit",
-         default_track: str | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(prog, default_track, track_in(argv))
+    parser = build_parser(shown=track_in(argv))
     args = parser.parse_args(argv)
     terminate_as_interrupt()
     return guarded(parser.prog, args.debug, lambda: fit(args))

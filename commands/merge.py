@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 try:
-    from idr_kit.cli import command_parser, guarded
-    from idr_kit.runfolder import terminate_as_interrupt
-    from idr_kit.shards import merge_shards
+    from idr_kit.commands.common import command_parser, guarded
+    from idr_kit.run.folder import terminate_as_interrupt
+    from idr_kit.run.shards import merge_shards
 except ModuleNotFoundError as err:  # python merge.py in a checkout that is not installed
     if err.name != "idr_kit":
         raise

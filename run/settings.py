@@ -1,6 +1,6 @@
 """Settings as the command line takes them: ``--set KEY=VALUE``, recipe files and the flags
 that stand for config fields, routed by name to a track's config, the run's decision settings
-or its runtime. Part of the command-line layer (with cli.py): tracks know nothing of it.
+or its runtime. Part of the run layer: tracks know nothing of it.
 
 Every value is typed by the field it sets (data.fields): text from ``--set`` and flags, JSON
 from recipes, by the same rules.
@@ -14,12 +14,12 @@ from typing import Any, Sequence
 from idr_kit.data.errors import FileRefused, InputError, SettingError
 from idr_kit.data.reading import read_json
 from idr_kit.data.fields import defaults_of, parse_pairs, typed_json
-from idr_kit.postprocess import DecisionSettings
-from idr_kit.runtime import Runtime
+from idr_kit.model.decision import DecisionSettings
+from idr_kit.model.runtime import Runtime
 from idr_kit.tracks import TRACKS, config_class
 
 SETTING_KINDS = ("config", "decision", "runtime")
-RECIPES = Path(__file__).resolve().parent / "recipes"
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 BACKBONE_HELP = ("backbone: a fair-esm ESM-2 name (esm2_t33_650M_UR50D ...), a transformers "
                  "model directory or hub id, or 'antiberty'")
 # Config fields that the command line offers as flags of their own (--backbone ...): the one

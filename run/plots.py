@@ -18,7 +18,7 @@ import numpy as np
 from idr_kit.data.atomic import atomic_write
 from idr_kit.data.metrics import curve_aps, curve_auc, threshold_curve
 from idr_kit.data.records import Protein, pooled
-from idr_kit.postprocess import runs
+from idr_kit.model.decision import runs
 
 DPI = 100
 PROTEIN_FIGSIZE = (12.0, 4.0)  # inches: 1200 x 400 px, wide because proteins are long

@@ -18,10 +18,10 @@ from idr_kit.data.reading import read_record
 from idr_kit.data.digests import SHORT, file_sha256
 from idr_kit.data.errors import FileRefused, InputError, UserError
 from idr_kit.data.provenance import code_version, library_versions
-from idr_kit.pipeline import finish_set
-from idr_kit.postprocess import Decision
-from idr_kit.runfolder import RunFolder
-from idr_kit.stream import (MAX_CHUNK_RESIDUES, MAX_SHARDS, PARTS, PLAN, Chunking, Parts,
+from idr_kit.run.pipeline import finish_set
+from idr_kit.model.decision import Decision
+from idr_kit.run.folder import RunFolder
+from idr_kit.run.stream import (MAX_CHUNK_RESIDUES, MAX_SHARDS, PARTS, PLAN, Chunking, Parts,
                             check_unchanged, scan, write_set)
 from idr_kit.tracks import TRACKS
 

@@ -8,7 +8,7 @@
     idr-predict my.fasta --plot plots/            # a picture of each protein (matplotlib)
 
 Text outputs give regions 1-based and inclusive (as DisProt does); the Python API
-(predictor.py) gives them 0-based, end excluded. A file is read, predicted and written a chunk at
+(api.py) gives them 0-based, end excluded. A file is read, predicted and written a chunk at
 a time, and the output appears whole (a reader never sees half a file).
 """
 from __future__ import annotations
@@ -24,16 +24,16 @@ from typing import Callable, Iterable
 import numpy as np
 
 try:
-    from idr_kit.cli import command_parser, guarded, threshold_arg
+    from idr_kit.commands.common import command_parser, guarded, threshold_arg
     from idr_kit.data.atomic import atomic_write
     from idr_kit.data.competition import SUBMISSION_COLUMNS, submission_row
     from idr_kit.data.errors import SettingError
     from idr_kit.data.fasta import caid_record
     from idr_kit.data.outset import NpzWriter
     from idr_kit.data.styles import STYLES
-    from idr_kit.predictor import SHIPPED, SHIPPED_FAST, Prediction, as_proteins, load
-    from idr_kit.runfolder import check_output, check_writable, terminate_as_interrupt
-    from idr_kit.stream import CHUNK_RESIDUES, Chunking, Source
+    from idr_kit.api import SHIPPED, SHIPPED_FAST, Prediction, as_proteins, load
+    from idr_kit.run.folder import check_output, check_writable, terminate_as_interrupt
+    from idr_kit.run.stream import CHUNK_RESIDUES, Chunking, Source
 except ModuleNotFoundError as err:  # python predict.py in a checkout that is not installed
     if err.name != "idr_kit":
         raise
@@ -141,7 +141,7 @@ def check_plots(args, inputs) -> None:
 
 def plotted(hits: Iterable[Prediction], args, threshold: float) -> Iterable[Prediction]:
     """``hits``, the first --plot-first of them drawn into --plot as they pass."""
-    from idr_kit.plots import prediction_plotter
+    from idr_kit.run.plots import prediction_plotter
     plot, written = prediction_plotter(args.plot, threshold, args.plot_first, args.plot_format)
     count = 0
     for hit in hits:

@@ -1,6 +1,6 @@
 """A build context for the competition's submission image, from a trained model.
 
-    python -m idr_kit.image --model runs/lgbm/model --out image/      (idr-image)
+    python -m idr_kit.commands.image --model runs/lgbm/model --out image/      (idr-image)
     docker build -t REGISTRY/NAME:TAG image/ && docker push REGISTRY/NAME:TAG
 
 The WSAA challenge runs an image with no network: it reads ``/saisdata/WSAA_data_test.pkl``,
@@ -29,15 +29,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from idr_kit.cli import command_parser, guarded
+from idr_kit.commands.common import command_parser, guarded
 from idr_kit.data.errors import FileRefused, UserError
-from idr_kit.runfolder import check_output, check_writable, terminate_as_interrupt
+from idr_kit.run.folder import check_output, check_writable, terminate_as_interrupt
 from idr_kit.data.reading import open_regular
-from idr_kit.runtime import Runtime
-from idr_kit.saved import TRACK_FILE, load_model
+from idr_kit.model.runtime import Runtime
+from idr_kit.model.saved import TRACK_FILE, load_model
 from idr_kit.tracks import needed_extras
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]  # the checkout (the package's root)
 DISTRIBUTION = "idr-kit"
 BASE_IMAGE = "python:3.11-slim"
 # What python:3.11-slim (Debian 12, glibc 2.36, x86_64) installs: wheels for glibc 2.28 and older.

@@ -29,10 +29,10 @@ import numpy as np
 from idr_kit.data.errors import SettingError, WrongType
 from idr_kit.data.progress import DELAY
 from idr_kit.data.records import Protein, make_protein
-from idr_kit.postprocess import Decision, check_threshold, runs
-from idr_kit.runtime import Runtime
-from idr_kit.saved import load_model
-from idr_kit.stream import (CHUNK_RESIDUES, ChunkPredictor, Chunking, Source, Tally,
+from idr_kit.model.decision import Decision, check_threshold, runs
+from idr_kit.model.runtime import Runtime
+from idr_kit.model.saved import load_model
+from idr_kit.run.stream import (CHUNK_RESIDUES, ChunkPredictor, Chunking, Source, Tally,
                             available_cores, in_order, scan_sources, sources_unchanged)
 
 SHIPPED = Path(__file__).resolve().parent / "models" / "predictor"
@@ -104,7 +104,7 @@ class Predictor:
         extension); several (a list, or a dict of id -> sequence) into the folder ``out``, a
         file each, named by id. Needs matplotlib. Returns the paths written."""
         from idr_kit.data.errors import MissingExtra
-        from idr_kit.plots import prediction_plotter, protein_plot
+        from idr_kit.run.plots import prediction_plotter, protein_plot
         from idr_kit.tracks import installed
         if not installed("matplotlib"):
             raise MissingExtra("plots need matplotlib: pip install matplotlib (or the kit's "
@@ -212,8 +212,8 @@ def predict_file(test: str | Path, out: str | Path, model: str | Path | None = N
     time, resumable, on ``workers`` processes (0: one per core) or on ``executor`` (a
     ``dask.distributed.Client``: each chunk a task); ``shard=(I, N)`` predicts the I-th of N
     parts (merge.py joins them). Returns the run's record (config.json)."""
-    from idr_kit.pipeline import RunSpec, run
-    from idr_kit.stream import parse_shard
+    from idr_kit.run.pipeline import RunSpec, run
+    from idr_kit.run.stream import parse_shard
     where = Path(model) if model is not None else SHIPPED
     shard = parse_shard(shard) if isinstance(shard, str) else shard
     if not (isinstance(shard, tuple) and len(shard) == 2 and all(type(i) is int for i in shard)):

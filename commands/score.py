@@ -25,14 +25,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from idr_kit.cli import command_parser, guarded, threshold_arg
+from idr_kit.commands.common import command_parser, guarded, threshold_arg
 from idr_kit.data.errors import FileRefused, InputError, UserError, brief
 from idr_kit.data.load import PredictionSet, read_predictions, read_proteins
 from idr_kit.data.metrics import (DEFAULT_THRESHOLD, binarize, binary_source, drop_reasons,
                                   evaluate, format_report)
 from idr_kit.data.reading import read_record
 from idr_kit.data.records import Protein
-from idr_kit.postprocess import check_threshold
+from idr_kit.model.decision import check_threshold
 
 SHOWN_IDS = 5  # ids listed per reason before "..."; the count is always complete
 ANOTHER_PROTEIN = 0.5  # a prediction whose residues differ from its reference's at more than
