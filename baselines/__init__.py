@@ -4,7 +4,9 @@
            residues i-2..i+1, Gaussian naive Bayes (w2v.py)
     lgbm   LightGBM on windowed composition, Word2Vec and physico-chemical features (lgbm.py)
 
-Shared pieces: windows.py (clipped running-sum window means), embedding.py (residue table and
-Word2Vec training), scales.py (residue scales with their sources), features.py (the LightGBM
-feature matrix), rows.py (stacking proteins into residue rows and splitting predictions back).
+Their pieces: embedding.py (residue table and Word2Vec training), features.py (the LightGBM
+feature matrix), rows.py (stacking proteins into residue rows and splitting predictions back),
+plm.py (a protein language model's per-residue vectors as features); shared with other tracks
+from data/: window_means.py (clipped running-sum window means) and scales.py (residue scales
+with their sources).
 """

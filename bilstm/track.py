@@ -12,24 +12,24 @@ import numpy as np
 import torch
 
 from idr_kit.data.atomic import atomic_write, write_json
-from idr_kit.data.reading import read_record
 from idr_kit.data.errors import InputError
 from idr_kit.data.records import Protein
 from idr_kit.data.splits import split_validation
 from idr_kit.data.styles import in_style, style_value
 from idr_kit.nn.batching import token_budget_batches
 from idr_kit.nn.device import start
-from idr_kit.nn.train import History, checkpoint_file, load_into, parameters_digest, train
+from idr_kit.nn.train import checkpoint_file, load_into, train
 from idr_kit.bilstm.config import BiLstmConfig
 from idr_kit.data.residue_features import FEATURES, features, style_of
 from idr_kit.nn.seqnet import SeqNet, SeqStep, collate
-from idr_kit.tracks import Track
+from idr_kit.nn.track import TorchTrack
 
 WEIGHTS_FILE = "bilstm.pt"
 META_FILE = "bilstm.json"
 
 
-class BiLstmTrack(Track):
+class BiLstmTrack(TorchTrack):
+    meta_file = META_FILE
     name = "bilstm"
     Config = BiLstmConfig
 
@@ -91,13 +91,8 @@ class BiLstmTrack(Track):
         history = self.history_.to_json() if hasattr(self, "history_") else None
         write_json(directory / META_FILE, {"history": history})
 
-    def _load(self, directory: Path) -> None:
-        meta = read_record(directory / META_FILE, links=False)
-        self._setup()
+    def _restore(self, directory: Path, meta: dict) -> None:
         load_into(self.net_, directory / WEIGHTS_FILE, everything=True)
-        if meta.get("history"):
-            self.history_ = History.from_json(meta["history"])
 
-    def state_digest(self) -> str:
-        self._require_fitted()
-        return parameters_digest(self.net_)
+    def _weights(self) -> torch.nn.Module:
+        return self.net_

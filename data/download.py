@@ -1,7 +1,7 @@
 """Download a DisProt release and the CAID reference sets into a cache folder.
 
-    python -m data.download disprot --release 2023_12 --cache ~/.cache/idr-kit
-    python -m data.download caid --cache ~/.cache/idr-kit
+    python -m idr_kit.data.download disprot --release 2023_12 --cache downloads
+    python -m idr_kit.data.download caid --cache downloads
 
 A file already in the cache is used as it is. Without a network, the error says which URL to
 fetch elsewhere and where to put it (or which option to pass it with).
@@ -159,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m data.download", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m idr_kit.data.download", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     disprot = commands.add_parser("disprot", help="a DisProt release (JSON)")

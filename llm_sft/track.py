@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from idr_kit.data.atomic import write_json
-from idr_kit.data.reading import read_record
 from idr_kit.data.digests import value_digest
 from idr_kit.data.progress import progress
 from idr_kit.data.records import Protein
@@ -37,15 +36,16 @@ from idr_kit.nn.device import autocast, start
 from idr_kit.nn.head import Head
 from idr_kit.nn.official import WeightsMismatch
 from idr_kit.nn.pieces import cut, reassemble
-from idr_kit.nn.train import History, checkpoint_file, parameters_digest, train
-from idr_kit.tracks import Track
+from idr_kit.nn.train import checkpoint_file, train
+from idr_kit.nn.track import TorchTrack
 
 ADAPTER_DIR = "adapter"
 HEAD_FILE = "head.safetensors"
 META_FILE = "llm_sft.json"
 
 
-class LlmTrack(Track):
+class LlmTrack(TorchTrack):
+    meta_file = META_FILE
     name = "llm"
     Config = LlmConfig
     predicts_in_workers = False  # a 7B model: one process, on its device
@@ -164,21 +164,16 @@ class LlmTrack(Track):
         write_json(directory / META_FILE, {"model": base_record(self.config, self.lm_.get_base_model()),
                                            "history": history})
 
-    def _load(self, directory: Path) -> None:
-        meta = read_record(directory / META_FILE, links=False)
-        self._setup()
+    def _restore(self, directory: Path, meta: dict) -> None:
         self._build(adapter=directory / ADAPTER_DIR, saved=meta["model"])
         if self.head_ is not None:
             from safetensors.torch import load_file
             self.head_.load_state_dict(load_file(str(directory / HEAD_FILE)))
-        if meta.get("history"):
-            self.history_ = History.from_json(meta["history"])
 
-    def state_digest(self) -> str:
-        """The trained weights' digest (adapters, and the head in head mode), from memory."""
-        self._require_fitted()
+    def _weights(self) -> torch.nn.Module:
+        """The adapters, and the head in head mode."""
         parts = {"lm": self.lm_} if self.head_ is None else {"lm": self.lm_, "head": self.head_}
-        return parameters_digest(torch.nn.ModuleDict(parts))
+        return torch.nn.ModuleDict(parts)
 
 
 def base_record(config: LlmConfig, base) -> dict:

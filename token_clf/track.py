@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from idr_kit.data.atomic import atomic_write, write_json
-from idr_kit.data.reading import read_record
 from idr_kit.data.errors import FileRefused, SettingError, brief
 from idr_kit.data.records import Protein
 from idr_kit.data.splits import split_validation
@@ -28,18 +27,19 @@ from idr_kit.nn.cache import EmbeddingCache, backbone_key, embed
 from idr_kit.nn.device import autocast, compute_dtype, start
 from idr_kit.nn.head import Head
 from idr_kit.nn.pieces import cut, hidden_batch, reassemble, token_batch
-from idr_kit.nn.train import (History, checkpoint_file, load_into,
-                              parameters_digest, train, trainable_state)
+from idr_kit.nn.train import (checkpoint_file, load_into,
+                              train, trainable_state)
 from idr_kit.model.runtime import World
 from idr_kit.token_clf.config import BertConfig, EsmConfig
 from idr_kit.token_clf.model import HiddenStep, TokenClassifier, TokenStep, add_lora, set_trainable
-from idr_kit.tracks import Track
+from idr_kit.nn.track import TorchTrack
 
 WEIGHTS_FILE = "token_clf.pt"
 META_FILE = "token_clf.json"
 
 
-class TokenTrack(Track):
+class TokenTrack(TorchTrack):
+    meta_file = META_FILE
     Config = EsmConfig
     predicts_in_workers = False  # a language model: one process, on its device
 
@@ -159,9 +159,7 @@ class TokenTrack(Track):
         write_json(directory / META_FILE, {"source": self.model_.encoder.source,
                                            "window": self.window_, "history": history})
 
-    def _load(self, directory: Path) -> None:
-        meta = read_record(directory / META_FILE, links=False)
-        self._setup()
+    def _restore(self, directory: Path, meta: dict) -> None:
         torch.manual_seed(self.config.seed)
         self.model_ = self._build(load_encoder(meta["source"], offline=self.runtime.offline))
         self.window_ = meta.get("window")
@@ -171,13 +169,9 @@ class TokenTrack(Track):
                               f"the backbone reads (1 to {self.model_.encoder.max_residues})")
         load_into(self.model_, directory / WEIGHTS_FILE, everything=self._saves_everything())
         self.model_.to(self.device_)
-        if meta.get("history"):
-            self.history_ = History.from_json(meta["history"])
 
-    def state_digest(self) -> str:
-        """The trained weights' digest, from memory (saving a full fine-tune to hash it is slow)."""
-        self._require_fitted()
-        return parameters_digest(self.model_)
+    def _weights(self) -> torch.nn.Module:
+        return self.model_
 
 
 class EsmTrack(TokenTrack):
