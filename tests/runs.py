@@ -22,6 +22,18 @@ def run_tool(script: str, *args, cwd: Path = ROOT, env: dict | None = None,
                           timeout=timeout)
 
 
+def one_line_error(result: subprocess.CompletedProcess, *words: str) -> str:
+    """The user's-mistake outcome every command owes: exit status 2, no traceback, one line on
+    stderr holding each of ``words``. Returns that line."""
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[-3000:]
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
 def run_submit(*args, **kwargs) -> subprocess.CompletedProcess:
     return run_tool("submit.py", *args, **kwargs)
 

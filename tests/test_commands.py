@@ -18,7 +18,7 @@ import pytest
 import idr_kit
 from idr_kit.api import SHIPPED
 
-from runs import ROOT, run_tool
+from runs import ROOT, one_line_error, run_tool
 
 COMMANDS = {"idr-submit": "submit.py", "idr-score": "commands/score.py",
             "idr-fit": "commands/fit.py", "idr-predict": "commands/predict.py",
@@ -30,16 +30,6 @@ def console(command: str, *args, cwd: Path = ROOT, env: dict | None = None):
     return subprocess.run([str(BIN / command), *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, timeout=600,
                           env={**os.environ, **(env or {})})
-
-
-def one_line_error(result, *words: str) -> str:
-    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-3000:]
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr[-3000:]
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 # ---- who they are ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from runs import run_tool
+from runs import one_line_error, run_tool
 
 
 def build_traces(root: Path) -> set[str]:
@@ -131,14 +131,6 @@ def test_a_context_is_written_into_a_new_folder_only(context, tmp_path):
                        tmp_path / "busy")
     assert refused.returncode == 2 and "not empty" in refused.stderr
     assert (tmp_path / "busy" / "x").read_text() == "mine"
-
-
-def one_line_error(result, *words: str) -> None:
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, \
-        result.stderr[-3000:]
-    for word in words:
-        assert word in result.stderr, result.stderr
 
 
 def test_a_context_is_never_a_file_nor_inside_the_model(context, tmp_path):

@@ -20,19 +20,9 @@ from idr_kit.api import SHIPPED
 
 from networks import (SLOTS, bad_output_network, external_data_network, external_tensor,
                       huge_constant_network, with_network, wrong_inputs_network)
-from runs import ROOT, reseal, run_tool
+from runs import ROOT, one_line_error, reseal, run_tool
 
 SEQ = "MSEEKKPAPSPAPSEEGKKRKAEEGDKMSTNPKPQRKTKRNTNRRPQDVKFPGG"
-
-
-def one_line_error(result, *words: str) -> str:
-    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-3000:]
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr[-3000:]
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 def predict_cli(model: Path, *more, cwd: Path = ROOT, limit_gb: float | None = None):

@@ -15,19 +15,9 @@ import idr_kit
 from idr_kit.data.errors import InputError
 from idr_kit.api import SHIPPED
 
-from runs import run_tool
+from runs import one_line_error, run_tool
 
 SEQ = "MSEEKKPAPSPAPSEEGKKRKAEEGDKMSTNPKPQRKTKRNTNRRPQDVKFPGG"
-
-
-def one_line_error(result, *words: str) -> str:
-    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-3000:]
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr[-3000:]
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 def files_of(folder: Path) -> dict[str, bytes]:

@@ -14,7 +14,7 @@ import pytest
 import idr_kit
 from idr_kit.api import SHIPPED
 
-from runs import ROOT, run_tool
+from runs import ROOT, one_line_error, run_tool
 
 OUTPUTS = ("submit.csv", "probs.npz", "predictions.caid")
 
@@ -40,16 +40,6 @@ def copies(shards, tmp_path) -> tuple[Path, list[Path]]:
 
 def merge(folders, out, *more):
     return run_tool("commands/merge.py", *folders, "--out", out, *more)
-
-
-def one_line_error(result, *words: str) -> str:
-    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-3000:]
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr[-3000:]
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 def edit(path: Path, change) -> None:
