@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -32,25 +31,13 @@ from idr_kit.data.records import Protein, make_protein
 from idr_kit.model.decision import Decision, check_threshold, runs
 from idr_kit.model.runtime import Runtime
 from idr_kit.model.saved import load_model
+from idr_kit.run.profiles import Prediction
 from idr_kit.run.stream import (CHUNK_RESIDUES, ChunkPredictor, Chunking, Source, Tally,
                             available_cores, in_order, scan_sources, sources_unchanged)
 
 SHIPPED = Path(__file__).resolve().parent / "models" / "predictor"
 SHIPPED_FAST = SHIPPED.with_name("predictor-fast")  # the convnet alone: the fastest answer
 Sequences = "str | Sequence[str] | Mapping[str, str]"
-
-
-@dataclass(frozen=True)
-class Prediction:
-    id: str
-    sequence: str
-    probs: np.ndarray  # (L,) float32 in [0, 1]
-    calls: np.ndarray  # (L,) uint8, 1 disordered
-    regions: list[tuple[int, int]]  # disordered runs, 0-based, end excluded
-
-    @property
-    def fraction_disordered(self) -> float:
-        return float(self.calls.mean()) if len(self.calls) else 0.0
 
 
 class Predictor:

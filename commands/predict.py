@@ -14,35 +14,26 @@ a time, and the output appears whole (a reader never sees half a file).
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable, Iterable
-
-import numpy as np
+from typing import Iterable
 
 try:
     from idr_kit.commands.common import command_parser, guarded, threshold_arg
-    from idr_kit.data.atomic import atomic_write
-    from idr_kit.data.competition import SUBMISSION_COLUMNS, submission_row
     from idr_kit.data.errors import SettingError
-    from idr_kit.data.fasta import caid_record
-    from idr_kit.data.outset import NpzWriter
     from idr_kit.data.styles import STYLES
     from idr_kit.api import SHIPPED, SHIPPED_FAST, Prediction, as_proteins, load
     from idr_kit.run.folder import check_output, check_writable, terminate_as_interrupt
     from idr_kit.run.stream import CHUNK_RESIDUES, Chunking, Source
+    from idr_kit.run.profiles import FORMATS, write_submission, write_table, writer_for
 except ModuleNotFoundError as err:  # python predict.py in a checkout that is not installed
     if err.name != "idr_kit":
         raise
     sys.exit("predict.py: error: the kit is not installed in this Python: run the README's "
              "install command (pip install -e . in the checkout) first")
 
-FORMATS = (".caid", ".csv", ".json", ".npz")
 PLOT_FIRST = 100  # proteins drawn by --plot unless told: a proteome would take hours
-DECIMALS = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,83 +143,8 @@ def plotted(hits: Iterable[Prediction], args, threshold: float) -> Iterable[Pred
     print(f"drew {len(written)} proteins in {args.plot}{more}", file=sys.stderr)
 
 
-def writer_for(path: Path):
-    suffix = path.suffix.lower()
-    if suffix not in WRITERS:
-        raise SettingError(f"{path}: unknown output format; by extension: {', '.join(FORMATS)}")
-    return WRITERS[suffix]
-
-
-def regions_text(hit: Prediction) -> str:
-    """1-based, inclusive: '12-45,80-97' (DisProt's way), '-' for none."""
-    return ",".join(f"{a + 1}-{b}" for a, b in hit.regions) or "-"
-
-
-def write_table(hits: Iterable[Prediction], out) -> None:
-    """A row per protein; the header comes with the first row (an error before it prints
-    none)."""
-    for i, hit in enumerate(hits):
-        if i == 0:
-            out.write(f"{'id':<24} {'length':>7} {'disordered':>10}  regions (1-based, "
-                      "inclusive)\n")
-        out.write(f"{hit.id:<24} {len(hit.sequence):>7} {hit.fraction_disordered:>10.1%}  "
-                  f"{regions_text(hit)}\n")
-
-
 # Each writer opens its file (atomic: it appears whole when ``stack`` closes cleanly, not at all
 # otherwise) and returns what writes one protein into it.
-
-def write_caid(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
-    handle = stack.enter_context(atomic_write(path))
-    return lambda hit: handle.write(caid_record(hit.id, hit.sequence, hit.probs, hit.calls))
-
-
-def write_csv(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
-    """One row per residue: id, position (1-based), residue, probability, disordered; an id
-    with a comma or a quote is quoted, as CSV readers expect."""
-    rows = csv.writer(stack.enter_context(atomic_write(path, "w", newline="", encoding="utf-8")),
-                      lineterminator="\n")
-    rows.writerow(("id", "position", "residue", "probability", "disordered"))
-    return lambda hit: rows.writerows(
-        (hit.id, i, aa, f"{p:.{DECIMALS}f}", c)
-        for i, (aa, p, c) in enumerate(zip(hit.sequence, hit.probs, hit.calls.tolist()), 1))
-
-
-def write_json(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
-    """{"regions_are": ..., "proteins": [{id, length, fraction_disordered, regions,
-    probabilities, calls}, ...]}, written protein by protein."""
-    handle = stack.enter_context(atomic_write(path))
-    handle.write('{"regions_are": "1-based, inclusive", "proteins": [\n')
-    stack.callback(handle.write, "\n]}\n")  # before the file is committed (LIFO)
-    first = [True]
-
-    def write(hit: Prediction) -> None:
-        record = {"id": hit.id, "length": len(hit.sequence),
-                  "fraction_disordered": round(hit.fraction_disordered, DECIMALS),
-                  "regions": [[a + 1, b] for a, b in hit.regions],
-                  "probabilities": np.round(hit.probs.astype(np.float64), DECIMALS).tolist(),
-                  "calls": "".join(map(str, hit.calls.tolist()))}
-        handle.write(("" if first[0] else ",\n") + json.dumps(record))
-        first[0] = False
-    return write
-
-
-def write_npz(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
-    """id -> (L,) float32 probabilities (the kit's probs.npz format)."""
-    writer = NpzWriter(stack, path)
-    return lambda hit: writer.add([hit.id], [hit.probs])
-
-
-def write_submission(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
-    """The competition's CSV: proteinID,sequence,IDRs (the calls as a 0/1 string), written by
-    the same record writer as a run's submit.csv."""
-    rows = csv.writer(stack.enter_context(atomic_write(path, "w", newline="", encoding="utf-8")),
-                      lineterminator="\n")
-    rows.writerow(SUBMISSION_COLUMNS)
-    return lambda hit: rows.writerow(submission_row(hit.id, hit.sequence, hit.calls))
-
-
-WRITERS = {".caid": write_caid, ".csv": write_csv, ".json": write_json, ".npz": write_npz}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,7 +60,7 @@ def test_the_wheel_sources_are_the_files_git_tracks(tmp_path, capsys):
     """An untracked module, a build/ folder or a planted file never reaches the wheel."""
     import subprocess
 
-    from idr_kit.commands.image import tracked_sources
+    from idr_kit.run.image import tracked_sources
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     for name in ("pyproject.toml", "pkg/mod.py", "local_settings.py", "build/lib/x.py"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
