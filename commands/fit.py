@@ -46,7 +46,9 @@ def fit(args) -> None:
     train, sizes = read_training(args.train)
     track = make_track(settings.name, settings.config, runtime).fit(train)
     here = World.from_env()
-    print(f"rank {here.rank}/{here.size}: state {track.state_digest()}", flush=True)
+    # One write per line: the processes share one stdout, and a write this short is atomic.
+    sys.stdout.write(f"rank {here.rank}/{here.size}: state {track.state_digest()}\n")
+    sys.stdout.flush()
     if here.main:
         decision = default_decision(args.threshold, "fit.py tunes no threshold; submit.py does")
         save_model(track, args.out / "model", decision,
