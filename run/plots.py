@@ -124,8 +124,9 @@ def protein_plot(path: str | Path, protein: Protein, curves: Mapping[str, np.nda
         top = 1.09
     axes.set(xlim=(0.5, length + 0.5), ylim=(-0.02, top), xlabel="residue",
              ylabel="disorder probability", title=f"{protein.id}  (length {length})")
-    axes.legend(loc="best" if calls is not None else "upper right", fontsize="small",
-                framealpha=0.8)
+    # Beside the axes, not on them: inside, it hid a stretch of the curve or of the IDR bar.
+    axes.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize="small",
+                borderaxespad=0.0)
     figure.tight_layout()  # rearranges inside the fixed canvas; the pixel size does not change
     return _save(figure, path)
 
