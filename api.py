@@ -33,7 +33,7 @@ from idr_kit.model.runtime import Runtime
 from idr_kit.model.saved import load_model
 from idr_kit.run.profiles import Prediction
 from idr_kit.run.stream import (CHUNK_RESIDUES, ChunkPredictor, Chunking, Source, Tally,
-                            available_cores, in_order, scan_sources, sources_unchanged)
+                                available_cores, in_order, scan_sources, sources_unchanged)
 
 SHIPPED = Path(__file__).resolve().parent / "models" / "predictor"
 SHIPPED_FAST = SHIPPED.with_name("predictor-fast")  # the convnet alone: the fastest answer

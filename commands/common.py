@@ -23,7 +23,7 @@ from idr_kit.model.decision import DecisionSettings, check_threshold
 from idr_kit.model.runtime import Runtime
 from idr_kit.model.saved import build_config
 from idr_kit.run.settings import (command_flags, parse_settings, read_recipe, recipe_path,
-                              settings_fields, settings_table, split_settings, typed_recipe)
+                                  settings_fields, settings_table, split_settings, typed_recipe)
 from idr_kit.tracks import (DEFAULT_TRACK, TRACKS, TrackConfig, config_class, require_installed,
                             track_class)
 

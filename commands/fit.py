@@ -16,8 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from idr_kit.commands.common import (add_track_options, command_parser, guarded, settings_help, track_in,
-                         track_settings, with_checkpoints)
+from idr_kit.commands.common import (add_track_options, command_parser, guarded, settings_help,
+                                     track_in, track_settings, with_checkpoints)
 from idr_kit.run.pipeline import default_decision, describe_inputs, read_training
 from idr_kit.run.folder import check_writable, terminate_as_interrupt
 from idr_kit.model.runtime import World

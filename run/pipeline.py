@@ -33,8 +33,8 @@ from idr_kit.run.folder import RunFolder, check_writable, own_folder
 from idr_kit.model.runtime import Runtime
 from idr_kit.model.saved import load_model, save_model
 from idr_kit.run.stream import (PARTS, ChunkPredictor, Chunking, Counts, Follower, Parts,
-                            available_cores, check_unchanged, in_style, model_digest, plan_of,
-                            predict_parts, scan, write_set)
+                                available_cores, check_unchanged, in_style, model_digest, plan_of,
+                                predict_parts, scan, write_set)
 from idr_kit.tracks import (OutOfFold, Track, TrackConfig, installed, make_track, require_installed,
                             track_class)
 

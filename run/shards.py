@@ -22,7 +22,7 @@ from idr_kit.run.pipeline import finish_set
 from idr_kit.model.decision import Decision
 from idr_kit.run.folder import RunFolder
 from idr_kit.run.stream import (MAX_CHUNK_RESIDUES, MAX_SHARDS, PARTS, PLAN, Chunking, Parts,
-                            check_unchanged, scan, write_set)
+                                check_unchanged, scan, write_set)
 from idr_kit.tracks import TRACKS
 
 MAX_CHUNKS = 1 << 40  # chunks of one test file: far more than any file has

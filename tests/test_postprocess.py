@@ -8,9 +8,9 @@ from idr_kit.data.metrics import binarize as threshold_calls
 from idr_kit.data.metrics import binary_scores, f1_per_protein
 from idr_kit.data.records import Protein, make_protein
 from idr_kit.model.decision import (TUNED, Decision, DecisionSettings, f1_per_protein_curve,
-                                 fit_decision, fit_min_length, fit_smoothing, min_length,
-                                 min_length_all, runs, smooth_all, tune_threshold,
-                                 tune_threshold_per_protein)
+                                    fit_decision, fit_min_length, fit_smoothing, min_length,
+                                    min_length_all, runs, smooth_all, tune_threshold,
+                                    tune_threshold_per_protein)
 
 
 def smooth(probs, width: int, kind: str) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from idr_kit.nn.align import (NEAREST, RESIDUE_OFFSET, Vocab, encode_batch, residue_ids,
-                               residue_slice, unpad)
+                              residue_slice, unpad)
 from idr_kit.nn.batching import token_budget_batches
 from idr_kit.nn.windows import plan_windows, stitch
 
