@@ -143,10 +143,6 @@ def plotted(hits: Iterable[Prediction], args, threshold: float) -> Iterable[Pred
     print(f"drew {len(written)} proteins in {args.plot}{more}", file=sys.stderr)
 
 
-# Each writer opens its file (atomic: it appears whole when ``stack`` closes cleanly, not at all
-# otherwise) and returns what writes one protein into it.
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

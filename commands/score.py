@@ -27,8 +27,6 @@ from idr_kit.commands.common import command_parser, guarded, threshold_arg
 from idr_kit.data.metrics import DEFAULT_THRESHOLD, format_report
 from idr_kit.run.scoring import score
 
-# half the positions they share was made for another protein
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = command_parser("idr-score", "Score per-residue disorder predictions with CAID's "

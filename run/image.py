@@ -20,11 +20,7 @@ from idr_kit.tracks import needed_extras
 
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout (the package's root)
-
-
 DISTRIBUTION = "idr-kit"
-
-
 BASE_IMAGE = "python:3.11-slim"
 
 

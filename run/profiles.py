@@ -33,8 +33,6 @@ class Prediction:
         return float(self.calls.mean()) if len(self.calls) else 0.0
 
 FORMATS = (".caid", ".csv", ".json", ".npz")
-
-
 DECIMALS = 3
 
 
@@ -60,6 +58,9 @@ def write_table(hits: Iterable[Prediction], out) -> None:
         out.write(f"{hit.id:<24} {len(hit.sequence):>7} {hit.fraction_disordered:>10.1%}  "
                   f"{regions_text(hit)}\n")
 
+
+# Each writer opens its file (atomic: it appears whole when ``stack`` closes cleanly, not at all
+# otherwise) and returns what writes one protein into it.
 
 def write_caid(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
     handle = stack.enter_context(atomic_write(path))

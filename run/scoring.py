@@ -17,9 +17,8 @@ from idr_kit.model.decision import check_threshold
 
 
 SHOWN_IDS = 5  # ids listed per reason before "..."; the count is always complete
-
-
 ANOTHER_PROTEIN = 0.5  # a prediction whose residues differ from its reference's at more than
+# half the positions they share was made for another protein
 
 
 def read_reference(path: str) -> list[Protein]:
