@@ -20,7 +20,8 @@ from idr_kit.data.load import read_proteins
 from idr_kit.data.residue_features import FEATURES, features
 from idr_kit.distill.config import DistilledConfig
 from idr_kit.data.networks import open_network
-from idr_kit.distill.track import SIGNATURE, export_onnx
+from idr_kit.distill.track import SIGNATURE
+from idr_kit.nn.export import onnx_bytes
 from idr_kit.nn import numpy_forward
 from idr_kit.nn.batching import token_budget_batches
 from idr_kit.nn.seqnet import SeqNet
@@ -59,10 +60,9 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     c = DistilledConfig()
     torch.manual_seed(0)
-    net = SeqNet(FEATURES, c.embed, c.conv_channels, c.conv_kernel, c.hidden, c.layers,
-                 c.dropout).eval()
+    net = SeqNet.of(FEATURES, c).eval()
     weights = numpy_forward.export_weights(net)
-    session = open_network(export_onnx(net), args.threads, SIGNATURE, "the benched network")
+    session = open_network(onnx_bytes(net, FEATURES, "logits"), args.threads, SIGNATURE, "the benched network")
     proteins = read_proteins(data_file("valid.fasta"))
     residues = sum(len(p) for p in proteins)
     work = batches(proteins, args.budget)

@@ -6,10 +6,10 @@ from typing import ClassVar
 
 from idr_kit.data.errors import SettingError
 from idr_kit.data.fields import Range
+from idr_kit.data.residue_features import AUTO
 from idr_kit.data.styles import check_style
 from idr_kit.nn.config import LoopConfig
 
-AUTO = "auto"
 MEMBERS = ("metapredict",)  # networks whose scores the convnet can read as inputs
 # What a network of the convnet reads: the residues' features, or those and the members' scores.
 READS = ("residues", "stacked")

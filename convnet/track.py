@@ -27,13 +27,14 @@ from idr_kit.convnet.config import AUTO, ConvNetConfig, parameter_count
 from idr_kit.convnet.members import LICENCE_FILE, NETWORK_FILE as METAPREDICT_FILE
 from idr_kit.convnet.members import MetapredictMember
 from idr_kit.data.atomic import atomic_write, write_json
-from idr_kit.data.errors import FileRefused, InputError, brief
+from idr_kit.data.errors import FileRefused, brief
 from idr_kit.data.networks import Signature, open_network, run_network
 from idr_kit.data.reading import read_bytes, read_record
 from idr_kit.data.records import Protein
-from idr_kit.data.residue_features import FEATURES, features, style_of
+from idr_kit.data.residue_features import (FEATURES, features, resolved_style, style_of,
+                                           training_style)
 from idr_kit.data.splits import validation_proteins
-from idr_kit.data.styles import STYLES, check_style, in_style, label_style, style_value
+from idr_kit.data.styles import STYLES, check_style, in_style, style_value
 from idr_kit.nn.batching import token_budget_batches
 from idr_kit.tracks import Track
 
@@ -76,10 +77,7 @@ class ConvNetTrack(Track):
         from idr_kit.nn.seqnet import collate
         from idr_kit.nn.train import checkpoint_file, train
         c = self.config
-        self.style_ = resolved_style(c.style, proteins)
-        if style_value(self.style_) not in {style_of(p) for p in proteins}:
-            raise InputError(f"style={c.style} predicts in the {c.style.upper()} label style, "
-                             "but no training protein is labelled so")
+        self.style_ = training_style(c.style, proteins)
         self._members(export=True)
         device, world = start(self.runtime)
         rows = self._rows(proteins, [style_of(p) for p in proteins])
@@ -228,8 +226,3 @@ class ConvNetTrack(Track):
                               f"this model's settings ({c.style}) predict in")
 
 
-def resolved_style(style: str, proteins) -> str:
-    """``style``, or for "auto" PDB style when any protein is labelled so, else NOX."""
-    if style != AUTO:
-        return style
-    return "pdb" if any(label_style(p) == "pdb" for p in proteins) else "nox"

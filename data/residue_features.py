@@ -12,6 +12,7 @@ import numpy as np
 
 from idr_kit.data.records import ALPHABET, residue_rows
 from idr_kit.data.scales import SCALE_TABLE
+from idr_kit.data.errors import InputError
 from idr_kit.data.styles import label_style, style_value
 
 _STANDARD = SCALE_TABLE[:20]
@@ -30,3 +31,24 @@ def features(seq: str, style: float, protein: str | None = None) -> np.ndarray:
 def style_of(protein) -> float:
     """The style column of a labelled protein: the style its labels are in."""
     return style_value(label_style(protein))
+
+
+AUTO = "auto"  # a network's style setting: PDB style when any training protein is so labelled
+
+
+def resolved_style(style: str, proteins) -> str:
+    """``style``, or for "auto" PDB style when any protein is labelled so, else NOX."""
+    if style != AUTO:
+        return style
+    return "pdb" if any(label_style(p) == "pdb" for p in proteins) else "nox"
+
+
+def training_style(style: str, proteins) -> str:
+    """The label style a network told each protein's style learns to predict in
+    (``resolved_style``); InputError when no training protein is labelled in it (the network
+    would never have seen that style's column)."""
+    chosen = resolved_style(style, proteins)
+    if style_value(chosen) not in {style_of(p) for p in proteins}:
+        raise InputError(f"style={style} predicts in the {chosen.upper()} label style, but no "
+                         "training protein is labelled so")
+    return chosen

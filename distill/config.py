@@ -6,10 +6,10 @@ from typing import ClassVar
 
 from idr_kit.data.errors import SettingError
 from idr_kit.data.fields import Range
+from idr_kit.data.residue_features import AUTO
 from idr_kit.data.styles import STYLES, check_style
 from idr_kit.nn.config import SeqNetConfig
 
-AUTO = "auto"
 
 
 @dataclass(frozen=True)

@@ -13,18 +13,18 @@ the training history, how many proteins had soft targets).
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from idr_kit.data.atomic import atomic_write, write_json
-from idr_kit.data.errors import FileRefused, InputError, brief
+from idr_kit.data.errors import FileRefused, brief
 from idr_kit.data.networks import Signature, open_network, run_network
 from idr_kit.data.probs import read_npz
 from idr_kit.data.reading import read_bytes, read_record
 from idr_kit.data.records import Protein
-from idr_kit.data.residue_features import FEATURES, features, style_of
+from idr_kit.data.residue_features import (FEATURES, features, resolved_style, style_of,
+                                           training_style)
 from idr_kit.data.splits import validation_proteins
 from idr_kit.data.styles import STYLES, check_style, in_style, label_style, style_value
 from idr_kit.distill.config import AUTO, DistilledConfig
@@ -34,7 +34,6 @@ from idr_kit.tracks import Track
 
 NETWORK_FILE = "distilled.onnx"
 META_FILE = "distilled.json"
-OPSET = 17
 # Residues per batch when predicting: ONNX Runtime's LSTM steps the whole batch at once, and
 # 65,536 residues of the widest layer (96 float32 channels) are 25 MB.
 PREDICT_BUDGET = 65_536
@@ -53,13 +52,11 @@ class DistilledTrack(Track):
         import torch
 
         from idr_kit.nn.device import start
+        from idr_kit.nn.export import onnx_bytes
         from idr_kit.nn.seqnet import SeqNet, SeqStep
         from idr_kit.nn.train import bce_objective, checkpoint_file, train
         c = self.config
-        self.style_ = resolved_style(c.style, proteins)
-        if style_value(self.style_) not in {style_of(p) for p in proteins}:
-            raise InputError(f"style={c.style} predicts in the {c.style.upper()} label style, "
-                             "but no training protein is labelled so")
+        self.style_ = training_style(c.style, proteins)
         device, world = start(self.runtime)
         torch.manual_seed(c.seed)
         net = SeqNet.of(FEATURES, c).to(device)
@@ -90,7 +87,7 @@ class DistilledTrack(Track):
                               batches(stop_on, None), c, precision=self.runtime.precision,
                               device=device, here=world, checkpoint=checkpoint,
                               objective=objective, held_objective=labels_only)
-        self.onnx_ = export_onnx(net.cpu().eval())
+        self.onnx_ = onnx_bytes(net.cpu().eval(), FEATURES, "logits")
         self.weights_ = numpy_forward.export_weights(net)  # in memory only: the tests' reference
         self._session = None
 
@@ -166,22 +163,6 @@ class DistilledTrack(Track):
         self.soft_targets_ = meta.get("soft_targets", 0)
 
 
-def export_onnx(net) -> bytes:
-    """The trained network as ONNX (opset 17; batch and length dynamic): inputs x (B, T, F)
-    float32 and lengths (B,) int64, output logits (B, T)."""
-    import io
-
-    import torch
-    x, lengths = torch.zeros(2, 8, FEATURES), torch.tensor([8, 3])
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():  # torch warns that LSTM batch sizes are fixed: they are not
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (x, lengths), buffer, input_names=["x", "lengths"],
-                          output_names=["logits"], opset_version=OPSET, dynamo=False,
-                          dynamic_axes={"x": {0: "batch", 1: "residues"},
-                                        "lengths": {0: "batch"},
-                                        "logits": {0: "batch", 1: "residues"}})
-    return buffer.getvalue()
 
 
 def parameter_count(features: int, embed: int, conv_channels: int, kernel: int, hidden: int,
@@ -194,11 +175,6 @@ def parameter_count(features: int, embed: int, conv_channels: int, kernel: int, 
     return total + 2 * hidden + 1
 
 
-def resolved_style(style: str, proteins) -> str:
-    """``style``, or for "auto" PDB style when any protein is labelled so, else NOX."""
-    if style != AUTO:
-        return style
-    return "pdb" if any(label_style(p) == "pdb" for p in proteins) else "nox"
 
 
 def teacher_targets(teachers, proteins: list[Protein]) -> list[np.ndarray | None]:

@@ -17,14 +17,13 @@ APS 0.796 / 0.797; NOX-labelled: AUC 0.791 / 0.790).
 """
 from __future__ import annotations
 
-import io
-import warnings
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-OPSET = 17
+from idr_kit.nn.export import onnx_bytes
+
 
 
 class ConvNet(nn.Module):
@@ -73,16 +72,6 @@ class Mean(nn.Module):
 
 
 def export_onnx(model: Mean, features: int) -> bytes:
-    """The model as one ONNX graph (batch and length dynamic): inputs x (B, T, F) float32 and
-    lengths (B,) int64, output probs (B, T): P(disordered) of each residue."""
-    x, lengths = torch.zeros(2, 8, features), torch.tensor([8, 3])
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model.cpu().eval(), (x, lengths), buffer,
-                          input_names=["x", "lengths"], output_names=["probs"],
-                          opset_version=OPSET, dynamo=False,
-                          dynamic_axes={"x": {0: "batch", 1: "residues"},
-                                        "lengths": {0: "batch"},
-                                        "probs": {0: "batch", 1: "residues"}})
-    return buffer.getvalue()
+    """The model as one ONNX graph (nn/export.py's form): output probs (B, T), P(disordered)
+    of each residue."""
+    return onnx_bytes(model.cpu().eval(), features, "probs")

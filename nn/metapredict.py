@@ -18,19 +18,17 @@ with torch's safe loader (weights only); metapredict itself is not imported.
 from __future__ import annotations
 
 import importlib.util
-import io
-import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from idr_kit.data.errors import MissingExtra
+from idr_kit.nn.export import onnx_bytes
 from idr_kit.nn.seqnet import BiLayer
 
 CHECKPOINT = "epoch099_val_loss1107.08.ckpt"  # metapredict's network_parameters.py: 'V3'
 ALPHABET = "ACDEFGHIKLMNPQRSTVWY"  # its one-hot columns (backend/encode_sequence.py)
-OPSET = 17
 
 
 def checkpoint_path() -> Path:
@@ -88,14 +86,4 @@ class MetapredictV3(nn.Module):
 def export_metapredict() -> bytes:
     """metapredict V3 as ONNX bytes: inputs x (B, T, 20) float32 and lengths (B,) int64,
     output scores (B, T) float32, the network's raw output (batch and length dynamic)."""
-    net = MetapredictV3.from_checkpoint(checkpoint_path())
-    x, lengths = torch.zeros(2, 8, len(ALPHABET)), torch.tensor([8, 3])
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():  # torch warns that LSTM batch sizes are fixed: they are not
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (x, lengths), buffer, input_names=["x", "lengths"],
-                          output_names=["scores"], opset_version=OPSET, dynamo=False,
-                          dynamic_axes={"x": {0: "batch", 1: "residues"},
-                                        "lengths": {0: "batch"},
-                                        "scores": {0: "batch", 1: "residues"}})
-    return buffer.getvalue()
+    return onnx_bytes(MetapredictV3.from_checkpoint(checkpoint_path()), len(ALPHABET), "scores")
