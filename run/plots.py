@@ -8,8 +8,14 @@ atomically. Sizes are fixed, never "tight", so every PNG of a kind has the same 
 """
 from __future__ import annotations
 
+import atexit
+import fcntl
 import io
+import os
 import re
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -28,6 +34,8 @@ UNASSESSED_COLOUR = "#d9d9d9"  # shading of residues labelled '-'
 REGION_COLOUR = "#2e75b6"  # the bar of predicted IDRs along the top
 LINE_WIDTH, HIGHLIGHT_WIDTH = 1.0, 2.4  # the highlighted curve (the ensemble) drawn bolder
 MAX_NAME = 100  # characters of a protein id kept in a file name; most file systems allow 255
+CONFIG_PREFIX = "idr-kit-matplotlib-"  # the private matplotlib folders, in the temporary folder
+_config_lock: int | None = None  # held open while this process may use its folder
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 # Names Windows refuses for a file, with any extension.
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
@@ -52,17 +60,52 @@ def _private_matplotlib_folder() -> None:
     """matplotlib keeps its settings and font cache under the user's home folder
     (~/.config/matplotlib, ~/.cache/matplotlib), where the kit writes nothing: unless the user
     chose a folder (MPLCONFIGDIR) or matplotlib is already loaded, it gets a temporary one,
-    removed when the process ends (the font list is built again each time: about a second)."""
-    import os
-    import sys
+    removed when the process ends (the font list is built again each time: about a second).
+    The folder is locked while its process lives, so one that a killed process (SIGKILL: no
+    handler runs) left behind is removed by the next process that draws."""
     if "matplotlib" in sys.modules or os.environ.get("MPLCONFIGDIR"):
         return
-    import atexit
-    import shutil
-    import tempfile
-    folder = tempfile.mkdtemp(prefix="idr-kit-matplotlib-")
+    global _config_lock
+    remove_abandoned_config_folders(tempfile.gettempdir())
+    folder, _config_lock = _locked_config_folder(tempfile.gettempdir())
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     os.environ["MPLCONFIGDIR"] = folder
+
+
+def _locked_config_folder(parent: str) -> tuple[str, int]:
+    """A new folder in ``parent`` and a descriptor holding its lock (flock on the folder
+    itself) for as long as it is open."""
+    while True:
+        folder = tempfile.mkdtemp(prefix=CONFIG_PREFIX, dir=parent)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:  # a cleaner may have taken it in the instant before the lock: then another
+            if os.stat(folder, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                return folder, fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def remove_abandoned_config_folders(parent: str) -> None:
+    """Remove the private matplotlib folders in ``parent`` that are this user's and that no
+    living process holds (their lock is free): what a killed process left."""
+    with os.scandir(parent) as entries:
+        found = [entry.path for entry in entries if entry.name.startswith(CONFIG_PREFIX)
+                 and entry.is_dir(follow_symlinks=False)
+                 and entry.stat(follow_symlinks=False).st_uid == os.getuid()]
+    for folder in found:
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(folder, ignore_errors=True)  # rmtree follows no link inside
+        except OSError:  # locked: its process is alive
+            continue
+        finally:
+            os.close(fd)
 
 
 def _save(figure, path: str | Path) -> Path:
@@ -73,6 +116,14 @@ def _save(figure, path: str | Path) -> Path:
     with atomic_write(path, "wb") as handle:
         handle.write(buffer.getvalue())
     return Path(path)
+
+
+def _plain(*texts) -> None:
+    """Texts drawn as written: ids and curve names may hold '$' or '\\', which matplotlib
+    would otherwise parse as mathtext (failing on an unknown symbol) or hand to LaTeX."""
+    for text in texts:
+        text.set_parse_math(False)
+        text.set_usetex(False)
 
 
 def _shade(axes, mask: np.ndarray, colour: str, label: str) -> None:
@@ -123,10 +174,11 @@ def protein_plot(path: str | Path, protein: Protein, curves: Mapping[str, np.nda
                     lw=6, label=f"predicted IDRs ({len(starts)})")
         top = 1.09
     axes.set(xlim=(0.5, length + 0.5), ylim=(-0.02, top), xlabel="residue",
-             ylabel="disorder probability", title=f"{protein.id}  (length {length})")
+             ylabel="disorder probability")
     # Beside the axes, not on them: inside, it hid a stretch of the curve or of the IDR bar.
-    axes.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize="small",
-                borderaxespad=0.0)
+    legend = axes.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize="small",
+                         borderaxespad=0.0)
+    _plain(axes.set_title(f"{protein.id}  (length {length})"), *legend.get_texts())
     figure.tight_layout()  # rearranges inside the fixed canvas; the pixel size does not change
     return _save(figure, path)
 
@@ -162,8 +214,8 @@ def summary_plot(path: str | Path, proteins: Sequence[Protein],
             ylabel="true positive rate", title="ROC (pooled residues)")
     pr.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="recall", ylabel="precision",
            title="precision-recall (pooled residues)")
-    roc.legend(loc="lower right", fontsize="small")
-    pr.legend(loc="lower left", fontsize="small")
+    _plain(*roc.legend(loc="lower right", fontsize="small").get_texts(),
+           *pr.legend(loc="lower left", fontsize="small").get_texts())
     figure.tight_layout()
     return _save(figure, path)
 
