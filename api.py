@@ -31,12 +31,13 @@ from idr_kit.data.records import Protein, make_protein
 from idr_kit.model.decision import Decision, check_threshold, runs
 from idr_kit.model.runtime import Runtime
 from idr_kit.model.saved import load_model
+from idr_kit.model.shipped import model_path, shipped_folder, shipped_name
 from idr_kit.run.profiles import Prediction
 from idr_kit.run.stream import (CHUNK_RESIDUES, ChunkPredictor, Chunking, Source, Tally,
                                 available_cores, in_order, scan_sources, sources_unchanged)
 
-SHIPPED = Path(__file__).resolve().parent / "models" / "predictor"
-SHIPPED_FAST = SHIPPED.with_name("predictor-fast")  # the convnet alone: the fastest answer
+SHIPPED = shipped_folder("default")
+SHIPPED_FAST = shipped_folder("fast")  # the convnet alone: the fastest answer
 Sequences = "str | Sequence[str] | Mapping[str, str]"
 
 
@@ -62,6 +63,15 @@ class Predictor:
     @property
     def threshold(self) -> float:
         return self.decision.threshold
+
+    def __repr__(self) -> str:
+        name = shipped_name(self.source)
+        d = self.decision
+        smoothing = f", smoothing='{d.kind} {d.width}'" if d.kind != "none" else ""
+        return (f"idr_kit.Predictor(model={name or self.source!r}, "
+                + (f"folder={self.source!r}, " if name else "")
+                + f"track={self.track.name!r}, style={self.style!r}, styles={self.styles}, "
+                f"threshold={d.threshold:.3f}, min_idr={d.min_length}{smoothing})")
 
     def with_style(self, style: str) -> "Predictor":
         return Predictor(self.track, self.decisions, style, self.source, self.runtime)
@@ -170,14 +180,13 @@ def regions_of(calls: np.ndarray) -> list[tuple[int, int]]:
 def load(path: str | Path | None = None, *, style: str | None = None,
          threshold: float | None = None, fast: bool = False,
          runtime: Runtime | None = None) -> Predictor:
-    """The shipped model (``path`` None; ``fast=True``: its fastest form, the kit's own network
-    alone) or any model the kit saved, ready to predict."""
-    if path is not None and not isinstance(path, (str, os.PathLike)):
-        raise WrongType(f"a model is a folder's path, not {type(path).__name__}")
+    """The shipped model (``path`` None or ``"default"``; ``fast=True`` or ``"fast"``: its
+    fastest form, the kit's own network alone) or any model the kit saved (its folder), ready
+    to predict. A string is a shipped model's name unless it is a path (model/shipped.py)."""
     if fast and path is not None:
         raise SettingError("fast=True chooses the shipped model's fast form; a saved model is "
                            "given as it is")
-    where = Path(path) if path is not None else SHIPPED_FAST if fast else SHIPPED
+    where = model_path(path) if path is not None else SHIPPED_FAST if fast else SHIPPED
     if path is None and not (where / "track.json").is_file():
         raise SettingError(f"no model ships in this install ({where}); pass a saved model's "
                            "folder (runs/NAME/model)")
@@ -194,14 +203,15 @@ def load(path: str | Path | None = None, *, style: str | None = None,
 def predict_file(test: str | Path, out: str | Path, model: str | Path | None = None, *,
                  workers: int = 0, shard: "tuple[int, int] | str" = (1, 1), chunk_residues: int = 0,
                  executor=None, overwrite: bool = False) -> dict:
-    """``submit.py --model MODEL --test TEST --out OUT`` from Python: the shipped model (or the
-    model saved in ``model``) predicts a file of any size into an output folder a chunk at a
-    time, resumable, on ``workers`` processes (0: one per core) or on ``executor`` (a
-    ``dask.distributed.Client``: each chunk a task); ``shard=(I, N)`` predicts the I-th of N
-    parts (merge.py joins them). Returns the run's record (config.json)."""
+    """``submit.py --model MODEL --test TEST --out OUT`` from Python: the shipped model (or
+    ``model``: a shipped model's name, ``"fast"``, or a saved model's folder) predicts a file
+    of any size into an output folder a chunk at a time, resumable, on ``workers`` processes
+    (0: one per core) or on ``executor`` (a ``dask.distributed.Client``: each chunk a task);
+    ``shard=(I, N)`` predicts the I-th of N parts (merge.py joins them). Returns the run's
+    record (config.json)."""
     from idr_kit.run.pipeline import RunSpec, run
     from idr_kit.run.stream import parse_shard
-    where = Path(model) if model is not None else SHIPPED
+    where = model_path(model) if model is not None else SHIPPED
     shard = parse_shard(shard) if isinstance(shard, str) else shard
     if not (isinstance(shard, tuple) and len(shard) == 2 and all(type(i) is int for i in shard)):
         raise WrongType(f"shard is (I, N) or \"I/N\", not {shard!r}")

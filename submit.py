@@ -32,6 +32,7 @@ try:
     from idr_kit.run.pipeline import RunSpec, run
     from idr_kit.run.folder import terminate_as_interrupt
     from idr_kit.model.runtime import Runtime
+    from idr_kit.model.shipped import MODEL_HELP, model_path
     from idr_kit.run.stream import CHUNK_RESIDUES, Chunking, parse_shard
     from idr_kit.tracks import track_class
 except ModuleNotFoundError as err:  # python submit.py in a checkout that is not installed
@@ -62,7 +63,8 @@ is used, and the run says so.
 The threshold that turns probabilities into 0/1 is the one that maximises F1 on out-of-fold
 predictions of the training set (--folds), unless --threshold is given. With --model,
 --style nox|pdb chooses the label style (and its decision) of a model that learnt both: the
-competition's submission from the shipped model is --model models/predictor --style nox.
+competition's submission from the shipped model is --model default --style nox, from any
+folder (default and fast name the shipped models; a value with a '/' is a folder).
 
 Settings (--set KEY=VALUE, or in a --recipe file):
 {settings}
@@ -82,8 +84,8 @@ def build_parser(track: str | None = None) -> argparse.ArgumentParser:
                            test_names=" or ".join(TEST_NAMES), settings=settings_help(track))
     parser = command_parser("idr-submit", DESCRIPTION, epilog=epilog,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path,
-                        help="predict with a saved model/ folder, no training")
+    parser.add_argument("--model", metavar="NAME|DIR",
+                        help="predict with this model, no training: " + MODEL_HELP)
     parser.add_argument("--train", type=Path, action="append",
                         help="labelled training file; repeat to pool several")
     parser.add_argument("--test", type=Path, help="proteins to predict")
@@ -168,8 +170,8 @@ def spec_from_args(args, argv: list[str]) -> RunSpec:
         out = args.out or Path("runs") / "predict"
         # A model folder names its backbone; it never decides to reach for the network.
         runtime = runtime_settings(args, base=Runtime(downloads=False))
-        return RunSpec(out=out, test=test, model=args.model, runtime=runtime, notes=notes,
-                       style=args.style, **common)
+        return RunSpec(out=out, test=test, model=model_path(args.model), runtime=runtime,
+                       notes=notes, style=args.style, **common)
     if args.style is not None:
         raise SettingError("--style chooses how a saved model (--model) predicts; a training "
                            "run takes the style of a track that has one as --set style=...")

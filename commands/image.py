@@ -26,13 +26,14 @@ import sys
 from pathlib import Path
 
 from idr_kit.commands.common import command_parser, guarded
+from idr_kit.model.shipped import MODEL_HELP, model_path
 from idr_kit.run.folder import terminate_as_interrupt
 from idr_kit.run.image import BASE_IMAGE, PLATFORMS, write_context
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = command_parser("idr-image", __doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, required=True, help="a saved model/ folder")
+    parser.add_argument("--model", required=True, metavar="NAME|DIR", help=MODEL_HELP)
     parser.add_argument("--out", type=Path, required=True, help="the build context to write")
     parser.add_argument("--base", default=BASE_IMAGE,
                         help="the image's default base (docker build --build-arg BASE=... "
@@ -51,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     terminate_as_interrupt()
-    return guarded(parser.prog, args.debug, lambda: write_context(args))
+    return guarded(parser.prog, args.debug, lambda: write_context(with_model_folder(args)))
+
+
+def with_model_folder(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with --model read as a shipped model's name or a folder (model/shipped.py)."""
+    args.model = model_path(args.model)
+    return args
 
 
 if __name__ == "__main__":

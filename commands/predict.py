@@ -24,6 +24,7 @@ try:
     from idr_kit.data.errors import SettingError
     from idr_kit.data.styles import STYLES
     from idr_kit.api import SHIPPED, SHIPPED_FAST, Prediction, as_proteins, load
+    from idr_kit.model.shipped import MODEL_HELP, model_path
     from idr_kit.run.folder import check_output, check_writable, terminate_as_interrupt
     from idr_kit.run.stream import CHUNK_RESIDUES, Chunking, Source
     from idr_kit.run.profiles import FORMATS, write_submission, write_table, writer_for
@@ -60,8 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the pictures' format (default: %(default)s)")
     parser.add_argument("--style", choices=STYLES, help="the label style to predict in: pdb "
                         "(CAID's, the shipped model's default) or nox (the competition's)")
-    parser.add_argument("--model", type=Path, help="a model folder the kit saved (default: the "
-                        "model shipped with the kit)")
+    parser.add_argument("--model", metavar="NAME|DIR", help=MODEL_HELP)
     parser.add_argument("--fast", action="store_true",
                         help="the shipped model's fast form: the kit's own network alone, "
                              "without metapredict V3's (about twice the speed, a little less "
@@ -86,7 +86,9 @@ def run(args) -> None:
     chunking = Chunking(args.chunk_residues, args.workers)  # the ranges, before any work
     if args.fast and args.model is not None:
         raise SettingError("--fast chooses the shipped model's fast form; --model names another")
-    inputs = [("the model", args.model or (SHIPPED_FAST if args.fast else SHIPPED)),
+    model_dir = model_path(args.model) if args.model is not None else (
+        SHIPPED_FAST if args.fast else SHIPPED)
+    inputs = [("the model", model_dir),
               *(("an input file", Path(f)) for f in args.files if f != "-")]
     outputs = ([(args.output, writer_for(args.output))] if args.output else []) + (
         [(args.submission, write_submission)] if args.submission else [])
@@ -97,7 +99,7 @@ def run(args) -> None:
         raise SettingError(f"{args.output}: -o and --submission name the same file")
     if args.plot is not None:
         check_plots(args, inputs)
-    model = load(args.model, style=args.style, threshold=args.threshold, fast=args.fast)
+    model = load(model_dir, style=args.style, threshold=args.threshold)
     sources = ([Source("the sequences given", proteins=tuple(as_proteins(args.sequence)))]
                if args.sequence else []) + [Source.of(f) for f in args.files]
     hits = model.predict_sources(sources, chunking.workers, chunking.residues, progress=True)

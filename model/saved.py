@@ -98,6 +98,8 @@ def _whole(value) -> bool:
 def read_model_meta(directory: str | Path) -> dict:
     """The folder's ``track.json``: a record with a track name and its config."""
     path = Path(directory) / TRACK_FILE
+    if not Path(directory).exists() and not Path(directory).is_symlink():
+        raise FileRefused(f"{directory}: not found (no such model folder)")
     if not path.exists() and not path.is_symlink():
         raise FileRefused(f"{directory}: not a saved model (no {TRACK_FILE}); "
                           "pass the model/ folder that submit.py wrote")

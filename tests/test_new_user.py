@@ -1,0 +1,142 @@
+"""What a new user meets first (issue 32): the shipped models named from any folder, the
+README's commands working as written from the folder they are meant for, runs that say what
+they read, and a loaded model that says what it is."""
+from __future__ import annotations
+
+import csv
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+import idr_kit
+from idr_kit import submit
+from idr_kit.commands import image, predict
+from idr_kit.model.shipped import model_path, shipped_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+DEMO_TEST = ROOT / "data" / "demo" / "test.fasta"
+
+
+@pytest.fixture(scope="module")
+def competition(small_competition, tmp_path_factory) -> Path:
+    """The competition's files under the names it ships them as: 60 training proteins, 4 to
+    predict (no labels)."""
+    folder = tmp_path_factory.mktemp("wsaa")
+    shutil.copy(small_competition / "train.pkl", folder / "WSAA_data_public.pkl")
+    shutil.copy(small_competition / "test.pkl", folder / "WSAA_data_test.pkl")
+    return folder
+
+
+def readme_line(*words: str) -> list[str]:
+    """The arguments of the README's one ``python submit.py`` line holding every word."""
+    lines = [line.split("#")[0].strip() for line in README.splitlines()
+             if line.startswith("python submit.py") and all(w in line for w in words)]
+    assert len(lines) == 1, lines
+    return shlex.split(lines[0])[2:]
+
+
+def rows(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# ---- the shipped models by name, from anywhere ------------------------------------------------
+
+def test_the_readmes_shipped_model_command_runs_from_the_competition_folder(
+        competition, monkeypatch, capsys):
+    """The README: the competition's files in a folder, IDR_DATA set, then its --model line."""
+    args = readme_line("--model", "--style nox", "the shipped model")
+    monkeypatch.chdir(competition)
+    monkeypatch.setenv("IDR_DATA", str(competition))
+    assert submit.main(args) == 0, capsys.readouterr().err
+    written = rows(competition / "runs" / "predict" / "submit.csv")
+    assert len(written) == 4 and set(written[0]["IDRs"]) <= {"0", "1"}
+
+
+def test_help_gives_the_competition_command_by_name():
+    text = " ".join(submit.build_parser().format_help().split())
+    assert "--model default --style nox" in text and "models/predictor" not in text
+
+
+@pytest.mark.parametrize("name, folder", [("default", "predictor"), ("fast", "predictor-fast")])
+def test_a_shipped_name_is_its_folder_from_any_folder(name, folder, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert model_path(name) == ROOT / "models" / folder == shipped_folder(name)
+    assert idr_kit.load(name).source == str(ROOT / "models" / folder)
+
+
+def test_fast_by_name_is_the_fast_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    seq = "MSEEKKPAPSPAPSEEGKKRKAEEGDKMSTNPKPQ"
+    by_name, by_flag = idr_kit.load("fast"), idr_kit.load(fast=True)
+    assert (by_name.predict(seq)[0] == by_flag.predict(seq)[0]).all()
+    assert by_name.threshold == by_flag.threshold
+    record = idr_kit.predict_file(DEMO_TEST, tmp_path / "run", model="fast", workers=1)
+    assert record["model"] == str(shipped_folder("fast"))
+
+
+def test_idr_predict_and_idr_image_take_a_shipped_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert predict.main(["--model", "fast", "-s", "MSEEKKPAPSPAPSEEGKKRK", "-o", "a.csv"]) == 0
+    assert predict.main(["--fast", "-s", "MSEEKKPAPSPAPSEEGKKRK", "-o", "b.csv"]) == 0
+    assert Path("a.csv").read_bytes() == Path("b.csv").read_bytes()
+    args = image.build_parser().parse_args(["--model", "fast", "--out", "ctx"])
+    assert image.with_model_folder(args).model == shipped_folder("fast")
+
+
+def test_a_folder_here_of_a_shipped_name_is_that_folder(tmp_path, monkeypatch, capsys):
+    """What the docs say: a value naming something in the current folder is a path."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fast").mkdir()
+    assert predict.main(["--model", "fast", "-s", "MKV"]) == 2
+    assert "fast: not a saved model" in capsys.readouterr().err
+    shutil.copytree(shipped_folder("fast"), tmp_path / "mine")
+    assert model_path("mine") == Path("mine")
+
+
+def test_the_fast_flag_and_a_model_are_one_or_the_other():
+    from idr_kit.data.errors import SettingError
+    with pytest.raises(SettingError, match="fast"):
+        idr_kit.load("default", fast=True)
+
+
+# ---- a model that is not there: "not found", at every door ------------------------------------
+
+MISSING = ["nowhere/model", "models/predictor", "./fast", "fastt", ""]
+
+
+@pytest.mark.parametrize("value", MISSING)
+def test_a_missing_model_says_not_found_at_every_door(value, tmp_path, monkeypatch, capsys):
+    from idr_kit.data.errors import FileRefused
+    monkeypatch.chdir(tmp_path)
+    doors = [lambda: submit.main(["--model", value, "--test", str(DEMO_TEST)]),
+             lambda: predict.main(["--model", value, "-s", "MKV"]),
+             lambda: image.main(["--model", value, "--out", "ctx"])]
+    for door in doors:
+        assert door() == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "not found" in err[0] and "default and fast" in err[0], err
+    for call in (lambda: idr_kit.load(value),
+                 lambda: idr_kit.predict_file(DEMO_TEST, tmp_path / "o", model=value)):
+        with pytest.raises(FileRefused, match="not found"):
+            call()
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "o").exists()
+
+
+def test_a_missing_folder_given_as_a_path_object_is_not_found(tmp_path):
+    from idr_kit.data.errors import FileRefused
+    from idr_kit.model.saved import load_model
+    with pytest.raises(FileRefused, match="fast: not found"):
+        idr_kit.load(tmp_path / "fast")  # a Path is a path, never a shipped name
+    with pytest.raises(FileRefused, match="not found"):
+        load_model(tmp_path / "gone")
+
+
+@pytest.mark.parametrize("value", [3, b"fast", None.__class__])
+def test_a_model_of_the_wrong_kind_is_wrong_type(value):
+    from idr_kit.data.errors import WrongType
+    with pytest.raises(WrongType, match="shipped model's name"):
+        idr_kit.load(value)
