@@ -6,7 +6,9 @@ only when standard error is a terminal; otherwise it prints one line when a stag
 it, what it counted and how long it took. Stages shorter than ``DELAY`` stay silent either way.
 
 ``stage(name)`` prefixes every bar and line opened inside it, so an ensemble's work reads
-``[lgbm] boosting`` rather than ``boosting``. The environment variable ``IDR_PROGRESS`` sets the
+``[lgbm] boosting`` rather than ``boosting``. ``stage(name, every_step=True)`` (each fold of
+out-of-fold predictions) prints each of its lines however short the step, so every fold says
+the same steps, not only those that happened to pass ``DELAY``. The environment variable ``IDR_PROGRESS`` sets the
 mode: ``auto`` (the default, as above), ``bars``, ``lines`` or ``off``.
 """
 from __future__ import annotations
@@ -24,6 +26,7 @@ DELAY = 2.0  # seconds a stage must last before it shows: small jobs stay quiet
 MODE_ENV = "IDR_PROGRESS"
 MODES = ("auto", "bars", "lines", "off")
 _prefix: contextvars.ContextVar[str] = contextvars.ContextVar("progress_prefix", default="")
+_every: contextvars.ContextVar[bool] = contextvars.ContextVar("progress_every", default=False)
 
 
 def progress_mode() -> str:
@@ -41,12 +44,16 @@ def _mode() -> str:
 
 
 @contextlib.contextmanager
-def stage(name: str) -> Iterator[None]:
-    """Prefix every progress bar or line opened inside with ``[name]``."""
+def stage(name: str, every_step: bool = False) -> Iterator[None]:
+    """Prefix every progress bar or line opened inside with ``[name]``; ``every_step``: in a
+    log, each of their lines is printed however short its step was."""
     token = _prefix.set(f"{_prefix.get()}[{name}] ")
+    every = _every.set(True) if every_step else None
     try:
         yield
     finally:
+        if every is not None:
+            _every.reset(every)
         _prefix.reset(token)
 
 
@@ -68,6 +75,7 @@ class StageLine:
         self.iterable, self.desc, self.unit, self.quiet = iterable, desc, unit, quiet
         self.total = total if total is not None else _length(iterable)
         self.n, self.start, self.closed = 0, time.perf_counter(), False
+        self.every = _every.get()  # in a stage that says every step (a fold)
 
     def __iter__(self):
         try:
@@ -91,7 +99,7 @@ class StageLine:
             return
         self.closed = True
         seconds = time.perf_counter() - self.start
-        if self.quiet or seconds < DELAY:
+        if self.quiet or (seconds < DELAY and not self.every):
             return
         count = f"{self.n:,}" if self.total is None else f"{self.n:,}/{self.total:,}"
         many = self.n if self.total is None else self.total

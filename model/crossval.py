@@ -37,7 +37,8 @@ def out_of_fold(make_track: Callable[[], object], proteins: Sequence[Protein],
         held = [i for i, f in enumerate(folds) if f == k]
         probs = _load_fold(checkpoint_dir, tag, k, len(held))
         if probs is None:
-            with stage(f"fold {n}/{len(names)}"):  # each fold's training lines say whose
+            # each fold's lines say whose, and every fold says each of its steps
+            with stage(f"fold {n}/{len(names)}", every_step=True):
                 probs = _fold(make_track, [p for p, f in zip(proteins, folds) if f != k],
                               [proteins[i] for i in held])
             _save_fold(checkpoint_dir, tag, k, probs)
