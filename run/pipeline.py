@@ -10,6 +10,7 @@ particular track: a track, an ensemble among them, is driven through the contrac
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import sys
 import time
@@ -32,6 +33,7 @@ from idr_kit.model.decision import Decision, DecisionSettings, fit_decision
 from idr_kit.run.folder import RunFolder, check_writable, own_folder
 from idr_kit.model.runtime import Runtime
 from idr_kit.model.saved import load_model, save_model
+from idr_kit.model.shipped import shipped_name
 from idr_kit.run.stream import (PARTS, ChunkPredictor, Chunking, Counts, Follower, Parts,
                                 available_cores, check_unchanged, in_style, model_digest, plan_of,
                                 predict_parts, scan, write_set)
@@ -98,6 +100,27 @@ def describe_inputs(paths: Sequence[Path], sizes: Sequence[int] | None = None) -
     return [{"path": str(p), "sha256_16": file_sha256(p)[:SHORT],
              **({"proteins": n} if sizes else {})}
             for p, n in zip(paths, sizes or [None] * len(paths))]
+
+
+def input_line(role: str, name: str, proteins: int, labelled: int) -> str:
+    """What a run read, said first: ``test file: /data/x.pkl (200 proteins, unlabelled)``."""
+    labels = ("labelled" if labelled == proteins else "unlabelled" if not labelled
+              else f"{labelled:,} of them labelled")
+    return f"{role}: {name} ({proteins:,} protein{'s' * (proteins != 1)}, {labels})"
+
+
+def say_inputs(spec: RunSpec, counts: Counts, sizes: Sequence[int], saved) -> None:
+    """The run's first lines: each file it read (where, how many proteins, labelled or not)
+    and the model it predicts with, before any work."""
+    for path, n in zip(spec.train, sizes):
+        print(input_line("training file", os.path.abspath(path), n, n), flush=True)
+    print(input_line("test file", os.path.abspath(spec.test), counts.proteins, counts.labelled),
+          flush=True)
+    if saved is not None:
+        name = shipped_name(spec.model)
+        print(f"model: {os.path.abspath(spec.model)} ("
+              + (f"the shipped model {name!r}; " if name else "")
+              + f"{saved.track.name}, style {saved.default_style})", flush=True)
 
 
 # ---- training ---------------------------------------------------------------------------------
@@ -310,6 +333,7 @@ def run(spec: RunSpec, executor=None) -> dict:
     saved = load_model(spec.model, spec.runtime) if spec.model is not None else None
     if saved is not None and spec.style is not None:
         saved = in_style_of(saved, spec.style, spec.model)
+    say_inputs(spec, counts, sizes, saved)
     if spec.runtime.cache_dir:
         check_writable(Path(spec.runtime.cache_dir))
     read = [("the test file", spec.test), *(("a training file", p) for p in spec.train),

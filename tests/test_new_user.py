@@ -54,6 +54,11 @@ def test_the_readmes_shipped_model_command_runs_from_the_competition_folder(
     assert submit.main(args) == 0, capsys.readouterr().err
     written = rows(competition / "runs" / "predict" / "submit.csv")
     assert len(written) == 4 and set(written[0]["IDRs"]) <= {"0", "1"}
+    said = capsys.readouterr().out.splitlines()  # what IDR_DATA supplied, said first
+    assert said[:2] == [
+        f"test file: {competition / 'WSAA_data_test.pkl'} (4 proteins, unlabelled)",
+        f"model: {shipped_folder('default')} (the shipped model 'default'; "
+        f"{idr_kit.load().track.name}, style nox)"], said
 
 
 def test_help_gives_the_competition_command_by_name():
@@ -140,3 +145,74 @@ def test_a_model_of_the_wrong_kind_is_wrong_type(value):
     from idr_kit.data.errors import WrongType
     with pytest.raises(WrongType, match="shipped model's name"):
         idr_kit.load(value)
+
+
+# ---- a loaded model says what it is; every fold says its steps --------------------------------
+
+def test_a_loaded_model_says_what_it_is():
+    shown = repr(idr_kit.load("fast", style="nox"))
+    model = idr_kit.load("fast", style="nox")
+    for part in ("model='fast'", f"folder='{shipped_folder('fast')}'", "track='convnet'",
+                 "style='nox'", "styles=('pdb', 'nox')", f"threshold={model.threshold:.3f}",
+                 f"min_idr={model.decision.min_length}"):
+        assert part in shown, shown
+    assert str(idr_kit.load()) .startswith("idr_kit.Predictor(model='default', ")
+
+
+def test_a_saved_models_repr_names_its_folder(tmp_path):
+    shutil.copytree(shipped_folder("fast"), tmp_path / "copy")
+    assert f"model='{tmp_path / 'copy'}', track=" in repr(idr_kit.load(tmp_path / "copy"))
+
+
+@pytest.mark.parametrize("track, settings, steps", [
+    ("w2v", {"vector_size": 8}, ("features", "predicting")),
+    ("lgbm", {"num_rounds": 2}, ("features", "boosting", "predicting"))])
+def test_every_fold_says_each_of_its_steps(track, settings, steps, monkeypatch, capsys):
+    """Steps far shorter than DELAY: each fold still says each one, as long folds do."""
+    from idr_kit.data.load import read_proteins
+    from idr_kit.tracks import make_track
+    monkeypatch.setenv("IDR_PROGRESS", "lines")
+    proteins = read_proteins(ROOT / "data" / "demo" / "train.fasta")[:12]
+    make_track(track, **settings).out_of_fold(proteins, [i % 2 for i in range(12)])
+    err = capsys.readouterr().err
+    for fold in (1, 2):
+        for step in steps:
+            assert f"[fold {fold}/2] {step}: " in err, err
+
+
+# ---- a run says what it read ------------------------------------------------------------------
+
+def test_a_training_run_says_each_file_it_read_first(small_competition, tmp_path, monkeypatch,
+                                                     capsys):
+    monkeypatch.chdir(tmp_path)
+    train, test = small_competition / "train.pkl", small_competition / "valid.fasta"
+    assert submit.main(["--track", "w2v", "--set", "vector_size=8", "--folds", "0",
+                        "--train", str(train), "--train", str(test), "--test", str(test),
+                        "--out", "run"]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[:4] == [f"training file: {train} (60 proteins, labelled)",
+                        f"training file: {test} (6 proteins, labelled)",
+                        f"test file: {test} (6 proteins, labelled)",
+                        "output folder: run"], said
+
+
+def test_idr_predict_says_each_file_it_read_on_stderr(small_competition, tmp_path, monkeypatch,
+                                                      capsys):
+    import io
+    import sys
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b">a\nMKVLAAG\n>b\nMSEE\n")))
+    valid, test = small_competition / "valid.fasta", small_competition / "test.pkl"
+    assert predict.main(["-s", "MKVVV", str(valid), "-", str(test), "-o", "out.csv"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[:3] == [f"read: {valid} (6 proteins, labelled)", "read: stdin (2 proteins, "
+                       "unlabelled)", f"read: {test} (4 proteins, unlabelled)"], err
+    assert err[-1] == "wrote out.csv (13 proteins)"
+
+
+@pytest.mark.parametrize("proteins, labelled, said", [
+    (1, 0, "(1 protein, unlabelled)"), (3, 3, "(3 proteins, labelled)"),
+    (1200, 7, "(1,200 proteins, 7 of them labelled)")])
+def test_the_input_line_counts_and_says_the_labels(proteins, labelled, said):
+    from idr_kit.run.pipeline import input_line
+    assert input_line("test file", "x.fasta", proteins, labelled) == f"test file: x.fasta {said}"
