@@ -14,7 +14,6 @@ validate; ids must be unique across the whole set.
 from __future__ import annotations
 
 import csv
-import zipfile
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -24,7 +23,7 @@ import numpy as np
 from idr_kit.data.atomic import atomic_write
 from idr_kit.data.competition import SUBMISSION_COLUMNS, submission_row
 from idr_kit.data.fasta import caid_record, check_bare_ids
-from idr_kit.data.probs import npz_member, validate_binary, validate_probs
+from idr_kit.data.probs import npz_writing, validate_binary, validate_probs
 from idr_kit.data.records import Protein
 
 MEMBERS = "members"  # OUT/members/NAME.npz: an ensemble's members' probabilities
@@ -32,15 +31,15 @@ FILES = ("probs.npz", "predictions.caid", "submit.csv")
 
 
 class NpzWriter:
-    """id -> (L,) float32 arrays, member by member: data/probs.py's ``write_npz`` format."""
+    """id -> (L,) float32 arrays, member by member: data/probs.py's ``write_npz`` format (safe
+    member names, and their index)."""
 
     def __init__(self, stack: ExitStack, path: Path):
-        self.archive = stack.enter_context(zipfile.ZipFile(
-            stack.enter_context(atomic_write(path, "wb")), "w"))
+        self.members = stack.enter_context(npz_writing(path))
 
     def add(self, ids: Sequence[str], probs: Sequence[np.ndarray]) -> None:
         for pid, values in zip(ids, probs):
-            npz_member(self.archive, pid, values)
+            self.members.add(pid, values)
 
 
 class OutputSet:

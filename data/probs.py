@@ -5,18 +5,21 @@ on disk always holds one finite array in [0, 1] per protein, exactly as long as 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
 from idr_kit.data.atomic import atomic_write
 from idr_kit.data.errors import InputError
+from idr_kit.data.outputs import SafeNames
 
 Lengths = Sequence["str | int"]
 # bool, signed and unsigned integers and floats; a bool array is a fair way to hand over 0/1 calls.
 NUMERIC_KINDS = "biuf"
+INDEX = "__ids__"  # an .npz's member name -> id, where an id is no safe member name
 
 
 def validate_probs(ids: Sequence[str], seqs_or_lengths: Lengths, probs, *,
@@ -103,27 +106,74 @@ def write_npz(path: str | os.PathLike, probs: Mapping[str, np.ndarray]) -> None:
     validate_probs(ids, [np.size(probs[pid]) for pid in ids], probs)
     # Written member by member rather than with np.savez: savez appends ".npz" to a name
     # without it and takes keyword names, so an id such as "file" would clash with its own.
-    with atomic_write(path, "wb") as handle, zipfile.ZipFile(handle, "w") as archive:
+    with npz_writing(path) as members:
         for pid in ids:
-            npz_member(archive, pid, probs[pid])
+            members.add(pid, probs[pid])
 
 
-def npz_member(archive: zipfile.ZipFile, pid: str, values) -> None:
-    """One protein's array as the member ``ID.npy`` (the record of every .npz the kit writes)."""
-    with archive.open(f"{pid}.npy", "w", force_zip64=True) as member:
-        np.lib.format.write_array(member, np.asarray(values, dtype=np.float32))
+class NpzMembers:
+    """The members of an .npz being written: each protein's array as ``NAME.npy``, its name
+    the id where the id is a safe file name (data/outputs.py), else a derived one; then, if
+    any name differs from its id, the index ``__ids__.npy``: a (n, 2) array of str, rows
+    (name, id). A naive extractor (``unzip``, ``extractall``) so writes nothing outside its
+    folder, and ``numpy.load`` reads every member."""
+
+    def __init__(self, archive: zipfile.ZipFile):
+        self.archive, self.names = archive, SafeNames(".npy")
+
+    def add(self, pid: str, values) -> None:
+        with self.archive.open(self.names.name(pid), "w", force_zip64=True) as member:
+            np.lib.format.write_array(member, np.asarray(values, dtype=np.float32))
+
+    def finish(self) -> None:
+        if self.names.index:
+            rows = [(name[:-len(".npy")], pid) for name, pid in self.names.index.items()]
+            with self.archive.open(f"{INDEX}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.array(rows, dtype=str))
+
+
+@contextlib.contextmanager
+def npz_writing(path: str | os.PathLike) -> Iterator[NpzMembers]:
+    """An .npz written atomically member by member; its index is added on a clean exit."""
+    with atomic_write(path, "wb") as handle, zipfile.ZipFile(handle, "w") as archive:
+        members = NpzMembers(archive)
+        yield members
+        members.finish()
 
 
 def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """id -> (L,) float32 probabilities, validated like every written prediction."""
     try:
         with np.load(path, allow_pickle=False) as archive:
-            probs = {pid: archive[pid].astype(np.float32) for pid in archive.files}
+            ids = _index(archive[INDEX]) if INDEX in archive.files else None
+            names = [n for n in archive.files if ids is None or n != INDEX]
+            probs = _by_id({n: archive[n].astype(np.float32) for n in names}, ids or {}, path)
     except (OSError, ValueError, zipfile.BadZipFile) as err:
+        if isinstance(err, InputError):
+            raise
         raise InputError(f"not a readable .npz of predictions ({err})", source=str(path))
     validate_probs(list(probs), [np.size(p) for p in probs.values()], probs,
                    what=str(path))
     return probs
+
+
+def _index(table) -> dict[str, str] | None:
+    """An index member's name -> id, or None when the member is no index (an old file's
+    protein that was called ``__ids__``)."""
+    if table.ndim != 2 or table.shape[1:] != (2,) or table.dtype.kind != "U":
+        return None
+    return {str(name): str(pid) for name, pid in table}
+
+
+def _by_id(arrays: dict, ids: dict[str, str], path) -> dict:
+    named = {}
+    for name, values in arrays.items():
+        pid = ids.get(name, name)
+        if pid in named:
+            raise InputError(f"protein {pid}: twice (its index names two members)",
+                             source=str(path))
+        named[pid] = values
+    return named
 
 
 def read_npz_for(path: str | os.PathLike, lengths: Mapping[str, int]
@@ -135,8 +185,13 @@ def read_npz_for(path: str | os.PathLike, lengths: Mapping[str, int]
     probs, unreadable, unread = {}, {}, []
     try:
         with zipfile.ZipFile(path) as archive:
-            for member in archive.namelist():
-                pid = member[:-4] if member.endswith(".npy") else member
+            members = archive.namelist()
+            ids = _member_index(archive, members)
+            for member in members:
+                name = member[:-4] if member.endswith(".npy") else member
+                if ids is not None and name == INDEX:
+                    continue
+                pid = (ids or {}).get(name, name)
                 if pid not in lengths:
                     unread.append(pid)
                     continue
@@ -147,6 +202,22 @@ def read_npz_for(path: str | os.PathLike, lengths: Mapping[str, int]
     except (OSError, zipfile.BadZipFile) as err:
         raise InputError(f"not a readable .npz of predictions ({err})", source=str(path))
     return probs, unreadable, unread
+
+
+def _member_index(archive: zipfile.ZipFile, members: list[str]) -> dict[str, str] | None:
+    """The index member's name -> id (None without one), its size bounded by the members'
+    count before it is read."""
+    if f"{INDEX}.npy" not in members:
+        return None
+    with archive.open(f"{INDEX}.npy") as handle:
+        version = np.lib.format.read_magic(handle)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read(handle)
+    if len(shape) != 2 or shape[0] > len(members) or dtype.kind != "U" or dtype.itemsize > 1 << 16:
+        return None
+    with archive.open(f"{INDEX}.npy") as handle:
+        return _index(np.lib.format.read_array(handle, allow_pickle=False))
 
 
 def _member_array(archive: zipfile.ZipFile, member: str, longest: int) -> np.ndarray:

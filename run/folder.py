@@ -3,11 +3,12 @@
     with RunFolder(out, identity, inputs=[("the test file", test), ...], overwrite=False):
         ...   # write the outputs; config.json last
 
-On entry the folder is created, checked to hold none of the run's own inputs (a run never
-deletes what it reads: a model to predict with, a file to predict) and no symbolic link (the
-kit never follows a link out of the folder it was given, to write or to delete), checked to be
-writable (before any work, not after hours of training), locked (a second run into it stops at
-once), and claimed:
+On entry the folder is checked by the output policy (data/outputs.py: it holds none of the
+run's own inputs, by identity, for a run never deletes what it reads; it lies in no model
+folder; it holds nothing but regular files and folders, no link, device or FIFO, for the kit
+never follows a link out of the folder it was given, to write or to delete), then created,
+checked to be writable (before any work, not after hours of training), locked (a second run
+into it stops at once), and claimed:
 
 * empty, or new: the run starts afresh;
 * written by the same run (the same identity: track, settings and input files): the run
@@ -18,7 +19,8 @@ once), and claimed:
 Hidden ``.tmp`` files that a killed write left behind are removed either way. The previous
 outputs are removed before any new one is written, and ``config.json`` is written last, so a
 folder never mixes the files of two runs: an interrupted run leaves no ``config.json``, and the
-same command resumes it. A refused run leaves nothing behind, its lock file included.
+same command resumes it. A refused run leaves nothing behind, its lock file and the folders it
+made included.
 """
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ from typing import Sequence
 from idr_kit.data.atomic import TMP_SUFFIX, write_json
 from idr_kit.data.digests import value_digest
 from idr_kit.data.errors import FileRefused, UserError
+from idr_kit.data.outputs import (check_folder_entries, check_output_file, check_output_folder,
+                                  lstat_or_none, remove_made)
 from idr_kit.data.reading import read_record
 
 CLAIM = ".idr-run.json"  # which run owns the folder
@@ -56,14 +60,15 @@ class RunFolder:
         self._made_lock = False
 
     def __enter__(self) -> "RunFolder":
-        check_output(self.out, self.inputs, folder=True)
-        refuse_links(self.out)
-        check_writable(self.out)
-        self._take_lock()
+        check_output_folder(self.out, self.inputs)  # before anything is made
+        made = [p for p in [self.out, *self.out.parents] if lstat_or_none(p) is None]
         try:
+            check_writable(self.out)
+            self._take_lock()
             self._claim()
         except BaseException:
             self._release(remove=self._made_lock)
+            remove_made(made)  # a refused run leaves no folder it made
             raise
         return self
 
@@ -126,7 +131,7 @@ class RunFolder:
                 shutil.rmtree(path)  # removes links inside, never what they point to
             else:
                 path.unlink()
-        for folder, _, files in os.walk(self.out):  # follows no link (refuse_links checked)
+        for folder, _, files in os.walk(self.out):  # follows no link (none there: checked)
             for name in files:  # what a killed write left behind
                 if name.startswith(".") and name.endswith(TMP_SUFFIX):
                     Path(folder, name).unlink(missing_ok=True)
@@ -169,48 +174,15 @@ def claimed_identity(folder: Path) -> str | None:
 
 
 def check_output(out: Path, inputs: Sequence[tuple[str, Path]], *, folder: bool) -> None:
-    """The one rule for outputs: FileRefused when the output (a folder the run may empty, or
-    a file it replaces) is one of the run's inputs, given as (role, path), or lies inside one,
-    or (a folder) holds one; or when the output is itself a symbolic link. Paths are compared
-    resolved (``..``, links to folders) and by identity (a hard link to an input), so no
-    spelling of a path gets around it."""
-    out = Path(out)
-    if out.is_symlink():
-        raise FileRefused(f"{out}: a symbolic link; the kit writes no output through a link: "
-                          "name the place itself")
-    if out.exists() and out.is_dir() != folder:
-        raise FileRefused(f"{out}: {'not a folder' if folder else 'a folder'}; name "
-                          f"{'a folder' if folder else 'a file'} to write")
-    target = out.resolve()
-    for role, given in inputs:
-        path = Path(given).resolve()
-        if target == path or path in target.parents or _same_file(out, Path(given)):
-            raise FileRefused(f"{out} is {role} ({given}), or lies inside it; a run never "
-                              "writes where it reads: choose another output")
-        if folder and target in path.parents:
-            raise FileRefused(f"{out} holds {role} ({given}), which this run reads; a run may "
-                              "empty its output folder, so choose an --out that does not hold "
-                              "its inputs")
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
+    """The output policy (data/outputs.py) for a folder or a file: kept for callers of the
+    name it had here."""
+    (check_output_folder if folder else check_output_file)(out, inputs)
 
 
 def refuse_links(out: Path) -> None:
-    """FileRefused when the output folder holds a symbolic link anywhere: writing through it
-    or clearing it could reach files outside the folder."""
-    if not out.is_dir():
-        return
-    for folder, dirs, files in os.walk(out):  # os.walk follows no link to a folder
-        for name in dirs + files:
-            if Path(folder, name).is_symlink():
-                raise FileRefused(f"{out} holds a symbolic link ({Path(folder, name)}); the "
-                                  "kit never follows a link out of its folder: remove it, or "
-                                  "choose another --out")
+    """FileRefused when the output folder holds a link, device, FIFO or socket anywhere."""
+    if Path(out).is_dir():
+        check_folder_entries(Path(out))
 
 
 def check_writable(folder: Path) -> None:
