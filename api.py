@@ -31,10 +31,11 @@ from idr_kit.data.records import Protein, make_protein
 from idr_kit.model.decision import Decision, check_threshold, runs
 from idr_kit.model.runtime import Runtime
 from idr_kit.model.saved import load_model
+from idr_kit.tracks import style_refused
 from idr_kit.model.shipped import model_path, shipped_folder, shipped_name
 from idr_kit.run.profiles import Prediction
-from idr_kit.run.stream import (CHUNK_RESIDUES, ChunkPredictor, Chunking, Source, Tally,
-                                available_cores, in_order, scan_sources, sources_unchanged)
+from idr_kit.run.stream import (CHUNK_RESIDUES, ChunkPredictor, Chunking, Source, Tally, in_order,
+                                scan_sources, sources_unchanged)
 
 SHIPPED = shipped_folder("default")
 SHIPPED_FAST = shipped_folder("fast")  # the convnet alone: the fastest answer
@@ -42,19 +43,17 @@ Sequences = "str | Sequence[str] | Mapping[str, str]"
 
 
 class Predictor:
-    """A loaded model in one label style, with that style's decision."""
+    """A loaded model in one label style, with that style's decision. ``digest``: the sha256
+    of the record of ``source`` (a model folder) that was checked, which worker processes
+    check again before they predict with it (none without it)."""
 
     def __init__(self, track, decisions: dict[str, Decision], style: str, source: str,
-                 runtime: Runtime = Runtime(downloads=False)):
-        if not isinstance(style, str):
-            raise WrongType(f"style is a label style's name ({', '.join(decisions)}), not "
-                            f"{type(style).__name__}")
-        if style not in decisions:
-            raise SettingError(f"{source} predicts in the style(s) {', '.join(decisions)}, "
-                               f"not {style!r}")
-        self.track = track.with_style(style) if hasattr(track, "with_style") else track
+                 runtime: Runtime = Runtime(downloads=False), digest: str = ""):
+        if not isinstance(style, str) or style not in decisions:
+            raise style_refused(source, tuple(decisions), style)
+        self.track = track.with_style(style)
         self.decisions, self.style, self.source = decisions, style, source
-        self.decision, self.runtime = decisions[style], runtime
+        self.decision, self.runtime, self.digest = decisions[style], runtime, digest
 
     @property
     def styles(self) -> tuple[str, ...]:
@@ -74,7 +73,11 @@ class Predictor:
                 f"threshold={d.threshold:.3f}, min_idr={d.min_length}{smoothing})")
 
     def with_style(self, style: str) -> "Predictor":
-        return Predictor(self.track, self.decisions, style, self.source, self.runtime)
+        """This model predicting in label style ``style`` (one of ``styles``)."""
+        if style == "" or not isinstance(style, str):  # a style named: no model's own
+            raise style_refused(self.source, self.styles, style)
+        return Predictor(self.track, self.decisions, style, self.source, self.runtime,
+                         self.digest)
 
     def predict(self, seqs: Sequences):
         """P(disordered) per residue, one (L,) float32 array per sequence: a list for a string
@@ -134,12 +137,10 @@ class Predictor:
         and each file checked unchanged at the end. ``progress``: a line every few seconds
         on stderr once a prediction takes longer than two."""
         chunking = Chunking(chunk_residues or CHUNK_RESIDUES, workers)
-        counts, digests = scan_sources(sources, chunking.residues)
-        workers = chunking.workers or available_cores()
-        runtime = Runtime(threads=max(1, available_cores() // workers), downloads=False)
-        engine = ChunkPredictor(self.track, self.decision, Path(self.source), runtime,
-                                workers if self.track.predicts_in_workers else 1,
-                                style=self.style)
+        counts, digests = scan_sources(sources, chunking)
+        model = (Path(self.source), self.digest) if self.digest else None
+        engine = ChunkPredictor.planned(self.track, self.decision, self.runtime,
+                                        chunking.workers, model)
         chunks = (chunk for source in sources for chunk in source.chunks(chunking.residues))
         tally = Tally(counts, quiet_under=DELAY if progress else float("inf"))
         for chunk, probs, _ in in_order(chunks, counts.chunks, engine, tally):
@@ -192,12 +193,14 @@ def load(path: str | Path | None = None, *, style: str | None = None,
                            "folder (runs/NAME/model)")
     runtime = runtime or Runtime(downloads=False)
     saved = load_model(where, runtime)
+    if style is not None:
+        saved = saved.in_style(style, str(where))
     decisions = saved.decisions
     if threshold is not None:
         decisions = {k: d.with_threshold(check_threshold(threshold), "threshold")
                      for k, d in decisions.items()}
-    return Predictor(saved.track, decisions, saved.default_style if style is None else style,
-                     str(where), runtime)
+    return Predictor(saved.track, decisions, saved.default_style, str(where), runtime,
+                     saved.digest)
 
 
 def predict_file(test: str | Path, out: str | Path, model: str | Path | None = None, *,

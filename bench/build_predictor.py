@@ -2,6 +2,7 @@
 ../shared/data, and their model card.
 
     python bench/build_predictor.py [--folds 3] [--seed 0] [--work runs/build_predictor]
+                                    [--steps unlabelled,models]   # models alone by default
 
 Both are the convnet track (nn/convnet.py: dilated convolutions over residue features, trained
 with torch, run by ONNX Runtime), trained on both shared training files at once, each protein
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from idr_kit.data.digests import file_sha256
+from idr_kit.data.errors import UserError
 from idr_kit.data.load import read_proteins
 from idr_kit.data.metrics import evaluate
 from idr_kit.data.provenance import code_version
@@ -56,6 +58,7 @@ COMMAND = "python bench/build_predictor.py"
 KINDS = {"default": {"members": ("metapredict",), "networks": ("stacked", "residues")},
          "fast": {"members": (), "networks": ("residues",)}}
 TARGETS = {"default": MODELS / "predictor", "fast": MODELS / "predictor-fast"}
+STEPS = ("unlabelled", "models")  # --steps: what a run builds (models alone by default)
 
 
 def folds_of(train, args) -> list[int]:
@@ -153,7 +156,20 @@ def main(argv=None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "build_predictor")
     parser.add_argument("--card-only", action="store_true",
                         help="write MODEL_CARD.md again from WORK/build.json, building nothing")
+    parser.add_argument("--steps", type=steps_of, default=("models",),
+                        help="comma-separated: unlabelled (issue 31's unlabelled set "
+                        "in WORK/unlabelled, from Debian's metastudent-data: bench/unlabelled.py"
+                        "), models (the shipped predictors and their card; the default)")
     args = parser.parse_args(argv)
+    if "unlabelled" in args.steps:
+        from unlabelled import build_unlabelled
+        try:
+            build_unlabelled(args.work / "unlabelled", threads=max(args.threads, 1))
+        except UserError as err:  # the package or MMseqs2 missing: one line, what to install
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    if "models" not in args.steps:
+        return 0
     if args.card_only:
         CARD.write_text(card(json.loads((args.work / "build.json").read_text())))
         return 0
@@ -171,6 +187,14 @@ def main(argv=None) -> int:
                       for k, v in record["models"].items()}, indent=1))
     print(f"wrote {', '.join(map(str, TARGETS.values()))} and {CARD}")
     return 0
+
+
+def steps_of(text: str) -> tuple[str, ...]:
+    steps = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [step for step in steps if step not in STEPS]
+    if unknown or not steps:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected some of {', '.join(STEPS)}")
+    return steps
 
 
 def metapredict_baseline(train, folds) -> dict:
