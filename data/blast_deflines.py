@@ -16,7 +16,8 @@ without ids) is one ``InputError`` naming the file and the record.
 """
 from __future__ import annotations
 
-from idr_kit.data.errors import InputError
+from idr_kit.data.errors import InputError, brief
+from idr_kit.data.records import MAX_ID_CHARS
 
 MAX_DEPTH = 24  # a defline nests 8 deep; deeper is a garbled or hostile blob
 UNIVERSAL, CONTEXT = 0, 2
@@ -42,7 +43,11 @@ def read_defline(blob: bytes, *, source: str, record: int) -> tuple[str, str]:
             raise Garbled(f"{len(blob) - end} bytes after the defline set")
         first = _first_defline(node)
         title = _string(_field(first, 0)) if 0 in first[2] else ""
-        return _accession(_field(first, 1), title), title
+        accession = _accession(_field(first, 1), title)
+        if not 0 < len(accession) <= MAX_ID_CHARS or any(c.isspace() for c in accession):
+            raise Garbled(f"no accession of 1 to {MAX_ID_CHARS} characters in its ids or "
+                          f"title ({brief(accession)})")
+        return accession, title
     except Garbled as err:
         raise InputError(f"header of record {record + 1:,} is not a Blast-def-line-set "
                          f"({err})", source=source) from None

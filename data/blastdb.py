@@ -92,18 +92,19 @@ class BlastDb:
         for handle in self._files.values():
             handle.close()
 
-    def _fail(self, ext: str, problem: str) -> InputError:
-        return InputError(f"{problem} (a truncated or garbled BLAST database?)",
-                          source=self.paths[ext])
+    def _fail(self, ext: str, problem: str, garbled: bool = True) -> InputError:
+        hint = " (a truncated or garbled BLAST database?)" if garbled else ""
+        return InputError(problem + hint, source=self.paths[ext])
 
     def _read_header(self) -> None:
         pin, size = self._files[".pin"], self._sizes[".pin"]
         fields = self._ints(pin, 3)
         if fields[0] != VERSION:
             raise self._fail(".pin", f"format version {fields[0]}, not {VERSION} (the kit "
-                             "reads BLAST version-4 databases)")
+                             "reads BLAST version-4 databases)", garbled=False)
         if fields[1] != PROTEIN:
-            raise self._fail(".pin", f"database type {fields[1]}, not {PROTEIN} (protein)")
+            raise self._fail(".pin", f"database type {fields[1]}, not {PROTEIN} (protein)",
+                             garbled=False)
         self.title = self._string(pin, fields[2], size)
         self.date = self._string(pin, self._ints(pin, 1)[0], size).rstrip("\0")
         self.count = self._ints(pin, 1)[0]

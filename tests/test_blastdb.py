@@ -146,6 +146,11 @@ def test_garbled_header_names_file_and_record(tmp_path, blob):
     refused(base, "db.phr", "header of record 1")
 
 
+@pytest.mark.parametrize("title", ["", "|GO:0006200", "x" * 201])
+def test_a_record_without_a_usable_accession_is_refused(tmp_path, title):
+    refused(db_of(tmp_path, [(title, "MKV")]), "db.phr", "header of record 1", "no accession")
+
+
 def test_missing_link_fifo_and_device_are_refused(tmp_path):
     base = db_of(tmp_path)
     phr = Path(f"{base}.phr")
