@@ -89,3 +89,12 @@ def test_clusters_and_valid_homologs_are_removed_and_a_rerun_resumes(unlabelled,
     capsys.readouterr()
     unlabelled.build_unlabelled(work, dataset=data, valid=valid)
     assert capsys.readouterr().err.count("done before") == 3 and out.stat().st_mtime_ns == stamp
+
+
+def test_the_build_command_runs_the_step_only_when_asked(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import build_predictor
+    assert build_predictor.steps_of("unlabelled, models") == ("unlabelled", "models")
+    with pytest.raises(SystemExit):
+        build_predictor.main(["--steps", "unlabeled"])
+    assert "expected some of unlabelled, models" in capsys.readouterr().err
