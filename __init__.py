@@ -17,6 +17,8 @@ Importing the package loads none of them: each is imported when first used.
 """
 from __future__ import annotations
 
+import threading
+
 __version__ = "0.3.0"
 __all__ = ["TRACKS", "RunSpec", "Runtime", "Track", "TrackConfig", "load", "load_model",
            "make_track", "plot_disorder", "predict_disorder", "predict_file", "predict_idrs",
@@ -32,6 +34,7 @@ _LAZY = {"Track": ("idr_kit.tracks", "Track"), "TrackConfig": ("idr_kit.tracks",
          "run_pipeline": ("idr_kit.run.pipeline", "run")}
 
 _DEFAULT = []  # the shipped model, loaded once, on first use
+_DEFAULT_LOCK = threading.Lock()  # threads asking at once wait for that one load
 
 
 def __getattr__(name: str):
@@ -77,9 +80,10 @@ def load(path=None, **options):
 
 
 def _shipped():
-    if not _DEFAULT:
-        _DEFAULT.append(load())
-    return _DEFAULT[0]
+    with _DEFAULT_LOCK:
+        if not _DEFAULT:
+            _DEFAULT.append(load())
+        return _DEFAULT[0]
 
 
 def predict_disorder(seqs):

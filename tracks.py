@@ -9,6 +9,9 @@ Every track is a ``Track``: it turns proteins into per-residue probabilities of 
                                                   #    value on them, if the run has one
     track.predict_proba(proteins)                 # -> one (L,) float32 array in [0, 1] each
     track.predict_with_members(proteins)          # -> (probs, {member: probs}) for an ensemble
+    track.styles                                  # -> the label styles it predicts in, its own
+                                                  #    first: ("pdb", "nox"), ("nox",), or ("",)
+    track.with_style("nox")                       # -> the fitted track predicting in that style
 
 The base class enforces the contract in code: training data is checked once (labels, both
 classes), predictions are checked for count, length, dtype and range, an out-of-fold value is
@@ -41,11 +44,12 @@ import numpy as np
 
 from idr_kit.model import crossval
 from idr_kit.data.digests import file_sha256, proteins_digest, text_sha256, value_digest
-from idr_kit.data.errors import FileRefused, MissingExtra, SettingError
+from idr_kit.data.errors import FileRefused, MissingExtra, SettingError, WrongType, brief
 from idr_kit.data.fields import Range, check_ranges
 from idr_kit.data.probs import validate_outputs
 from idr_kit.data.provenance import DISTRIBUTION
 from idr_kit.data.records import Protein, check_residues, require_training
+from idr_kit.data.styles import STYLES
 from idr_kit.model.decision import DecisionSettings
 from idr_kit.model.runtime import Runtime
 
@@ -158,6 +162,26 @@ class Track(ABC):
         """The track's probabilities, and each member's by name (none but an ensemble's)."""
         return self.predict_proba(proteins), {}
 
+    @property
+    def styles(self) -> tuple[str, ...]:
+        """The label styles (data/styles.py) it predicts in, the one it predicts in now first.
+        A track told a style (``config.style``) has that one; a track trained without one has
+        one style, its training labels', with no name (""), which no ``--style`` chooses. A
+        network told each protein's style as an input overrides this with every style."""
+        style = getattr(self.config, "style", "")
+        return (style,) if style in STYLES else ("",)
+
+    def with_style(self, style: str) -> "Track":
+        """This fitted track predicting in ``style``, one of ``styles``; SettingError for any
+        other. A track of one style is itself in it."""
+        if not isinstance(style, str) or style not in self.styles:
+            raise style_refused(f"track {self.name}", self.styles, style)
+        return self if len(self.styles) == 1 else self._with_style(style)
+
+    def _with_style(self, style: str) -> "Track":
+        """A twin predicting in ``style``: written by a track of several styles."""
+        raise NotImplementedError(f"track {self.name} lists several styles but no _with_style")
+
     def out_of_fold(self, proteins: Sequence[Protein], folds: Sequence[int]) -> OutOfFold:
         """Every protein's probabilities from a model trained without its fold (``folds[i]``
         is protein i's). Finished folds are checkpointed (runtime.checkpoint_dir/folds) and
@@ -249,6 +273,21 @@ class Track(ABC):
 
     @abstractmethod
     def _load(self, directory: Path) -> None: ...
+
+
+def style_refused(who: str, styles: Sequence[str], style) -> SettingError | WrongType:
+    """The one refusal of a label style that ``who`` (a track, a model folder) does not
+    predict in; a style with no name ("") is described, never named."""
+    if not isinstance(style, str):
+        named = f" ({', '.join(styles)})" if "" not in styles else ""
+        return WrongType(f"style is a label style's name{named}, not {type(style).__name__}")
+    if tuple(styles) == ("",):
+        return SettingError(f"{who} predicts in one label style only, that of its training "
+                            "labels (it was trained without a style); --style chooses between "
+                            "the styles of a model that learnt both (the shipped one)")
+    which = (f"one label style only, {styles[0]}" if len(styles) == 1 else
+             f"the label styles {', '.join(styles)}")
+    return SettingError(f"{who} predicts in {which}, not {brief(style)}")
 
 
 # ---- the registry -----------------------------------------------------------------------------

@@ -127,7 +127,14 @@ class DistilledTrack(Track):
                                          self.source)
         return self._session
 
-    def with_style(self, style: str) -> "DistilledTrack":
+    @property
+    def styles(self) -> tuple[str, ...]:
+        """Every label style, its own first: the network is told the style as an input."""
+        own = getattr(self, "style_", None) or (self.config.style if self.config.style != AUTO
+                                                else STYLES[0])
+        return (own, *(s for s in STYLES if s != own))
+
+    def _with_style(self, style: str) -> "DistilledTrack":
         """The same fitted network predicting in another label style (it learnt both when its
         training proteins were labelled in both)."""
         self._require_fitted()

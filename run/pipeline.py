@@ -35,8 +35,8 @@ from idr_kit.model.runtime import Runtime
 from idr_kit.model.saved import load_model, save_model
 from idr_kit.model.shipped import shipped_name
 from idr_kit.run.stream import (PARTS, ChunkPredictor, Chunking, Counts, Follower, Parts,
-                                available_cores, check_unchanged, in_style, model_digest, plan_of,
-                                predict_parts, scan, write_set)
+                                check_unchanged, model_digest, plan_of, predict_parts, scan,
+                                write_set)
 from idr_kit.tracks import (OutOfFold, Track, TrackConfig, installed, make_track, require_installed,
                             track_class)
 
@@ -222,15 +222,12 @@ def model_folder(spec: RunSpec) -> Path:
 def predict_test(spec: RunSpec, track: Track, decision: Decision, counts: Counts,
                  parts: Parts, executor=None, follower: Follower | None = None) -> dict:
     """The test file's chunks predicted into OUT/parts (resuming from any there), in worker
-    processes when the file has several chunks (stream.py), ``follower`` writing the output
-    set meanwhile; what was done."""
-    model_dir = model_folder(spec)
-    workers = spec.chunking.workers or (available_cores() if track.predicts_in_workers
-                                        and spec.runtime.device != "cuda" else 1)
-    runtime = dataclasses.replace(spec.runtime, threads=max(1, available_cores() // workers),
-                                  checkpoint_dir="")
-    predictor = ChunkPredictor(track, decision, model_dir, runtime, workers, executor,
-                               style=spec.style or "")
+    processes when the file has several chunks (stream.py's one scheduler), the workers
+    loading the model whose record the plan holds (``parts.plan["model_sha256"]``, the one
+    checked), ``follower`` writing the output set meanwhile; what was done."""
+    model = (model_folder(spec), parts.plan["model_sha256"])
+    predictor = ChunkPredictor.planned(track, decision, spec.runtime, spec.chunking.workers,
+                                       model, executor)
     return predict_parts(parts, spec.test, spec.chunking, predictor, counts, track.member_names,
                          follower)
 
@@ -276,20 +273,6 @@ def _curves(name: str, rows: list) -> dict[str, list[np.ndarray]]:
 
 # ---- the whole run ----------------------------------------------------------------------------
 
-def in_style_of(saved, style: str, model: Path):
-    """``saved`` predicting in label style ``style``: its track so told, and that style's
-    decision; SettingError when the model has no decision for it."""
-    if list(saved.decisions) == ["default"]:
-        raise SettingError(f"{model} predicts in the style of its training labels only; "
-                           "--style chooses between the styles of a model that learnt both "
-                           "(the shipped one)")
-    if style not in saved.decisions:
-        raise SettingError(f"{model} predicts in the style(s) {', '.join(saved.decisions)}, "
-                           f"not {style!r}")
-    return saved._replace(track=in_style(saved.track, style), decision=saved.decisions[style],
-                          default_style=style)
-
-
 def check_ready(spec: RunSpec) -> None:
     """Everything the run will need is installed: found now, not after hours of training."""
     if spec.model is None:
@@ -332,7 +315,7 @@ def run(spec: RunSpec, executor=None) -> dict:
         inputs["train"] = describe_inputs(spec.train, sizes)
     saved = load_model(spec.model, spec.runtime) if spec.model is not None else None
     if saved is not None and spec.style is not None:
-        saved = in_style_of(saved, spec.style, spec.model)
+        saved = saved.in_style(spec.style, str(spec.model))
     say_inputs(spec, counts, sizes, saved)
     if spec.runtime.cache_dir:
         check_writable(Path(spec.runtime.cache_dir))
@@ -369,8 +352,8 @@ def _run(spec: RunSpec, counts: Counts, train, sizes, inputs, saved, executor) -
     record.update(track=track.name, track_config=dataclasses.asdict(track.config),
                   decision=decision.to_dict(), threshold=decision.threshold,
                   threshold_source=decision.source)
-    parts = Parts(spec.out / PARTS, plan_of(inputs["test"][0]["sha256_16"],
-                                            model_digest(model_folder(spec)), decision,
+    checked = saved.digest if saved is not None else model_digest(model_folder(spec))
+    parts = Parts(spec.out / PARTS, plan_of(inputs["test"][0]["sha256_16"], checked, decision,
                                             spec.chunking))
     unchanged = lambda: check_unchanged(spec.test, inputs["test"][0]["sha256_16"])  # noqa: E731
     if spec.chunking.sharded:

@@ -17,6 +17,7 @@ from idr_kit.data.competition import SUBMISSION_COLUMNS, submission_row
 from idr_kit.data.errors import SettingError
 from idr_kit.data.fasta import caid_record
 from idr_kit.data.outset import NpzWriter
+from idr_kit.data.probs import validate_binary, validate_probs
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,22 @@ def write_table(hits: Iterable[Prediction], out) -> None:
 
 
 # Each writer opens its file (atomic: it appears whole when ``stack`` closes cleanly, not at all
-# otherwise) and returns what writes one protein into it.
+# otherwise) and returns what writes one protein into it, once ``validated``.
+
+def validated(write: Callable[[Prediction], None]) -> Callable[[Prediction], None]:
+    """``write``, after the checks every writer of the kit makes (data/probs.py): one finite
+    probability in [0, 1] and one 0/1 call per residue; ValueError naming the protein."""
+    def checked(hit: Prediction) -> None:
+        validate_probs([hit.id], [hit.sequence], [hit.probs])
+        validate_binary([hit.id], [hit.sequence], [hit.calls])
+        write(hit)
+    return checked
+
 
 def write_caid(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
     handle = stack.enter_context(atomic_write(path))
-    return lambda hit: handle.write(caid_record(hit.id, hit.sequence, hit.probs, hit.calls))
+    return validated(lambda hit: handle.write(caid_record(hit.id, hit.sequence, hit.probs,
+                                                          hit.calls)))
 
 
 def write_csv(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
@@ -73,9 +85,9 @@ def write_csv(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
     rows = csv.writer(stack.enter_context(atomic_write(path, "w", newline="", encoding="utf-8")),
                       lineterminator="\n")
     rows.writerow(("id", "position", "residue", "probability", "disordered"))
-    return lambda hit: rows.writerows(
+    return validated(lambda hit: rows.writerows(
         (hit.id, i, aa, f"{p:.{DECIMALS}f}", c)
-        for i, (aa, p, c) in enumerate(zip(hit.sequence, hit.probs, hit.calls.tolist()), 1))
+        for i, (aa, p, c) in enumerate(zip(hit.sequence, hit.probs, hit.calls.tolist()), 1)))
 
 
 def write_json(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
@@ -94,13 +106,13 @@ def write_json(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
                   "calls": "".join(map(str, hit.calls.tolist()))}
         handle.write(("" if first[0] else ",\n") + json.dumps(record))
         first[0] = False
-    return write
+    return validated(write)
 
 
 def write_npz(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
     """id -> (L,) float32 probabilities (the kit's probs.npz format)."""
     writer = NpzWriter(stack, path)
-    return lambda hit: writer.add([hit.id], [hit.probs])
+    return validated(lambda hit: writer.add([hit.id], [hit.probs]))
 
 
 def write_submission(stack: ExitStack, path: Path) -> Callable[[Prediction], None]:
@@ -109,7 +121,7 @@ def write_submission(stack: ExitStack, path: Path) -> Callable[[Prediction], Non
     rows = csv.writer(stack.enter_context(atomic_write(path, "w", newline="", encoding="utf-8")),
                       lineterminator="\n")
     rows.writerow(SUBMISSION_COLUMNS)
-    return lambda hit: rows.writerow(submission_row(hit.id, hit.sequence, hit.calls))
+    return validated(lambda hit: rows.writerow(submission_row(hit.id, hit.sequence, hit.calls)))
 
 
 WRITERS = {".caid": write_caid, ".csv": write_csv, ".json": write_json, ".npz": write_npz}

@@ -118,22 +118,8 @@ class Counts:
 
 
 def scan(test: Path, chunking: Chunking) -> Counts:
-    """Read the whole file once, checking every protein (a bad one fails before any work),
-    keeping only counts."""
-    counts = Counts()
-    for k, chunk in enumerate(iter_proteins(test, chunking.residues)):
-        size = sum(len(p) for p in chunk)
-        counts.proteins += len(chunk)
-        counts.residues += size
-        counts.labelled += sum(p.has_labels for p in chunk)
-        counts.chunks += 1
-        if chunking.mine(k):
-            counts.mine.append(k)
-            counts.mine_proteins += len(chunk)
-            counts.mine_residues += size
-    if not counts.proteins:
-        raise InputError("no proteins to predict", source=str(test))
-    return counts
+    """``scan_sources`` of one file: its counts."""
+    return scan_sources([Source(str(test), path=Path(test))], chunking)[0]
 
 
 CHANGED = ("changed while it was being predicted (its sha256 is not the one read at the "
@@ -196,27 +182,36 @@ def _kept_open(chunks: Iterator, text) -> Iterator:
         text.detach()
 
 
-def scan_sources(sources: Sequence[Source], residues: int) -> tuple[Counts, list[str]]:
-    """Every protein of every source read once and checked (a bad one, or an id given twice in
-    one source or across them, fails before any work), keeping counts and each file's digest
-    (read first, so a change during the run shows in ``check_unchanged``)."""
+def scan_sources(sources: Sequence["Source"], chunking: Chunking) -> tuple[Counts, list[str]]:
+    """Every protein of every source read once and checked, keeping only counts (a bad
+    protein, or an id given twice in one source or across them, fails before any work), and
+    each file's digest (read first, so a change during the run shows in ``check_unchanged``).
+    The one scan of every door: the API, idr-predict, submit.py --model, merge.py."""
     digests = [source.digest() for source in sources]
     counts, seen = Counts(), set()
     for source in sources:
-        for chunk in source.chunks(residues):
+        for chunk in source.chunks(chunking.residues):
             for p in chunk:
                 if p.id in seen:
                     raise InputError("given twice (in one file or in two)", source=source.name,
                                      protein=p.id)
                 seen.add(p.id)
-            counts.mine.append(counts.chunks)
-            counts.chunks += 1
-            counts.proteins += len(chunk)
-            counts.residues += sum(len(p) for p in chunk)
-    counts.mine_proteins, counts.mine_residues = counts.proteins, counts.residues
+            _count(counts, chunk, chunking.mine(counts.chunks))
     if not counts.proteins:
         raise InputError("no proteins to predict", source=", ".join(s.name for s in sources))
     return counts, digests
+
+
+def _count(counts: Counts, chunk: list[Protein], mine: bool) -> None:
+    size = sum(len(p) for p in chunk)
+    counts.proteins += len(chunk)
+    counts.residues += size
+    counts.labelled += sum(p.has_labels for p in chunk)
+    if mine:
+        counts.mine.append(counts.chunks)
+        counts.mine_proteins += len(chunk)
+        counts.mine_residues += size
+    counts.chunks += 1
 
 
 def sources_unchanged(sources: Sequence[Source], digests: Sequence[str]) -> None:
@@ -296,28 +291,28 @@ def plan_of(test_digest: str, model_digest: str, decision: Decision, chunking: C
 _LOADED: dict = {}  # a worker's model, loaded once per process
 
 
-def predict_chunk(model_dir: str, runtime: Runtime, style: str, decision: dict,
-                  proteins: list[Protein]) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]]]:
+def predict_chunk(model_dir: str, model_sha256: str, runtime: Runtime, style: str,
+                  decision: dict, proteins: list[Protein]
+                  ) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]]]:
     """One chunk in a worker process (of a pool, or of a Dask cluster): the probabilities
-    after the decision's smoothing, and each member's. ``style``: the label style a model
-    that learnt several predicts in ("": its own)."""
-    key = (model_dir, runtime, style)
+    after the decision's smoothing, and each member's. The model is the one the parent
+    checked: its track.json must still have ``model_sha256`` and every file the digest that
+    record lists (saved.py), else FileRefused naming the file. ``style``: the label style
+    (one of the track's ``styles``) the parent's track predicts in."""
+    key = (model_dir, model_sha256, runtime, style)
     if key not in _LOADED:
         _LOADED.clear()
-        _LOADED[key] = in_style(load_model(Path(model_dir), runtime).track, style)
+        saved = load_model(Path(model_dir), runtime, digest=model_sha256)
+        _LOADED[key] = saved.track.with_style(style)
     probs, members = _LOADED[key].predict_with_members(proteins)
     return Decision.from_dict(decision).probs(probs), members
 
 
-def in_style(track, style: str):
-    """``track`` predicting in ``style`` ("": as it is), where it learnt several."""
-    return track.with_style(style) if style and hasattr(track, "with_style") else track
-
-
 @dataclass
 class ChunkPredictor:
-    """Predicts chunks here (``track``), or in worker processes that load ``model_dir``: a pool
-    of ``workers`` (each held to its share of the cores), or any executor with
+    """Predicts chunks here (``track``), or in worker processes that load ``model_dir`` and
+    check it is the folder whose track.json had ``model_sha256`` when this process checked
+    it: a pool of ``workers`` (each held to its share of the cores), or any executor with
     ``submit(fn, *args)`` returning futures (a ``dask.distributed.Client``)."""
     track: object
     decision: Decision
@@ -325,7 +320,20 @@ class ChunkPredictor:
     runtime: Runtime = Runtime()
     workers: int = 1
     executor: object = None
-    style: str = ""  # the label style ``track`` predicts in, for the workers' own copies
+    model_sha256: str = ""  # of the model's track.json, as this process read and checked it
+
+    @classmethod
+    def planned(cls, track, decision: Decision, runtime: Runtime, workers: int = 0,
+                model: tuple[Path, str] | None = None, executor=None) -> "ChunkPredictor":
+        """The one scheduler of every door: ``workers`` processes (0: one per core for a
+        track that predicts in workers on the CPU, else 1), each held to its share of the
+        cores, loading ``model`` (its folder and the sha256 of the track.json checked)."""
+        workers = workers or (available_cores() if track.predicts_in_workers
+                              and runtime.device != "cuda" else 1)
+        runtime = dataclasses.replace(runtime, threads=max(1, available_cores() // workers),
+                                      checkpoint_dir="")
+        folder, digest = model if model is not None else (None, "")
+        return cls(track, decision, folder, runtime, workers, executor, digest)
 
     def here(self, chunk: list[Protein]):
         probs, members = self.track.predict_with_members(chunk)
@@ -333,7 +341,8 @@ class ChunkPredictor:
 
     def task(self) -> tuple:
         """The arguments before the chunk of ``predict_chunk`` in a worker."""
-        return (str(self.model_dir), self.runtime, self.style, self.decision.to_dict())
+        return (str(self.model_dir), self.model_sha256, self.runtime, self.track.styles[0],
+                self.decision.to_dict())
 
 
 def in_order(chunks: Iterable[list[Protein]], count: int, predictor: ChunkPredictor,
@@ -411,7 +420,7 @@ def _pool(predictor: ChunkPredictor, chunks: int):
     if predictor.executor is not None:
         return predictor.executor
     if (predictor.workers <= 1 or chunks < MIN_CHUNKS_PER_WORKER * predictor.workers
-            or predictor.model_dir is None):
+            or predictor.model_dir is None or not predictor.model_sha256):
         return None
     return worker_pool(predictor.workers)
 

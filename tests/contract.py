@@ -18,7 +18,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from idr_kit.data.errors import SettingError
 from idr_kit.data.records import Protein
+from idr_kit.data.styles import STYLES
 from idr_kit.model.runtime import Runtime
 from idr_kit.model.saved import TRACK_FILE, save_model
 from idr_kit.tracks import OutOfFold, Track
@@ -91,6 +93,28 @@ def check_members_by_name(fitted: Track, probe) -> None:
                 atol=1e-6)
     for name, values in members.items():
         assert [len(v) for v in values] == [len(p) for p in probe], name
+
+
+def check_styles(fitted: Track, probe) -> None:
+    """The label styles it predicts in: its own first, each a name ``--style`` accepts (or
+    its one style, unnamed, for a track trained without one); ``with_style`` gives a track
+    predicting in each (in its own, what it predicts now) and refuses every other name."""
+    styles = fitted.styles
+    assert isinstance(styles, tuple) and styles and len(set(styles)) == len(styles), styles
+    assert styles == ("",) or set(styles) <= set(STYLES), \
+        f"styles {styles}: each a name --style accepts, or one style with no name"
+    assert_same(fitted.with_style(styles[0]).predict_proba(probe), fitted.predict_proba(probe),
+                f"with_style({styles[0]!r}), its own style, predicts differently")
+    for style in styles[1:]:
+        told = fitted.with_style(style)
+        assert told.styles[0] == style, f"with_style({style!r}) predicts in {told.styles[0]!r}"
+        check_one_float32_array_per_protein_in_range(told, probe)
+    for other in sorted({*STYLES, "", "default", "auto"} - set(styles)):
+        try:
+            fitted.with_style(other)
+        except SettingError:
+            continue
+        raise AssertionError(f"with_style({other!r}) accepted a style not in {styles}")
 
 
 # ---- out of fold ----------------------------------------------------------------------------

@@ -145,6 +145,11 @@ def test_the_runtime_is_never_saved(case, fitted, tmp_path):
 
 
 @pytest.mark.parametrize("case", CASES)
+def test_every_track_says_its_label_styles(case, fitted, probe):
+    contract.check_styles(fitted(case), probe)
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_members_come_by_name(case, fitted, probe):
     contract.check_members_by_name(fitted(case), probe)
 

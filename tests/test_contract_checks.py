@@ -81,6 +81,24 @@ def test_the_real_track_passes_every_check(train, probe, tmp_path):
     contract.check_unassessed_labels_change_nothing(make, train, probe, fitted)
     contract.check_out_of_fold_never_saw_its_protein(make, train)
     contract.check_runtime_is_never_saved(fitted, tmp_path)
+    contract.check_styles(fitted, probe)
+
+
+class NamesItsOwnStyle(W2VTrack):
+    """Trained without a style, yet names one that --style does not accept."""
+    styles = ("default",)
+
+
+class TakesAnyStyle(W2VTrack):
+    def with_style(self, style):
+        return self
+
+
+@pytest.mark.parametrize("broken, words", [(NamesItsOwnStyle, "a name --style accepts"),
+                                           (TakesAnyStyle, "accepted a style")])
+def test_a_track_whose_styles_mislead_fails(train, probe, broken, words):
+    with pytest.raises(AssertionError, match=words):
+        contract.check_styles(maker(broken)().fit(train), probe)
 
 
 def test_a_fit_that_returns_nothing_fails(train):
