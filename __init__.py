@@ -133,7 +133,7 @@ def predict_idrs(seqs):
     return spans[0] if isinstance(seqs, str) else spans
 
 
-def plot_disorder(seqs, out, fmt: str = "png"):
+def plot_disorder(seqs, out, fmt=None):
     """Pictures of the shipped model's predictions: probability, calls and regions.
 
     Parameters
@@ -141,9 +141,11 @@ def plot_disorder(seqs, out, fmt: str = "png"):
     seqs : str, list of str, or dict of str to str
         As for ``predict_disorder``.
     out : str or os.PathLike
-        For one sequence the file to write; for several a folder, a file each.
-    fmt : {"png", "svg"}, default "png"
-        The pictures' format.
+        For one sequence the file to write, its format by extension (.png, .svg, .pdf); for
+        several a folder, a file each (named by id) and ``index.tsv`` (id -> file).
+    fmt : {"png", "svg", "pdf"} or None
+        The pictures' format: for one sequence it must agree with the extension; for several
+        it defaults to "png".
 
     Returns
     -------
@@ -153,7 +155,9 @@ def plot_disorder(seqs, out, fmt: str = "png"):
     Raises
     ------
     idr_kit.data.errors.UserError
-        matplotlib is not installed (``pip install matplotlib``), or ``out`` cannot be written.
+        matplotlib is not installed (``pip install matplotlib``); ``fmt`` or the extension is
+        not a format above; or ``out`` may not be written: inside a model folder, a link, a
+        device or FIFO, not writable (checked before anything is predicted or written).
     """
     return _shipped().plot(seqs, out, fmt)
 

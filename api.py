@@ -98,26 +98,24 @@ class Predictor:
         return [Prediction(p.id, p.seq, pr.astype(np.float32), c.astype(np.uint8),
                            regions_of(c)) for p, pr, c in zip(proteins, probs, calls)]
 
-    def plot(self, seqs: Sequences, out: str | os.PathLike, fmt: str = "png") -> list[Path]:
+    def plot(self, seqs: Sequences, out: str | os.PathLike, fmt: str | None = None
+             ) -> list[Path]:
         """Pictures of the predictions (the probability along the sequence, the threshold, the
-        predicted IDRs): one sequence (a string) into the file ``out`` (PNG, or SVG by its
-        extension); several (a list, or a dict of id -> sequence) into the folder ``out``, a
-        file each, named by id. Needs matplotlib. Returns the paths written."""
+        predicted IDRs): one sequence (a string) into the file ``out``, in the format its
+        extension names (.png, .svg, .pdf; ``fmt``, when given, must agree); several (a list,
+        or a dict of id -> sequence) into the folder ``out``, a file each in ``fmt`` (default
+        png), named by id, with ``index.tsv`` (id -> file). ``out`` is checked as every output
+        is (never inside a model folder, never through a link), and a folder's plots appear
+        all at once or not at all (run/plot_folder.py). Needs matplotlib. Returns the paths
+        written."""
         from idr_kit.data.errors import MissingExtra
-        from idr_kit.run.plots import prediction_plotter, protein_plot
+        from idr_kit.run.plots import api_plotter
         from idr_kit.tracks import installed
         if not installed("matplotlib"):
             raise MissingExtra("plots need matplotlib: pip install matplotlib (or the kit's "
                                "'plots' extra)")
-        hits = self.predict_proteins(as_proteins(seqs))
-        if isinstance(seqs, str):
-            hit = hits[0]
-            return [protein_plot(out, Protein(hit.id, hit.sequence),
-                                 {"P(disordered)": hit.probs}, self.threshold, calls=hit.calls)]
-        plot, written = prediction_plotter(out, self.threshold, len(hits), fmt)
-        for hit in hits:
-            plot(hit)
-        return written
+        draw = api_plotter(out, fmt, [("the model", self.source)], single=isinstance(seqs, str))
+        return draw(self.predict_proteins(as_proteins(seqs)), self.threshold)
 
     def predict_fasta(self, path: str | os.PathLike, workers: int = 1, chunk_residues: int = 0
                       ) -> Iterator[Prediction]:

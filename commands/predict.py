@@ -26,6 +26,7 @@ try:
     from idr_kit.api import SHIPPED, SHIPPED_FAST, Prediction, as_proteins, load
     from idr_kit.model.shipped import MODEL_HELP, model_path
     from idr_kit.run.folder import check_output, check_writable, terminate_as_interrupt
+    from idr_kit.run.plot_folder import FORMATS as PLOT_FORMATS, PlotFolder
     from idr_kit.run.stream import CHUNK_RESIDUES, Chunking, Source
     from idr_kit.run.profiles import FORMATS, write_submission, write_table, writer_for
 except ModuleNotFoundError as err:  # python predict.py in a checkout that is not installed
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(needs matplotlib: pip install matplotlib)")
     parser.add_argument("--plot-first", type=int, default=PLOT_FIRST, metavar="N",
                         help="proteins drawn with --plot: the first N (default: %(default)s)")
-    parser.add_argument("--plot-format", choices=("png", "svg"), default="png",
+    parser.add_argument("--plot-format", choices=PLOT_FORMATS, default="png",
                         help="the pictures' format (default: %(default)s)")
     parser.add_argument("--style", choices=STYLES, help="the label style to predict in: pdb "
                         "(CAID's, the shipped model's default) or nox (the competition's)")
@@ -97,30 +98,39 @@ def run(args) -> None:
         check_writable(path.parent)
     if len({p.resolve() for p, _ in outputs}) < len(outputs):
         raise SettingError(f"{args.output}: -o and --submission name the same file")
-    if args.plot is not None:
-        check_plots(args, inputs)
+    plots = check_plots(args, inputs, [p for p, _ in outputs]) if args.plot else None
     model = load(model_dir, style=args.style, threshold=args.threshold)
     sources = ([Source("the sequences given", proteins=tuple(as_proteins(args.sequence)))]
                if args.sequence else []) + [Source.of(f) for f in args.files]
     hits = model.predict_sources(sources, chunking.workers, chunking.residues, progress=True)
-    if args.plot is not None:
-        hits = plotted(hits, args, model.threshold)
-    if not outputs:
-        write_table(hits, sys.stdout)
-        return
     with ExitStack() as stack:
         sinks = [writer(stack, path) for path, writer in outputs]
-        count = 0
-        for hit in hits:
-            for sink in sinks:
-                sink(hit)
-            count += 1
+        if plots is not None:  # entered last, so committed first: a refused set leaves no output
+            hits = drawn = Plotted(hits, stack.enter_context(plots), args.plot_first,
+                                   model.threshold)
+        if outputs:
+            count = filled(sinks, hits)
+        else:
+            write_table(hits, sys.stdout)
     for path, _ in outputs:
         print(f"wrote {path} ({count} proteins)", file=sys.stderr)
+    if plots is not None:
+        print(drawn.said(), file=sys.stderr)
 
 
-def check_plots(args, inputs) -> None:
-    """Before any work: matplotlib is there, and the plot folder is a place to write."""
+def filled(sinks, hits: Iterable[Prediction]) -> int:
+    """Each hit into every sink; how many there were."""
+    count = 0
+    for hit in hits:
+        for sink in sinks:
+            sink(hit)
+        count += 1
+    return count
+
+
+def check_plots(args, inputs, files: list[Path]) -> PlotFolder:
+    """Before any work: matplotlib is there, and the plot folder is a place to write (as every
+    output: plot_folder.py), apart from the run's other outputs."""
     from idr_kit.data.errors import MissingExtra
     from idr_kit.tracks import installed
     if not installed("matplotlib"):
@@ -128,21 +138,29 @@ def check_plots(args, inputs) -> None:
                            "'plots' extra)")
     if not 0 <= args.plot_first <= 1_000_000:
         raise SettingError(f"--plot-first must be 0 to 1,000,000, got {args.plot_first}")
-    check_output(args.plot, inputs, folder=True)
-    check_writable(args.plot)
+    plots = PlotFolder(args.plot, args.plot_format, inputs)
+    plots.check_apart(files)
+    return plots
 
 
-def plotted(hits: Iterable[Prediction], args, threshold: float) -> Iterable[Prediction]:
-    """``hits``, the first --plot-first of them drawn into --plot as they pass."""
-    from idr_kit.run.plots import prediction_plotter
-    plot, written = prediction_plotter(args.plot, threshold, args.plot_first, args.plot_format)
-    count = 0
-    for hit in hits:
-        plot(hit)
-        count += 1
-        yield hit
-    more = f" (the first {len(written)} of {count}: --plot-first)" if count > len(written) else ""
-    print(f"drew {len(written)} proteins in {args.plot}{more}", file=sys.stderr)
+class Plotted:
+    """``hits``, the first ``first`` of them drawn into ``plots`` as they pass."""
+
+    def __init__(self, hits: Iterable[Prediction], plots, first: int, threshold: float):
+        from idr_kit.run.plots import prediction_plotter
+        self.hits, self.plots, self.count = hits, plots, 0
+        self.plot, self.written = prediction_plotter(plots, threshold, first)
+
+    def __iter__(self):
+        for hit in self.hits:
+            self.plot(hit)
+            self.count += 1
+            yield hit
+
+    def said(self) -> str:
+        drawn = len(self.written)
+        more = f" (the first {drawn} of {self.count}: --plot-first)" if self.count > drawn else ""
+        return f"drew {drawn} proteins in {self.plots.folder}{more}"
 
 
 def main(argv: list[str] | None = None) -> int:

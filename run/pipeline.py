@@ -249,18 +249,21 @@ def score_test(out: Path, labelled: list, threshold: float) -> dict | None:
 def write_plots(out: Path, shown: list, labelled: list, name: str, threshold: float
                 ) -> list[str]:
     """PNGs: the ``shown`` proteins in OUT/plots/proteins (a protein may be called "summary"),
-    and OUT/plots/summary.png, ROC and precision-recall, if the test is labelled. ``shown``:
+    named by id with index.tsv (id -> file), and OUT/plots/summary.png, ROC and
+    precision-recall, if the test is labelled; all or none (run/plot_folder.py). ``shown``:
     (protein, probs, member probs); ``labelled``: (protein, probs, calls, member probs)."""
     from idr_kit.run import plots
-    written = plots.plot_proteins(out / "plots" / "proteins", [p for p, *_ in shown],
-                                  _curves(name, [(p, v, m) for p, v, m in shown]), threshold,
-                                  len(shown), name)
-    if labelled:
-        written.append(plots.summary_plot(
-            out / "plots" / "summary.png", [p for p, *_ in labelled],
-            _curves(name, [(p, v, m) for p, v, _, m in labelled]), name))
-    print(f"wrote {len(written)} plots to {out / 'plots'}")
-    return [str(path) for path in written]
+    from idr_kit.run.plot_folder import PlotFolder
+    with PlotFolder(out / "plots", "png", proteins="proteins") as drawn:
+        plots.plot_proteins(drawn, [p for p, *_ in shown],
+                            _curves(name, [(p, v, m) for p, v, m in shown]), threshold,
+                            len(shown), name)
+        if labelled:
+            drawn.add("summary.png", lambda path: plots.summary_plot(
+                path, [p for p, *_ in labelled],
+                _curves(name, [(p, v, m) for p, v, _, m in labelled]), name))
+    print(f"wrote {len(drawn.paths)} plots to {out / 'plots'}")
+    return [str(path) for path in drawn.paths]
 
 
 def _curves(name: str, rows: list) -> dict[str, list[np.ndarray]]:

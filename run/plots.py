@@ -9,22 +9,22 @@ atomically. Sizes are fixed, never "tight", so every PNG of a kind has the same 
 from __future__ import annotations
 
 import atexit
-import fcntl
 import io
 import os
-import re
 import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from idr_kit.data import outputs
 from idr_kit.data.atomic import atomic_write
 from idr_kit.data.metrics import curve_aps, curve_auc, threshold_curve
 from idr_kit.data.records import Protein, pooled
 from idr_kit.model.decision import runs
+from idr_kit.run.plot_folder import PlotFolder, format_of, locked_folder, remove_abandoned_folders
 
 DPI = 100
 PROTEIN_FIGSIZE = (12.0, 4.0)  # inches: 1200 x 400 px, wide because proteins are long
@@ -33,13 +33,8 @@ DISORDER_COLOUR = "#f4b183"  # shading of the true disordered spans
 UNASSESSED_COLOUR = "#d9d9d9"  # shading of residues labelled '-'
 REGION_COLOUR = "#2e75b6"  # the bar of predicted IDRs along the top
 LINE_WIDTH, HIGHLIGHT_WIDTH = 1.0, 2.4  # the highlighted curve (the ensemble) drawn bolder
-MAX_NAME = 100  # characters of a protein id kept in a file name; most file systems allow 255
 CONFIG_PREFIX = "idr-kit-matplotlib-"  # the private matplotlib folders, in the temporary folder
 _config_lock: int | None = None  # held open while this process may use its folder
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-# Names Windows refuses for a file, with any extension.
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-             *(f"LPT{i}" for i in range(1, 10))}
 
 
 def _figure(figsize: tuple[float, float]):
@@ -66,53 +61,16 @@ def _private_matplotlib_folder() -> None:
     if "matplotlib" in sys.modules or os.environ.get("MPLCONFIGDIR"):
         return
     global _config_lock
-    remove_abandoned_config_folders(tempfile.gettempdir())
-    folder, _config_lock = _locked_config_folder(tempfile.gettempdir())
+    remove_abandoned_folders(tempfile.gettempdir(), CONFIG_PREFIX)
+    folder, _config_lock = locked_folder(tempfile.gettempdir(), CONFIG_PREFIX)
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    os.environ["MPLCONFIGDIR"] = folder
-
-
-def _locked_config_folder(parent: str) -> tuple[str, int]:
-    """A new folder in ``parent`` and a descriptor holding its lock (flock on the folder
-    itself) for as long as it is open."""
-    while True:
-        folder = tempfile.mkdtemp(prefix=CONFIG_PREFIX, dir=parent)
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:  # a cleaner may have taken it in the instant before the lock: then another
-            if os.stat(folder, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
-                return folder, fd
-        except FileNotFoundError:
-            pass
-        os.close(fd)
-
-
-def remove_abandoned_config_folders(parent: str) -> None:
-    """Remove the private matplotlib folders in ``parent`` that are this user's and that no
-    living process holds (their lock is free): what a killed process left."""
-    with os.scandir(parent) as entries:
-        found = [entry.path for entry in entries if entry.name.startswith(CONFIG_PREFIX)
-                 and entry.is_dir(follow_symlinks=False)
-                 and entry.stat(follow_symlinks=False).st_uid == os.getuid()]
-    for folder in found:
-        try:
-            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            shutil.rmtree(folder, ignore_errors=True)  # rmtree follows no link inside
-        except OSError:  # locked: its process is alive
-            continue
-        finally:
-            os.close(fd)
+    os.environ["MPLCONFIGDIR"] = str(folder)
 
 
 def _save(figure, path: str | Path) -> Path:
-    """The figure as PNG, or SVG for a path ending in .svg, written atomically."""
+    """The figure in the format its extension names (plot_folder.FORMATS), written atomically."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="svg" if str(path).lower().endswith(".svg") else "png",
-                   dpi=DPI)
+    figure.savefig(buffer, format=format_of(path), dpi=DPI)
     with atomic_write(path, "wb") as handle:
         handle.write(buffer.getvalue())
     return Path(path)
@@ -220,59 +178,49 @@ def summary_plot(path: str | Path, proteins: Sequence[Protein],
     return _save(figure, path)
 
 
-def file_names(ids: Sequence[str], suffix: str = ".png") -> list[str]:
-    """A file name per protein id, safe on any file system and unique even ignoring case.
-
-    Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``, a leading dot
-    too (no hidden files, no ``..``); Windows' reserved names (``CON``, ``NUL``, ...) get a
-    leading ``_``; a name taken already gets ``_2``, ``_3``, ...
-    """
-    namer = FileNamer(suffix)
-    return [namer(pid) for pid in ids]
-
-
-class FileNamer:
-    """``file_names`` one id at a time (for proteins that arrive as they are predicted)."""
-
-    def __init__(self, suffix: str = ".png"):
-        self.suffix, self.taken = suffix, set()
-
-    def __call__(self, pid: str) -> str:
-        stem = _UNSAFE.sub("_", pid)[:MAX_NAME] or "protein"
-        stem = "_" + stem[1:] if stem.startswith(".") else stem
-        stem = "_" + stem if stem.split(".")[0].upper() in _RESERVED else stem
-        name, n = stem, 1
-        while name.lower() in self.taken:  # lower: macOS and Windows ignore case
-            n += 1
-            name = f"{stem}_{n}"
-        self.taken.add(name.lower())
-        return name + self.suffix
-
-
-def prediction_plotter(folder: str | Path, threshold: float, first: int, fmt: str = "png"):
-    """What plots each of the first ``first`` predictions (id, sequence, probabilities, calls)
-    into ``folder``, one file a protein: the probability along the sequence, the threshold and
-    the predicted IDRs. Returns (plot(hit), the paths written)."""
-    namer, written = FileNamer(f".{fmt}"), []
-
+def prediction_plotter(plots: PlotFolder, threshold: float, first: int):
+    """What draws each of the first ``first`` predictions (id, sequence, probabilities, calls)
+    into ``plots``, one file a protein: the probability along the sequence, the threshold and
+    the predicted IDRs. Returns (plot(hit), the paths drawn)."""
     def plot(hit) -> None:
-        if len(written) < first:
-            protein = Protein(hit.id, hit.sequence)
-            written.append(protein_plot(Path(folder) / namer(hit.id), protein,
-                                        {"P(disordered)": hit.probs}, threshold,
-                                        calls=hit.calls))
-    return plot, written
+        if len(plots.paths) < first:
+            plots.draw(hit.id, lambda path: protein_plot(
+                path, Protein(hit.id, hit.sequence), {"P(disordered)": hit.probs}, threshold,
+                calls=hit.calls))
+    return plot, plots.paths
 
 
-def plot_proteins(out_dir: str | Path, proteins: Sequence[Protein],
+def plot_proteins(plots: PlotFolder, proteins: Sequence[Protein],
                   curves: Mapping[str, Sequence[np.ndarray]], threshold: float, first: int,
-                  highlight: str | None = None) -> list[Path]:
-    """``protein_plot`` of the first ``first`` proteins into ``out_dir``; their paths."""
+                  highlight: str | None = None) -> None:
+    """``protein_plot`` of the first ``first`` proteins into ``plots``."""
     for name, probs in curves.items():
         if len(probs) != len(proteins):
             raise ValueError(f"curve {name!r} has {len(probs)} arrays for {len(proteins)} proteins")
-    chosen = list(proteins[:max(first, 0)])
-    names = file_names([p.id for p in chosen])
-    return [protein_plot(Path(out_dir) / name, protein,
-                         {key: probs[i] for key, probs in curves.items()}, threshold, highlight)
-            for i, (protein, name) in enumerate(zip(chosen, names))]
+    for i, protein in enumerate(proteins[:max(first, 0)]):
+        plots.draw(protein.id, lambda path: protein_plot(
+            path, protein, {key: probs[i] for key, probs in curves.items()}, threshold,
+            highlight))
+
+
+def api_plotter(out: str | os.PathLike, fmt: str | None, inputs: outputs.Inputs, *,
+                single: bool) -> Callable[[Sequence, float], list[Path]]:
+    """What draws ``Predictor.plot``'s predictions (id, sequence, probs, calls each), the place
+    checked first, before anything is predicted: one into the file ``out`` (its format by
+    extension, which ``fmt`` must agree with when given), or each into the folder ``out``
+    (``fmt``, default png), all or none (plot_folder.py)."""
+    if single:
+        format_of(out, fmt)
+        outputs.check_output_file(out, inputs)
+        return lambda hits, threshold: [protein_plot(
+            out, Protein(hits[0].id, hits[0].sequence), {"P(disordered)": hits[0].probs},
+            threshold, calls=hits[0].calls)]
+    plots = PlotFolder(out, "png" if fmt is None else fmt, inputs)
+
+    def draw(hits: Sequence, threshold: float) -> list[Path]:
+        with plots:
+            plot, written = prediction_plotter(plots, threshold, len(hits))
+            for hit in hits:
+                plot(hit)
+        return list(written)
+    return draw

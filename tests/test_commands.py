@@ -194,7 +194,7 @@ def test_idr_predict_draws_each_protein(shared_data, tmp_path):
                     "--plot", tmp_path / "plots", "--plot-first", "3", "-o", tmp_path / "o.json")
     assert done.returncode == 0, done.stderr
     drawn = sorted(p.name for p in (tmp_path / "plots").iterdir())
-    assert len(drawn) == 3 and "seq1.png" in drawn
+    assert len(drawn) == 4 and "seq1.png" in drawn and "index.tsv" in drawn  # id -> file
     assert matplotlib.image.imread(tmp_path / "plots" / "seq1.png").shape[:2] == (400, 1200)
     svg = run_tool("commands/predict.py", "-s", "MKVLAAGG", "--plot", tmp_path / "svg", "--plot-format",
                    "svg")
@@ -206,7 +206,8 @@ def test_the_api_draws_one_sequence_into_a_file_and_several_into_a_folder(tmp_pa
     assert idr_kit.plot_disorder("MKVLAAGGSEEKPAPS", tmp_path / "one.png") == [
         tmp_path / "one.png"]
     written = idr_kit.plot_disorder({"a": "MKVLAAGG", "b/c": "MSEEKKPAPS"}, tmp_path / "many")
-    assert [p.name for p in written] == ["a.png", "b_c.png"]
+    assert [p.name for p in written][0] == "a.png"  # "b/c" gets a name no id can have
+    assert written[1].name.startswith("_b_c_") and written[1].is_file()
 
 
 def test_without_matplotlib_plots_are_one_line_naming_the_extra(tmp_path):

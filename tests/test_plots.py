@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from idr_kit.data.records import make_protein
-from idr_kit.run import plots
-from idr_kit.run.plots import file_names, plot_proteins, protein_plot, summary_plot
+from idr_kit.run.plot_folder import INDEX, PlotFolder, PlotNames
+from idr_kit.run.plots import plot_proteins, protein_plot, summary_plot
 
 PROTEINS = [make_protein("sp|P1|A/B", "ACDEFGHIKL", "0011110--0"),
             make_protein("P2", "MNPQRST", "1100011"),
@@ -21,12 +21,20 @@ def pixels(path) -> tuple[int, int]:
     return image.shape[1], image.shape[0]
 
 
-def test_file_names_are_safe_and_unique_ignoring_case():
-    names = file_names(["sp|P1|A/B", "P2", "p2", "..", "a b", "a_b", "", "CON", "x" * 300])
-    assert names[:8] == ["sp_P1_A_B.png", "P2.png", "p2_2.png", "_..png", "a_b.png",
-                         "a_b_2.png", "protein.png", "_CON.png"]
-    assert names[8] == "x" * plots.MAX_NAME + ".png"
+def test_plot_names_are_ids_when_safe_else_derived_names_no_id_can_have():
+    ids = ["a/b", "a_b", "a_b_2", "-rf", "P2", "p2", "..", ".hidden", "", "x" * 300, "CON",
+           "δ", "sp|P1|A"]
+    namer = PlotNames(".png")
+    names = [namer(pid) for pid in ids]
+    assert names[1:3] == ["a_b.png", "a_b_2.png"]  # safe ids keep their names
+    assert names[0].startswith("_a_b_") and names[0] not in ("a_b_2.png", "a_b_2_2.png")
+    assert names[3].startswith("_rf_")  # never shaped like an option
+    assert names[4] == "P2.png" and names[5].startswith("_p2_")  # one file ignoring case
     assert len({n.lower() for n in names}) == len(names)
+    assert not any(n.startswith(("-", ".")) or "/" in n for n in names)
+    derived = [n for n, pid in zip(names, ids) if n != pid + ".png"]
+    assert all(n.startswith("_") for n in derived)  # no safe id starts with "_"
+    assert len(names[9]) < 255
 
 
 def test_protein_plot_writes_a_png_of_the_fixed_size(tmp_path):
@@ -64,13 +72,17 @@ def test_summary_plot_needs_assessed_residues(tmp_path):
 
 def test_plot_proteins_writes_the_first_proteins_with_safe_unique_names(tmp_path):
     pytest.importorskip("matplotlib")
-    paths = plot_proteins(tmp_path / "proteins", PROTEINS, CURVES, .5, first=3,
-                          highlight="ensemble")
-    assert [p.name for p in paths] == ["sp_P1_A_B.png", "P2.png", "p2_2.png"]
+    with PlotFolder(tmp_path / "proteins") as drawn:
+        plot_proteins(drawn, PROTEINS, CURVES, .5, first=3, highlight="ensemble")
+    paths = drawn.paths
+    assert [p.name for p in paths][1] == "P2.png" and paths[0].name.startswith("_sp_P1_A_B_")
     assert all(p.parent == tmp_path / "proteins" and p.is_file() for p in paths)
+    assert (tmp_path / "proteins" / INDEX).read_text().splitlines() == [
+        "id\tfile", *(f"{p.id}\t{path.name}" for p, path in zip(PROTEINS, paths))]
     assert pixels(paths[2]) == (1200, 400)
-    assert plot_proteins(tmp_path / "none", PROTEINS, CURVES, .5, first=0) == []
-    assert len(plot_proteins(tmp_path / "two", PROTEINS, CURVES, .5, first=2)) == 2
+    with PlotFolder(tmp_path / "two") as drawn:
+        plot_proteins(drawn, PROTEINS, CURVES, .5, first=2)
+    assert len(drawn.paths) == 2
 
 
 def test_without_matplotlib_the_error_says_what_to_install(tmp_path, monkeypatch):
