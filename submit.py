@@ -94,7 +94,11 @@ def build_parser(track: str | None = None) -> argparse.ArgumentParser:
                              "decision for it: nox (the competition's) or pdb (CAID's); the "
                              "shipped model's default is pdb. A training run takes a track's "
                              "style as --set style=...")
-    parser.add_argument("--out", type=Path, help="output folder (default: runs/TRACK)")
+    parser.add_argument("--out", type=Path,
+                        help="output folder (default: runs/TRACK, runs/RECIPE with --recipe, "
+                             "runs/predict with --model; runs/TRACK-demo ... when the run "
+                             "falls back to the bundled demo data; a folder holding another "
+                             "run's outputs gets -2, -3 ...)")
     parser.add_argument("--data-dir", type=Path,
                         help=f"where to look for the competition's files (default: ${DATA_ENV}, "
                              "else the current folder)")
@@ -156,6 +160,13 @@ def _required(folder: Path, names: tuple[str, ...], role: str) -> Path:
     return found
 
 
+def default_out(name: str, demo: bool) -> Path:
+    """runs/NAME (NAME: the track, the recipe, or predict for --model), runs/NAME-demo when
+    the run fell back to the bundled demo data: a first try on the demo never takes the
+    folder that the same command on one's own data writes."""
+    return Path("runs") / (f"{name}-demo" if demo else name)
+
+
 def spec_from_args(args, argv: list[str]) -> RunSpec:
     common = dict(seed=args.seed, threshold=args.threshold, plot=args.plot,
                   plot_first=args.plot_first, overwrite=args.overwrite,
@@ -167,7 +178,7 @@ def spec_from_args(args, argv: list[str]) -> RunSpec:
             raise SettingError(f"--model predicts with a saved model: --{given[0]} does not apply")
         _, test, notes = find_inputs(args, args.data_dir, wants_train=False)
         # Without --out, a folder of its own (runs/predict, else runs/predict-2 ...).
-        out = args.out or Path("runs") / "predict"
+        out = args.out or default_out("predict", demo=bool(notes))
         # A model folder names its backbone; it never decides to reach for the network.
         runtime = runtime_settings(args, base=Runtime(downloads=False))
         return RunSpec(out=out, test=test, model=model_path(args.model), runtime=runtime,
@@ -183,7 +194,8 @@ def spec_from_args(args, argv: list[str]) -> RunSpec:
     wants_train = bool(args.folds) or track_class(settings.name).learns
     train, test, notes = find_inputs(args, args.data_dir, wants_train)
     common.update(test=test, notes=notes)
-    out = args.out or Path("runs") / settings.name
+    out = args.out or default_out(Path(args.recipe).stem if args.recipe else settings.name,
+                                  demo=bool(notes))
     return RunSpec(out=out, train=tuple(train), track=settings.name, config=settings.config,
                    decision=settings.decision, runtime=with_checkpoints(settings.runtime, out),
                    folds=args.folds,

@@ -216,3 +216,33 @@ def test_idr_predict_says_each_file_it_read_on_stderr(small_competition, tmp_pat
 def test_the_input_line_counts_and_says_the_labels(proteins, labelled, said):
     from idr_kit.run.pipeline import input_line
     assert input_line("test file", "x.fasta", proteins, labelled) == f"test file: x.fasta {said}"
+
+
+# ---- what the docs say of UniProt headers, and of the public API ------------------------------
+
+UNIPROT = (">sp|P04637|P53_HUMAN Cellular tumor antigen p53 OS=Homo sapiens OX=9606 GN=TP53\n"
+           "MEEPQSDPSVEPPLSQETFSDLWKLLPEN\n>tr|A0A024R161|A0A024R161_HUMAN\tGuanine OS=Homo\n"
+           "MKVLAAGGSEEKPAPS\n>my_own protein\nMSEEKKPAPSPAPS\n")
+
+
+def test_a_uniprot_header_gives_the_id_the_docs_say_and_their_sed_the_accession(tmp_path):
+    import re
+    import subprocess
+    from idr_kit.data.fasta import read_fasta
+    docs = (ROOT / "docs" / "formats.md").read_text()
+    assert "gives\nthe id `sp|P04637|P53_HUMAN`" in docs
+    (tmp_path / "uniprot.fasta").write_text(UNIPROT)
+    assert [p.id for p in read_fasta(tmp_path / "uniprot.fasta")] == [
+        "sp|P04637|P53_HUMAN", "tr|A0A024R161|A0A024R161_HUMAN", "my_own"]
+    line = re.search(r"\n(sed .+ uniprot\.fasta > accessions\.fasta)\n", docs).group(1)
+    subprocess.run(["bash", "-c", line], cwd=tmp_path, check=True)
+    renamed = read_fasta(tmp_path / "accessions.fasta")
+    assert [p.id for p in renamed] == ["P04637", "A0A024R161", "my_own"]
+    assert [p.seq for p in renamed] == [p.seq for p in read_fasta(tmp_path / "uniprot.fasta")]
+
+
+def test_the_readme_names_every_function_of_the_api():
+    names = [n for n in idr_kit.__all__ if n not in idr_kit._LAZY]  # defined in idr_kit itself
+    assert "plot_disorder" in names
+    for name in names:
+        assert f"idr_kit.{name}(" in README, name

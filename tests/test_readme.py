@@ -18,9 +18,10 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "CHAN
 DOCS = "\n".join(page.read_text() for page in PAGES)
 # Commands of other tools the pages show, each tested where it matters: pip and venv by CI's
 # install (.ci/run), pytest by CI, docker by tests/test_image.py's build context, the
-# launchers' arguments below; `export` and `#!/bin/bash` are the shell's.
+# launchers' arguments below, sed (docs/formats.md's accessions) by tests/test_new_user.py;
+# `export` and `#!/bin/bash` are the shell's.
 OTHER_TOOLS = ("pip install", "python3 -m venv", ". .venv/bin/activate", "python -m pytest",
-               "docker ", "export ")
+               "docker ", "export ", "sed ")
 
 
 def readme_lines() -> list[str]:
@@ -128,6 +129,57 @@ def readme_block(name: str) -> str:
     return found.group(1)
 
 
+def readme_runs() -> list[tuple[list[str], bool, str | None]]:
+    """The README's ``python submit.py`` lines, top to bottom: (arguments, whether the README
+    has set IDR_DATA by then, the folder the README says the line writes: its --out, else
+    the path its comment ends with, else, for the main command, the one the text after it
+    names)."""
+    main = re.search(r"<!-- /main -->\n+It writes `([^`]+)`", README)
+    blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", README, flags=re.S)
+    found, with_data = [], False
+    for line in "\n".join(blocks).replace("\\\n", " ").splitlines():
+        command, _, comment = line.partition("#")
+        with_data = with_data or command.startswith("export IDR_DATA=")
+        if not command.startswith("python submit.py"):
+            continue
+        args = shlex.split(command)[2:]
+        said = re.search(r"(runs/[\w.-]+/?)\s*$", comment)
+        out = args[args.index("--out") + 1] if "--out" in args else None
+        is_main = command.strip() == readme_block("main")
+        found.append((args, with_data, out or (said.group(1) if said else None)
+                      or (main.group(1) if is_main and main else None)))
+    return found
+
+
+def test_each_readme_run_writes_where_the_readme_says(tmp_path, monkeypatch):
+    """Followed top to bottom in one folder, every run the README gives writes the folder the
+    README names, and no two runs share one (the second would go to NAME-2, or be refused)."""
+    from idr_kit.commands.common import track_in
+    data = tmp_path / "competition"
+    data.mkdir()
+    for name in ("WSAA_data_public.pkl", "WSAA_data_test.pkl"):
+        (data / name).write_bytes(b"")  # found by name; nothing is read here
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    runs = readme_runs()
+    assert runs[0][0] == shlex.split(readme_block("main"))[2:] and not runs[0][1]
+    writers: dict[Path, tuple] = {}
+    for args, with_data, said in runs:
+        if with_data:
+            monkeypatch.setenv("IDR_DATA", str(data))
+        else:
+            monkeypatch.delenv("IDR_DATA", raising=False)
+        assert said, f"the README does not say where {' '.join(args)} writes"
+        spec = submit.spec_from_args(submit.build_parser(track_in(args)).parse_args(args), args)
+        assert spec.out == Path(said), (args, spec.out)
+        run = (tuple(args), with_data)
+        assert writers.setdefault(spec.out, run) == run, f"{spec.out}: {writers[spec.out]}, {run}"
+        if spec.model is None:  # what a later --model runs/NAME/model of the README loads
+            (spec.out / "model").mkdir(parents=True, exist_ok=True)
+    assert len(writers) == len(runs) >= 8
+
+
 def test_the_main_command_runs_with_no_data_of_ones_own(tmp_path):
     """A newcomer's first command: a trained model, a submission and scores, on the demo data."""
     import os
@@ -140,6 +192,7 @@ def test_the_main_command_runs_with_no_data_of_ones_own(tmp_path):
                             env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "bundled demo data" in result.stdout and "ROC-AUC" in result.stdout
-    out = tmp_path / "runs" / "lgbm"
+    said = re.search(r"<!-- /main -->\n+It writes `([^`]+)`", README).group(1)
+    out = tmp_path / said  # where the README says
     for name in ("submit.csv", "scores.json", "model/track.json", "config.json"):
         assert (out / name).is_file(), name

@@ -131,9 +131,9 @@ def test_with_no_data_at_all_the_bundled_demo_data_is_used_and_said(tmp_path):
     result = run_submit("--track", "w2v", "--folds", "2", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert "bundled demo data" in result.stdout and "Scores on 61 labelled" in result.stdout
-    config = json.loads((tmp_path / "runs" / "w2v" / "config.json").read_text())
+    config = json.loads((tmp_path / "runs" / "w2v-demo" / "config.json").read_text())
     assert config["train"][0]["path"].endswith("data/demo/train.fasta")
-    assert (tmp_path / "runs" / "w2v" / "scores.json").is_file()
+    assert (tmp_path / "runs" / "w2v-demo" / "scores.json").is_file()
 
 
 def test_bad_test_file_fails_before_training_and_names_the_protein(small_data, tmp_path):
