@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import select
+import signal
 import sys
 import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from idr_kit.data.errors import SettingError, UserError
+from idr_kit.data.errors import FileRefused, SettingError, UserError
 from idr_kit.data.fields import defaults_of, parse_pairs, typed_text
 from idr_kit.model.decision import DecisionSettings, check_threshold
 from idr_kit.model.runtime import Runtime
@@ -117,6 +120,14 @@ def with_checkpoints(runtime: Runtime, out: Path) -> Runtime:
     return dataclasses.replace(runtime, checkpoint_dir=str(out / CHECKPOINTS))
 
 
+def output_arg(text: str) -> Path:
+    """An output file's path as given; one that ends in a slash names a folder, not a file
+    (``Path`` would drop the slash unseen)."""
+    if text.endswith(("/", "/.", "/..")) or text in ("", ".", ".."):
+        raise argparse.ArgumentTypeError(f"{text!r} names a folder; name a file to write")
+    return Path(text)
+
+
 def settings_help(track: str | None = None) -> str:
     """For --help: with a track, its settings, the decision's and the runtime's, each with its
     default, range and meaning; without one, every --set key by kind, and how to see more."""
@@ -169,10 +180,14 @@ def called_as(command: str) -> str:
 
 def guarded(prog: str, debug: bool, work: Callable[[], object]) -> int:
     """Run ``work``: a ``UserError`` becomes one line on stderr and exit status 2 (``--debug``
-    adds its traceback); Ctrl-C (or SIGTERM) exit status 130; anything else is a bug: one line
-    saying so, its traceback, exit status 1."""
+    adds its traceback); Ctrl-C (or SIGTERM) exit status 130; a reader of stdout that has gone
+    (``idr-predict big.fasta | head``) ends the command quietly, as Unix tools end, with
+    status 141 (128 + SIGPIPE, what a shell reports for them); anything else is a bug: one
+    line saying so, its traceback, exit status 1."""
     try:
         work()
+        if sys.stdout is not None:
+            sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
@@ -181,9 +196,42 @@ def guarded(prog: str, debug: bool, work: Callable[[], object]) -> int:
             traceback.print_exc()
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError as err:
+        if not stdout_gone():
+            return internal_error(prog, err)
+        # Python's advice: point stdout at devnull so the flush at exit fails no more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
     except Exception as err:  # noqa: BLE001 - the kit's own failure, shown as such
-        print(f"{prog}: internal error (a bug in idr-kit; please report it with the traceback "
-              f"below): {type(err).__name__}: {str(err)[:300]}", file=sys.stderr)
-        traceback.print_exc()
-        return 1
+        return internal_error(prog, err)
     return 0
+
+
+BROKEN_PIPE = 128 + signal.SIGPIPE  # 141: the status of a tool that SIGPIPE ended
+
+
+def internal_error(prog: str, err: BaseException) -> int:
+    print(f"{prog}: internal error (a bug in idr-kit; please report it with the traceback "
+          f"below): {type(err).__name__}: {str(err)[:300]}", file=sys.stderr)
+    traceback.print_exception(err)
+    return 1
+
+
+def stdout_gone() -> bool:
+    """Whether stdout is a pipe (or socket) that its reader closed."""
+    if sys.stdout is None:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
+def stdout_or_refused():
+    """``sys.stdout``, or FileRefused when the command was started with none (``>&-``)."""
+    if sys.stdout is None:
+        raise FileRefused("standard output is closed (>&-): there is nowhere to write the "
+                          "table; give -o FILE, or run with stdout open")
+    return sys.stdout

@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Iterable
 
 try:
-    from idr_kit.commands.common import command_parser, guarded, threshold_arg
+    from idr_kit.commands.common import (command_parser, guarded, output_arg,
+                                         stdout_or_refused, threshold_arg)
+    from idr_kit.data.outputs import check_distinct, check_output_file
     from idr_kit.data.errors import SettingError
     from idr_kit.data.styles import STYLES
     from idr_kit.api import SHIPPED, SHIPPED_FAST, Prediction, as_proteins, load
     from idr_kit.model.shipped import MODEL_HELP, model_path
-    from idr_kit.run.folder import check_output, check_writable, terminate_as_interrupt
+    from idr_kit.run.folder import terminate_as_interrupt
     from idr_kit.run.plot_folder import FORMATS as PLOT_FORMATS, PlotFolder
     from idr_kit.run.stream import CHUNK_RESIDUES, Chunking, Source
     from idr_kit.run.profiles import FORMATS, write_submission, write_table, writer_for
@@ -46,10 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="FASTA files (or .pkl / .json as the kit reads them); - for stdin")
     parser.add_argument("-s", "--sequence", action="append", default=[], metavar="SEQUENCE",
                         help="a sequence to predict (repeatable; named seq1, seq2 ...)")
-    parser.add_argument("-o", "--output", type=Path, metavar="OUT",
+    parser.add_argument("-o", "--output", type=output_arg, metavar="OUT",
                         help=f"write here, the format by extension ({', '.join(FORMATS)}); "
                              "without it, a short table on stdout")
-    parser.add_argument("--submission", type=Path, metavar="CSV",
+    parser.add_argument("--submission", type=output_arg, metavar="CSV",
                         help="also write the competition's submission (proteinID,sequence,IDRs "
                              "with 0/1 strings) there: with --style nox for the WSAA challenge")
     parser.add_argument("--plot", type=Path, metavar="DIR",
@@ -93,11 +95,11 @@ def run(args) -> None:
               *(("an input file", Path(f)) for f in args.files if f != "-")]
     outputs = ([(args.output, writer_for(args.output))] if args.output else []) + (
         [(args.submission, write_submission)] if args.submission else [])
-    for path, _ in outputs:
-        check_output(path, inputs, folder=False)
-        check_writable(path.parent)
-    if len({p.resolve() for p, _ in outputs}) < len(outputs):
-        raise SettingError(f"{args.output}: -o and --submission name the same file")
+    for path, _ in outputs:  # the output policy (data/outputs.py), before any work
+        check_output_file(path, inputs)
+    check_distinct([p for p, _ in outputs])
+    if not outputs:
+        stdout_or_refused()  # the table's place
     plots = check_plots(args, inputs, [p for p, _ in outputs]) if args.plot else None
     model = load(model_dir, style=args.style, threshold=args.threshold)
     sources = ([Source("the sequences given", proteins=tuple(as_proteins(args.sequence)))]

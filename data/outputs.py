@@ -228,7 +228,9 @@ class SafeNames:
         self._given: set[str] = set()
 
     def name(self, pid: str) -> str:
-        stem = pid if is_safe_stem(pid) else _derived(pid)
+        # an id that ends in the suffix too ("x.npy") would read back as another ("x")
+        doubled = bool(self.suffix) and pid.lower().endswith(self.suffix.lower())
+        stem = pid if is_safe_stem(pid) and not doubled else _derived(pid)
         base, n = stem, 1
         while stem + self.suffix in self._given:  # a derived name twice (or an id twice)
             n += 1
