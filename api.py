@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -34,8 +34,8 @@ from idr_kit.model.saved import load_model
 from idr_kit.tracks import style_refused
 from idr_kit.model.shipped import model_path, shipped_folder, shipped_name
 from idr_kit.run.profiles import Prediction
-from idr_kit.run.stream import (CHUNK_RESIDUES, ChunkPredictor, Chunking, Source, Tally, in_order,
-                                scan_sources, sources_unchanged)
+from idr_kit.run.stream import (CHUNK_RESIDUES, ChunkPredictor, Chunking, Counts, Source, Tally,
+                                in_order, scan_sources, sources_unchanged)
 
 SHIPPED = shipped_folder("default")
 SHIPPED_FAST = shipped_folder("fast")  # the convnet alone: the fastest answer
@@ -127,15 +127,20 @@ class Predictor:
         return self.predict_sources([Source.of(path)], workers, chunk_residues)
 
     def predict_sources(self, sources: Sequence[Source], workers: int = 1,
-                        chunk_residues: int = 0, progress: bool = False
+                        chunk_residues: int = 0, progress: bool = False,
+                        on_read: Callable[[Counts], None] | None = None
                         ) -> Iterator[Prediction]:
         """The proteins of ``sources`` in order, by the engine ``submit.py --model`` uses
         (stream.py): every source read and checked first (ids unique across them), then
         predicted chunk by chunk (worker processes for files of several chunks a worker),
         and each file checked unchanged at the end. ``progress``: a line every few seconds
-        on stderr once a prediction takes longer than two."""
+        on stderr once a prediction takes longer than two. ``on_read``: told the counts
+        (``Counts.sources``: each source's) once every source is checked, before any
+        prediction."""
         chunking = Chunking(chunk_residues or CHUNK_RESIDUES, workers)
         counts, digests = scan_sources(sources, chunking)
+        if on_read is not None:
+            on_read(counts)
         model = (Path(self.source), self.digest) if self.digest else None
         engine = ChunkPredictor.planned(self.track, self.decision, self.runtime,
                                         chunking.workers, model)

@@ -14,6 +14,7 @@ a time, and the output appears whole (a reader never sees half a file).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -38,6 +39,7 @@ except ModuleNotFoundError as err:  # python predict.py in a checkout that is no
              "install command (pip install -e . in the checkout) first")
 
 PLOT_FIRST = 100  # proteins drawn by --plot unless told: a proteome would take hours
+SEQUENCES = "the sequences given"  # the source of -s sequences, in error messages
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,9 +104,10 @@ def run(args) -> None:
         stdout_or_refused()  # the table's place
     plots = check_plots(args, inputs, [p for p, _ in outputs]) if args.plot else None
     model = load(model_dir, style=args.style, threshold=args.threshold)
-    sources = ([Source("the sequences given", proteins=tuple(as_proteins(args.sequence)))]
+    sources = ([Source(SEQUENCES, proteins=tuple(as_proteins(args.sequence)))]
                if args.sequence else []) + [Source.of(f) for f in args.files]
-    hits = model.predict_sources(sources, chunking.workers, chunking.residues, progress=True)
+    hits = model.predict_sources(sources, chunking.workers, chunking.residues, progress=True,
+                                 on_read=say_read)
     with ExitStack() as stack:
         sinks = [writer(stack, path) for path, writer in outputs]
         if plots is not None:  # entered last, so committed first: a refused set leaves no output
@@ -128,6 +131,16 @@ def filled(sinks, hits: Iterable[Prediction]) -> int:
             sink(hit)
         count += 1
     return count
+
+
+def say_read(counts) -> None:
+    """One line on stderr for each input file (stdin too) read and checked: where, how many
+    proteins, labelled or not; sequences given with -s are said by the table itself."""
+    from idr_kit.run.pipeline import input_line
+    for name, proteins, labelled in counts.sources:
+        if name != SEQUENCES:
+            shown = name if name == "stdin" else os.path.abspath(name)
+            print(input_line("read", shown, proteins, labelled), file=sys.stderr, flush=True)
 
 
 def check_plots(args, inputs, files: list[Path]) -> PlotFolder:

@@ -115,6 +115,8 @@ class Counts:
     mine: list[int] = field(default_factory=list)  # this shard's chunks
     mine_proteins: int = 0
     mine_residues: int = 0
+    # (name, proteins, labelled proteins) of each source, in order: what a run says it read
+    sources: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 def scan(test: Path, chunking: Chunking) -> Counts:
@@ -190,6 +192,7 @@ def scan_sources(sources: Sequence["Source"], chunking: Chunking) -> tuple[Count
     digests = [source.digest() for source in sources]
     counts, seen = Counts(), set()
     for source in sources:
+        before = (counts.proteins, counts.labelled)
         for chunk in source.chunks(chunking.residues):
             for p in chunk:
                 if p.id in seen:
@@ -197,6 +200,8 @@ def scan_sources(sources: Sequence["Source"], chunking: Chunking) -> tuple[Count
                                      protein=p.id)
                 seen.add(p.id)
             _count(counts, chunk, chunking.mine(counts.chunks))
+        counts.sources.append((source.name, counts.proteins - before[0],
+                               counts.labelled - before[1]))
     if not counts.proteins:
         raise InputError("no proteins to predict", source=", ".join(s.name for s in sources))
     return counts, digests
