@@ -12,7 +12,8 @@ import tempfile
 from pathlib import Path
 
 from idr_kit.data.errors import FileRefused, UserError
-from idr_kit.run.folder import check_output, check_writable
+from idr_kit.data.outputs import check_output_folder
+from idr_kit.run.folder import check_writable
 from idr_kit.data.reading import open_regular
 from idr_kit.model.runtime import Runtime
 from idr_kit.model.saved import TRACK_FILE, load_model
@@ -79,7 +80,7 @@ def write_context(args) -> Path:
     inside it and moved into place at the end, so a failure leaves no half context (and a
     folder the command made is removed again)."""
     out: Path = args.out
-    check_output(out, [("the model", args.model)], folder=True)
+    check_output_folder(out, [("the model", args.model)])  # the output policy: data/outputs.py
     if out.exists() and any(out.iterdir()):
         raise FileRefused(f"{out}: not empty; the build context goes into a new folder")
     saved = load_model(args.model, Runtime(downloads=False))  # checked before it is copied

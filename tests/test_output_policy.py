@@ -102,6 +102,21 @@ def test_a_run_folder_holding_a_fifo_is_refused_and_the_fifo_kept(tmp_path):
     assert kind(out / "submit.csv") == stat.S_IFIFO
 
 
+@pytest.mark.parametrize("door", ["predict_file", "idr-image"])
+def test_a_folder_output_that_is_a_fifo_is_refused_by_every_door(small, tmp_path, capsys, door):
+    out = make_node(tmp_path / "out", "fifo")
+    if door == "predict_file":
+        with pytest.raises(FileRefused, match="FIFO"):
+            idr_kit.predict_file(small, out, SHIPPED_FAST)
+    else:
+        from idr_kit.commands import image
+        assert image.main(["--model", str(SHIPPED_FAST), "--out", str(out)]) == 2
+        assert "FIFO" in capsys.readouterr().err
+        assert image.main(["--model", str(SHIPPED_FAST), "--out", str(SHIPPED / "img")]) == 2
+        assert "shipped models" in capsys.readouterr().err and not (SHIPPED / "img").exists()
+    assert kind(out) == stat.S_IFIFO
+
+
 # ---- 3: identity by device and inode -------------------------------------------------------
 
 @pytest.fixture
