@@ -68,9 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(CAID's, the shipped model's default) or nox (the competition's)")
     parser.add_argument("--model", metavar="NAME|DIR", help=MODEL_HELP)
     parser.add_argument("--fast", action="store_true",
-                        help="the shipped model's fast form: the kit's own network alone, "
-                             "without metapredict V3's (about twice the speed, a little less "
-                             "accurate: models/MODEL_CARD.md)")
+                        help="the shipped model's fast form (--model fast): the kit's own "
+                             "network alone, without metapredict V3's (about twice the speed, "
+                             "a little less accurate: models/MODEL_CARD.md)")
     parser.add_argument("--threshold", type=threshold_arg,
                         help="call disorder at this probability instead of the model's")
     parser.add_argument("--workers", type=int, default=0, metavar="N",

@@ -246,3 +246,16 @@ def test_the_readme_names_every_function_of_the_api():
     assert "plot_disorder" in names
     for name in names:
         assert f"idr_kit.{name}(" in README, name
+
+
+def test_every_time_the_readme_gives_says_on_what_machine_and_load():
+    """A duration means little without the machine and how busy it was: every section of the
+    README that gives one says both (an idle 2-core machine)."""
+    import re
+    prose = re.sub(r"```.*?```", "", README, flags=re.S)
+    duration = re.compile(r"\b\d[\d,]*(?:\.\d+)?\s?(?:s|ms|seconds?|minutes?|hours?)\b")
+    timed = [section for section in prose.split("\n## ") if duration.search(section)]
+    assert len(timed) >= 5
+    for section in timed:
+        title = section.splitlines()[0]
+        assert "2-core machine" in section and "idle" in section, title
