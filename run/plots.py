@@ -3,8 +3,10 @@
 matplotlib is an optional extra (``pip install matplotlib``, or the ``plots`` extra); it is
 imported inside the functions, so the rest of the kit runs without it. Figures are drawn
 on the Agg canvas directly (no pyplot, so no GUI backend and no global figure list) and written
-atomically. Sizes are fixed, never "tight", so every PNG of a kind has the same pixel size:
-``PROTEIN_FIGSIZE`` and ``SUMMARY_FIGSIZE`` inches at ``DPI``.
+atomically, in the format the file's extension names. Sizes are fixed, never "tight", so every
+PNG of a kind has the same pixel size: ``PROTEIN_FIGSIZE`` and ``SUMMARY_FIGSIZE`` inches at
+``DPI``. Where a set of plots goes, how its files are named, and that it appears all at once or
+not at all, is plot_folder.py's.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import numpy as np
 
 from idr_kit.data import outputs
 from idr_kit.data.atomic import atomic_write
+from idr_kit.data.errors import WrongType
 from idr_kit.data.metrics import curve_aps, curve_auc, threshold_curve
 from idr_kit.data.records import Protein, pooled
 from idr_kit.model.decision import runs
@@ -209,6 +212,8 @@ def api_plotter(out: str | os.PathLike, fmt: str | None, inputs: outputs.Inputs,
     checked first, before anything is predicted: one into the file ``out`` (its format by
     extension, which ``fmt`` must agree with when given), or each into the folder ``out``
     (``fmt``, default png), all or none (plot_folder.py)."""
+    if not isinstance(out, (str, os.PathLike)):
+        raise WrongType(f"plots go to a path (a file or a folder), not {type(out).__name__}")
     if single:
         format_of(out, fmt)
         outputs.check_output_file(out, inputs)

@@ -145,6 +145,9 @@ def test_the_api_writes_the_format_it_names_and_only_those(fast, tmp_path):
                            ("MSEEKK", "x", None), ("MSEEKK", "x.png", "svg")]:
         with pytest.raises(UserError):
             fast.plot(seqs, tmp_path / out, fmt)
+    for out in (3, b"x.png", None):
+        with pytest.raises(UserError):
+            fast.plot("MSEEKK", out)
     assert list(tmp_path.iterdir()) == [] and sorted(tmp_path.parent.iterdir()) == before
     magic = {"png": b"\x89PNG", "svg": b"<?xml", "pdf": b"%PDF"}
     [path] = fast.plot(["MSEEKK"], tmp_path / "png")
