@@ -164,6 +164,8 @@ def load_model(directory: str | Path, runtime: Runtime | None = None, digest: st
     require_installed(name, config)
     check_files(directory, meta.get("files"), CHANGED if digest else "")
     track = track_class(name).load(directory, config, runtime)
+    if digest:  # and after: what the track read, between the two checks, is what was checked
+        check_files(directory, meta.get("files"), CHANGED)
     decisions = style_decisions(meta, decision, track, source)
     default = meta.get("default_style", next(iter(decisions)))
     if not isinstance(default, str) or default not in decisions:

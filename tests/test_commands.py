@@ -128,7 +128,7 @@ def test_style_is_refused_where_it_cannot_apply(competition, tmp_path, shared_da
     model = save_model(make_track("w2v", vector_size=10).fit(
         read_pickle(shared_data / "train.pkl")[:30]), tmp_path / "w2v")
     one_line_error(run_tool("submit.py", "--model", model, "--test", test, "--style", "pdb",
-                            "--out", tmp_path / "b"), "style of its training labels")
+                            "--out", tmp_path / "b"), "one label style only")
 
 
 # ---- run folders that stay where the user expects them ----------------------------------------

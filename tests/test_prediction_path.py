@@ -108,6 +108,29 @@ def test_a_worker_checks_every_file_against_the_digests_the_parent_checked(tmp_p
     stream._LOADED.clear()
 
 
+def test_a_file_swapped_between_the_check_and_the_read_is_refused(tmp_path, monkeypatch):
+    """The worker's window between checking a file and the track reading it: the network is
+    replaced just before the track reads it, and the worker refuses instead of predicting."""
+    from idr_kit.convnet.track import ConvNetTrack
+    model = shutil.copytree(SHIPPED_FAST, tmp_path / "m")
+    parent = idr_kit.load_model(model, Runtime(downloads=False))
+    engine = stream.ChunkPredictor(parent.track, parent.decision, model, Runtime(threads=1),
+                                   workers=2, model_sha256=parent.digest)
+    onnx = pytest.importorskip("onnx")
+    other = onnx.load(str(model / "convnet.onnx"))
+    other.doc_string = "another network of the same shape"
+    real_load = ConvNetTrack._load
+
+    def swapped_then_read(self, directory):
+        (directory / "convnet.onnx").write_bytes(other.SerializeToString())
+        real_load(self, directory)
+    monkeypatch.setattr(ConvNetTrack, "_load", swapped_then_read)
+    stream._LOADED.clear()
+    with pytest.raises(idr_kit.data.errors.FileRefused, match="m/convnet.onnx: changed"):
+        stream.predict_chunk(*engine.task(), idr_kit.api.as_proteins([SEQ]))
+    stream._LOADED.clear()
+
+
 # ---- the shipped model's cache (defect 20) ---------------------------------------------------
 
 def test_eight_threads_at_once_load_the_shipped_model_once(monkeypatch):
