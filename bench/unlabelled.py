@@ -18,6 +18,7 @@ step leaves STEP.fasta and its record STEP.json; a killed one leaves neither):
    (identity >= 30 %, e-value <= 1e-3, alignment >= 30 residues) to a valid.fasta protein, so
    that valid.fasta stays a fair figure for models that learn from this set.
 
+MMseqs2's own progress goes to WORK/mmseqs.log (``tail -f`` it during the long sub-steps).
 WORK/unlabelled.json records the package and its version, the databases read, the settings,
 the sequences and residues after each sub-step and the seconds each took. The set is UniProt's
 (CC BY 4.0) and is never committed or shipped: WORK lies under runs/, which git ignores.
@@ -113,10 +114,10 @@ def mmseqs(args: list[str], log: Path) -> None:
 
 def clustered(source: Path, out: Path, threads: int) -> dict:
     """Step 2: linclust representatives (out) and every member's cluster (clusters.tsv)."""
-    tmp = _fresh(out.parent / ".clustered.tmp")
+    tmp = _scratch(out.parent / ".clustered.tmp", source)
     mmseqs(["easy-linclust", str(source), str(tmp / "clu"), str(tmp / "work"),
             "--min-seq-id", str(IDENTITY), "-c", str(COVERAGE), "--cov-mode", "0",
-            "--threads", str(threads), "-v", "2"], out.parent / "mmseqs.log")
+            "--threads", str(threads), "-v", "3"], out.parent / "mmseqs.log")
     (tmp / "clu_cluster.tsv").replace(out.parent / "clusters.tsv")
     (tmp / "clu_rep_seq.fasta").replace(out)
     shutil.rmtree(tmp)
@@ -125,7 +126,7 @@ def clustered(source: Path, out: Path, threads: int) -> dict:
 
 def homologs(valid: Path, target: Path, threads: int, log: Path) -> set[str]:
     """Ids in target with a hit inside the homology rule to a protein of valid."""
-    tmp = _fresh(target.parent / ".search.tmp")
+    tmp = _scratch(target.parent / ".search.tmp", target, valid)
     query = tmp / "valid.fasta"
     with open(query, "w") as handle:  # the plain sequences of valid's CAID 3-line records
         handle.writelines(f">{p.id}\n{p.seq}\n" for p in _valid_proteins(valid))
@@ -134,7 +135,7 @@ def homologs(valid: Path, target: Path, threads: int, log: Path) -> set[str]:
             "--min-seq-id", str(HOMOLOGY["identity"]), "-e", str(HOMOLOGY["evalue"]),
             "--min-aln-len", str(HOMOLOGY["alignment"]), "-s", str(SENSITIVITY),
             "--max-seqs", "100000", "--format-output", "query,target,fident,alnlen,evalue",
-            "--threads", str(threads), "-v", "2"], log)
+            "--threads", str(threads), "-v", "3"], log)
     found = within_rule(hits)
     shutil.rmtree(tmp)
     return found
@@ -172,9 +173,16 @@ def filtered(valid: Path, source: Path, out: Path, threads: int) -> dict:
             "sensitivity": SENSITIVITY}
 
 
-def _fresh(folder: Path) -> Path:
-    shutil.rmtree(folder, ignore_errors=True)  # a killed run's half-made files
-    folder.mkdir(parents=True)
+def _scratch(folder: Path, *inputs: Path) -> Path:
+    """MMseqs2's temporary folder for these inputs. A killed run's folder is kept when the
+    inputs are the same files (size and time): MMseqs2 then skips the stages it finished
+    (its prefilter of the valid search takes minutes); for other inputs it starts afresh."""
+    stamp = json.dumps([[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in inputs])
+    record = folder / "inputs.json"
+    if not (record.is_file() and record.read_text() == stamp):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        record.write_text(stamp)
     return folder
 
 
