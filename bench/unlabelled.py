@@ -103,9 +103,13 @@ def _copy_one(db: BlastDb, base: Path, handle, seen: set, names: set) -> dict:
             "left_out": dict(db.left_out)}
 
 
-def mmseqs(args: list[str], log: Path) -> None:
+def require_mmseqs() -> None:
     if shutil.which("mmseqs") is None:
         raise UserError("mmseqs: not found; install MMseqs2 (apt-get install mmseqs2)")
+
+
+def mmseqs(args: list[str], log: Path) -> None:
+    require_mmseqs()
     with open(log, "a") as handle:
         done = subprocess.run(["mmseqs", *args], stdout=handle, stderr=subprocess.STDOUT)
     if done.returncode != 0:
@@ -205,7 +209,8 @@ def run_step(name: str, work: Path, make) -> dict:
 def build_unlabelled(work: Path, *, threads: int = 1, dataset: Path = DATASET,
                      valid: Path = SHARED / "valid.fasta") -> Path:
     """Run the three sub-steps (each resumed or skipped) and write WORK/unlabelled.json."""
-    databases(dataset)  # a missing package is one line before anything starts
+    databases(dataset)  # a missing package or MMseqs2 is one line before anything starts
+    require_mmseqs()
     work.mkdir(parents=True, exist_ok=True)
     steps = {"unique": run_step("unique", work, lambda out: unique(dataset, out))}
     steps["clustered"] = run_step("clustered", work, lambda out: clustered(
