@@ -17,7 +17,15 @@ Importing the package loads none of them: each is imported when first used.
 """
 from __future__ import annotations
 
+import os as _os
 import threading
+
+# OpenMP's waiting threads spin by default (libgomp, in LightGBM, scikit-learn and torch): on a
+# busy machine they hold the CPUs that the thread they wait for needs, and one LightGBM fit on
+# the demo data took 148-185 s at load 9 on 2 cores against 25 s with them asleep
+# (bench/bench_busy.py). libgomp reads this once, as it loads: so here, before any library of
+# the kit's is imported. A value the user set stands.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.3.0"
 __all__ = ["TRACKS", "RunSpec", "Runtime", "Track", "TrackConfig", "load", "load_model",

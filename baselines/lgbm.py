@@ -108,8 +108,9 @@ class LGBMTrack(Track):
             "bagging_freq": 1 if c.bagging_fraction < 1 else 0, "lambda_l2": c.lambda_l2,
             "max_bin": c.max_bin, "scale_pos_weight": float(pos_weight), "seed": c.seed,
             # deterministic needs row-wise histograms to give the same model run after run.
-            "deterministic": True, "force_row_wise": True, "num_threads": self.runtime.threads,
-            "verbosity": -1,
+            "deterministic": True, "force_row_wise": True, "verbosity": -1,
+            # the CPUs this process may use: LightGBM's own default counts the machine's
+            "num_threads": self.runtime.cpu_threads,
         }
 
     def _predict(self, proteins: list[Protein]) -> list[np.ndarray]:
@@ -117,7 +118,7 @@ class LGBMTrack(Track):
         return predict_in_chunks(proteins, self.features, self._predict_rows, prepare)
 
     def _predict_rows(self, rows: np.ndarray) -> np.ndarray:
-        return self.booster_.predict(rows, num_threads=self.runtime.threads)
+        return self.booster_.predict(rows, num_threads=self.runtime.cpu_threads)
 
     def _save(self, directory: Path) -> None:
         iteration = self.booster_.best_iteration or None  # 0 means trained without stopping

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from idr_kit.data.cpus import cpu_budget
 from idr_kit.data.errors import SettingError
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -37,7 +38,7 @@ class World:
 class Runtime:
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | bf16 | fp32
-    threads: int = 0  # CPU threads for torch and LightGBM; 0: the library's default
+    threads: int = 0  # CPU threads for torch, LightGBM, ONNX Runtime; 0: data.cpus.cpu_budget()
     checkpoint_dir: str = ""  # resumable work (epochs, folds, ensemble members); "": none
     cache_dir: str = ""  # reusable derived data (frozen-backbone embeddings) on disk; "": none
     cache_gb: float = 8.0  # embeddings kept in memory
@@ -53,6 +54,12 @@ class Runtime:
         if not (0 <= self.threads <= 4096 and 0 <= self.cache_gb <= 1e6):
             raise SettingError(f"threads must be 0 to 4096 and cache_gb 0 to 1e6, got "
                                f"{self.threads} and {self.cache_gb}")
+
+    @property
+    def cpu_threads(self) -> int:
+        """The threads a library is told to use: ``threads``, else ``data.cpus.cpu_budget()``
+        (a library's own default counts the machine's CPUs, not a job's share of them)."""
+        return self.threads or cpu_budget()
 
     def under(self, *parts: str) -> "Runtime":
         """The same runtime with checkpoints in a sub-folder (a fold's, a member's)."""

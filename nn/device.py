@@ -33,8 +33,7 @@ def start_group(device: torch.device) -> World:
 def start(runtime) -> tuple[torch.device, World]:
     """Where a track runs, from its ``runtime.Runtime``: torch's CPU threads set, the device
     picked, the process group joined under torchrun."""
-    if runtime.threads:
-        torch.set_num_threads(runtime.threads)
+    torch.set_num_threads(runtime.cpu_threads)  # torch's default counts the machine's CPUs
     device = pick_device(runtime.device)
     return device, start_group(device)
 

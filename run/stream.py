@@ -35,6 +35,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from idr_kit.data.atomic import write_json
+from idr_kit.data.cpus import cpu_budget
 from idr_kit.data.digests import file_sha256
 from idr_kit.data.errors import FileRefused, InputError, SettingError, UserError
 from idr_kit.data.fasta import in_chunks, iter_fasta_text
@@ -62,8 +63,9 @@ MIN_CHUNKS_PER_WORKER = 4
 
 
 def available_cores() -> int:
-    """The cores this process may use (a job scheduler's share, not the machine's count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """The cores this process may use (a job scheduler's share, a cgroup quota's,
+    OMP_NUM_THREADS: data.cpus.cpu_budget), not the machine's count."""
+    return cpu_budget()
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import pytest
 import idr_kit
 from idr_kit.api import SHIPPED
 
-from runs import ROOT, one_line_error, run_tool
+from runs import HANG, ROOT, one_line_error, run_tool
 
 COMMANDS = {"idr-submit": "submit.py", "idr-score": "commands/score.py",
             "idr-fit": "commands/fit.py", "idr-predict": "commands/predict.py",
@@ -28,7 +28,7 @@ BIN = Path(sys.executable).parent
 
 def console(command: str, *args, cwd: Path = ROOT, env: dict | None = None):
     return subprocess.run([str(BIN / command), *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=600,
+                          text=True, cwd=cwd, timeout=HANG,
                           env={**os.environ, **(env or {})})
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runs import one_line_error, reseal, run_tool
+from runs import HANG, one_line_error, reseal, run_tool
 from conftest import dump_pickle
 
 QUICK = ["--track", "w2v", "--folds", "0", "--set", "vector_size=20", "--threshold", "0.3"]
@@ -37,7 +37,7 @@ def run_in_2_gb(script: str, *args):
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
     return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600, preexec_fn=limit)
+                          capture_output=True, text=True, timeout=HANG, preexec_fn=limit)
 
 
 @pytest.fixture(scope="module")

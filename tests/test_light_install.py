@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from runs import HANG
+
 ROOT = Path(__file__).resolve().parents[1]
 HIDDEN = ("torch", "matplotlib", "esm", "transformers", "peft", "metapredict", "safetensors",
           "accelerate", "antiberty")
@@ -33,7 +35,7 @@ runpy.run_path({str(ROOT)!r} + "/" + script, run_name="__main__")
 
 def submit_without_extras(*args: str, cwd: Path, script: str = "submit.py"):
     return subprocess.run([sys.executable, "-c", WITHOUT_EXTRAS, script, *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=HANG)
 
 
 @pytest.fixture(scope="module")

@@ -207,13 +207,14 @@ def test_big_random_case_agrees_with_sklearn():
     assert abs(mcc - matthews_corrcoef(y, np.round(s, 3) >= threshold)) <= 5e-4
 
 
-def test_a_million_residues_take_well_under_a_second():
+def test_a_million_residues_take_well_under_a_second_of_cpu():
+    # CPU time, not the wall clock: beside other work a wall clock says nothing of the code
     rng = np.random.default_rng(1)
     y = (rng.random(1_000_000) < 0.3).astype(np.uint8)
     s = rng.random(1_000_000)
-    start = time.perf_counter()
+    start = time.process_time()
     roc_auc(y, s)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_format_report_lists_every_metric():

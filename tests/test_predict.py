@@ -260,7 +260,7 @@ def test_workers_die_with_a_killed_parent(model, shared_data, tmp_path):
     import time
     import uuid
 
-    from runs import ROOT
+    from runs import HANG, ROOT
     mark = uuid.uuid4().hex
     text = (shared_data / "valid.fasta").read_text()
     (tmp_path / "big.fasta").write_text("".join(
@@ -280,13 +280,14 @@ def test_workers_die_with_a_killed_parent(model, shared_data, tmp_path):
             except OSError:
                 pass
         return found
-    deadline = time.time() + 60
-    while len(marked()) < 3 and time.time() < deadline:  # the parent and two workers
-        time.sleep(0.2)
+    # Limits that catch a hang: a loaded machine takes its time to start processes, or to end them
+    deadline = time.monotonic() + HANG
+    while len(marked()) < 3 and parent.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)  # the parent and two workers
     assert len(marked()) >= 3, "the workers never started"
     parent.kill()
     parent.wait()
-    deadline = time.time() + 15
-    while marked() and time.time() < deadline:
+    deadline = time.monotonic() + 300
+    while marked() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert marked() == []

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from idr_kit import submit
+from runs import HANG
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -189,7 +190,7 @@ def test_the_main_command_runs_with_no_data_of_ones_own(tmp_path):
     assert args[:2] == ["python", "submit.py"]
     env = {k: v for k, v in os.environ.items() if k != "IDR_DATA"}
     result = subprocess.run([sys.executable, str(ROOT / "submit.py"), *args[2:]], cwd=tmp_path,
-                            env=env, capture_output=True, text=True, timeout=900)
+                            env=env, capture_output=True, text=True, timeout=HANG)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "bundled demo data" in result.stdout and "ROC-AUC" in result.stdout
     said = re.search(r"<!-- /main -->\n+It writes `([^`]+)`", README).group(1)
