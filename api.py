@@ -122,8 +122,9 @@ class Predictor:
         """Every protein of a file (FASTA, or ``-`` for stdin; .pkl and .json are read whole),
         in file order, a chunk at a time: memory follows the chunk, not the file. The whole
         file is checked before the first prediction. ``workers`` > 1 (0: one per core)
-        predicts chunks in that many processes, each loading the model: the same predictions,
-        in the same order."""
+        predicts chunks in that many processes, each loading the model and refusing it unless
+        it is the folder this predictor checked (saved.py): the same predictions, in the same
+        order."""
         return self.predict_sources([Source.of(path)], workers, chunk_residues)
 
     def predict_sources(self, sources: Sequence[Source], workers: int = 1,
