@@ -17,7 +17,12 @@ def brief(value) -> str:
     """``repr(value)``, cut to SHOWN characters: an error line quotes what it refuses without
     becoming as large as it (a 3-million-element id would make a 26 MB line)."""
     text = repr(value)
-    return text if len(text) <= SHOWN else f"{text[:SHOWN - 15]}... ({len(text):,} chars)"
+    if len(text) <= SHOWN:
+        return text
+    # The value's own length where it has one (a 201-character id is 201, not its repr's 203)
+    size = (f"{len(value):,} characters" if isinstance(value, str) else
+            f"{len(value):,} items" if hasattr(value, "__len__") else f"{len(text):,} chars")
+    return f"{text[:SHOWN - 15]}... ({size})"
 
 
 class UserError(Exception):

@@ -14,63 +14,51 @@ agree. The CAID prediction format has one line per residue:
 from __future__ import annotations
 
 import os
+import re
+import sys
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
+from contextlib import contextmanager
+from typing import BinaryIO
 
 import numpy as np
 
 from idr_kit.data.atomic import atomic_write
 from idr_kit.data.errors import InputError
 from idr_kit.data.probs import in_id_order, validate_binary, validate_probs
-from idr_kit.data.records import Protein, check_unique_ids, make_protein
+from idr_kit.data.reading import open_regular
+from idr_kit.data.records import Protein, make_protein
 
 LABEL_CHARS = "01-"
+SPACE = " \t"  # what is dropped around a line, and ends an id in a header
+ID_END = re.compile(f"[{SPACE}]")
+BOM = "\ufeff".encode()  # a byte-order mark: opens a file written by some editors
 SCORE_DECIMALS = 3  # what CAID's own files carry; finer digits only change ties in AUC
-
-Block = tuple[str, list[str]]  # (header without '>', the non-blank lines after it)
 
 
 def read_fasta(path: str | os.PathLike) -> list[Protein]:
-    """Proteins from a CAID 3-line FASTA (with labels) or a plain FASTA (without)."""
-    source = str(path)
-    blocks = _blocks(_read_text(path), source, kind="FASTA")
-    caid = [_looks_caid(body) for _, body in blocks]
-    _check_layouts_agree(blocks, caid, source)
-    proteins = [_protein(header, body, is_caid, source)
-                for (header, body), is_caid in zip(blocks, caid)]
-    check_unique_ids(proteins, source=source)
-    return proteins
+    """Proteins from a CAID 3-line FASTA (with labels) or a plain FASTA (without): the streamed
+    reader's proteins, collected (one parser, so the two cannot disagree)."""
+    with open_fasta(path) as (handle, source):
+        return list(_stream_proteins(handle, source))
 
 
-def _read_text(path: str | os.PathLike) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark is not text
-    except UnicodeDecodeError as err:
-        raise InputError(f"not a text file ({err.reason} at byte {err.start})", source=str(path))
-
-
-def _blocks(text: str, source: str, *, kind: str) -> list[Block]:
-    """Split into (header, lines) records; blank lines and surrounding spaces are dropped."""
-    lines = [line.strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    if not any(line.startswith(">") for line in lines):
-        raise InputError(f"not a {kind} file: no '>' header line", source=source)
-    if not lines[0].startswith(">"):
-        raise InputError(f"not a {kind} file: {lines[0][:40]!r} comes before the first '>' "
-                         "header", source=source)
-    blocks: list[Block] = []
-    for line in lines:
-        if line.startswith(">"):
-            blocks.append((line[1:].strip(), []))
-        else:
-            blocks[-1][1].append(line)
-    return blocks
+@contextmanager
+def open_fasta(path: str | os.PathLike) -> Iterator[tuple[BinaryIO, str]]:
+    """The one place a FASTA input is opened: ``(binary handle, name for errors)``; ``-`` is
+    stdin, left open. A file must be a regular one (data/reading.py's ``open_regular``: a FIFO
+    or a device is refused, never read)."""
+    if str(path) == "-":
+        yield sys.stdin.buffer, "stdin"
+        return
+    with open_regular(path) as handle:
+        yield handle, str(path)
 
 
 def _header_id(header: str) -> str:
-    """``sp|P12345|NAME desc`` -> ``sp|P12345|NAME``: the id is the first whitespace token."""
-    parts = header.split(maxsplit=1)
-    return parts[0] if parts else ""
+    """``sp|P12345|NAME desc`` -> ``sp|P12345|NAME``: the id ends at the first space or tab
+    (only those: any other blank or control character stays in the id, which check_id then
+    refuses, so no character outside ASCII decides where an id ends)."""
+    return ID_END.split(header, maxsplit=1)[0]
 
 
 def _looks_caid(body: list[str]) -> bool:
@@ -78,22 +66,22 @@ def _looks_caid(body: list[str]) -> bool:
         return False
     line = body[1]
     n_label_chars = sum(line.count(c) for c in LABEL_CHARS)
+    if not line.isascii():  # digits of other scripts make a label line too, refused as labels
+        n_label_chars += sum(c.isdigit() for c in line if not c.isascii())
     # "Mostly" rather than "only", so a label line with a stray character is reported as a bad
     # label at its position instead of as a bad residue.
     return 2 * n_label_chars >= len(line)
 
 
-def _check_layouts_agree(blocks: list[Block], caid: list[bool], source: str) -> None:
-    for (header, _), is_caid in zip(blocks, caid):
-        if is_caid != caid[0]:
-            pid = _header_id(header)
-            if caid[0]:
-                why = ("is not a CAID 3-line record (>id, sequence line, label line) like "
-                       "the records before it: a label line is missing or has the wrong layout")
-            else:
-                why = ("looks like a CAID 3-line record (its second line is a label line) "
-                       "but the records before it are plain FASTA")
-            raise InputError(why, source=source, protein=pid)
+def _refuse_layout(header: str, first_is_caid: bool, source: str) -> None:
+    """The record ``header`` has not the layout of the file's first record."""
+    if first_is_caid:
+        why = ("is not a CAID 3-line record (>id, sequence line, label line) like the records "
+               "before it: a label line is missing or has the wrong layout")
+    else:
+        why = ("looks like a CAID 3-line record (its second line is a label line) but the "
+               "records before it are plain FASTA")
+    raise InputError(why, source=source, protein=_header_id(header))
 
 
 def _protein(header: str, body: list[str], is_caid: bool, source: str) -> Protein:
@@ -163,23 +151,16 @@ def iter_fasta(path: str | os.PathLike, *, chunk_residues: int = 1 << 20
     ``chunk_residues`` residues at a time (``in_chunks``), in file order, without reading the
     whole file: memory follows the chunk (and the longest protein), not the file. The checks
     are ``read_fasta``'s (one layout for all records, unique ids). ``-`` reads stdin."""
-    import sys
-    source = "stdin" if str(path) == "-" else str(path)
-    handle = sys.stdin if source == "stdin" else open(path, encoding="utf-8-sig")
-    try:
-        yield from iter_fasta_text(handle, source, chunk_residues=chunk_residues)
-    finally:
-        if handle is not sys.stdin:
-            handle.close()
+    with open_fasta(path) as (handle, source):
+        yield from in_chunks(_stream_proteins(handle, source), chunk_residues)
 
 
 def iter_fasta_text(handle, source: str, *, chunk_residues: int = 1 << 20
                     ) -> Iterator[list[Protein]]:
-    """``iter_fasta`` on an open text stream, named ``source`` in errors."""
-    try:
-        yield from in_chunks(_stream_proteins(handle, source), chunk_residues)
-    except UnicodeDecodeError as err:
-        raise InputError(f"not a text file ({err.reason})", source=source) from None
+    """``iter_fasta`` on an open stream, named ``source`` in errors: binary, or a text
+    wrapper not yet read from (its bytes are read, so the lines are ``read_fasta``'s)."""
+    raw = getattr(handle, "buffer", handle)  # ``handle`` stays referenced: it owns ``raw``
+    yield from in_chunks(_stream_proteins(raw, source), chunk_residues)
 
 
 def in_chunks(proteins: Iterable[Protein], residues: int) -> Iterator[list[Protein]]:
@@ -203,7 +184,7 @@ def _stream_proteins(handle, source: str) -> Iterator[Protein]:
         is_caid = _looks_caid(lines)
         first_caid = is_caid if first_caid is None else first_caid
         if is_caid != first_caid:
-            _check_layouts_agree([("", []), (header, lines)], [first_caid, is_caid], source)
+            _refuse_layout(header, first_caid, source)
         protein = _protein(header, lines, is_caid, source)
         if protein.id in seen:
             raise InputError("duplicate protein id", source=source, protein=protein.id)
@@ -211,17 +192,15 @@ def _stream_proteins(handle, source: str) -> Iterator[Protein]:
         yield protein
 
 
-def _stream_records(handle, source: str):
-    """(header, lines) records of a FASTA stream; text before the first header is an error."""
+def _stream_records(handle: BinaryIO, source: str) -> Iterator[tuple[str, list[str]]]:
+    """(header without '>', its non-blank lines) records of a FASTA stream; text before the
+    first header is an error."""
     header, lines, any_header = None, [], False
-    for raw in handle:
-        line = raw.strip()
-        if not line:
-            continue
+    for _, line in _lines(handle, source):
         if line.startswith(">"):
             if header is not None:
                 yield header, lines
-            header, lines, any_header = line[1:].strip(), [], True
+            header, lines, any_header = line[1:].strip(SPACE), [], True
         elif header is None:
             raise InputError(f"not a FASTA file: {line[:40]!r} comes before the first '>' "
                              "header", source=source)
@@ -231,3 +210,31 @@ def _stream_records(handle, source: str):
         yield header, lines
     if not any_header:
         raise InputError("not a FASTA file: no '>' header line", source=source)
+
+
+def _lines(handle: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of every line that is not blank, spaces and tabs around it
+    dropped. The file's bytes are the truth: a line ends at LF, CR LF or a lone CR, and
+    nowhere else (not at the form feeds, NELs or line separators that ``str.splitlines``
+    splits at: they stay in the line, where no residue, label or id may hold them); a
+    byte-order mark opens the file, or is refused where it stands; bytes that are not UTF-8
+    are one error naming the line and the byte."""
+    number, start = 0, 0  # lines so far; the byte offset where ``raw`` starts
+    for raw in handle:
+        body = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
+        at = start
+        if start == 0 and body.startswith(BOM):
+            body, at = body[len(BOM):], len(BOM)
+        for part in body.split(b"\r") if b"\r" in body else (body,):
+            number += 1
+            try:
+                text = part.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(f"not a text file: line {number:,} (byte offset "
+                                 f"{at + err.start:,}) is not UTF-8 ({err.reason})",
+                                 source=source) from None
+            at += len(part) + 1
+            text = text.strip(SPACE)
+            if text:
+                yield number, text
+        start += len(raw)

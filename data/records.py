@@ -23,6 +23,10 @@ STANDARD_RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
 EXTRA_RESIDUES = "XUBZO"
 ALPHABET = STANDARD_RESIDUES + EXTRA_RESIDUES
 NOT_ASSESSED = "-"
+LABELS = f"0, 1, {NOT_ASSESSED}"
+# What is dropped around a sequence or a label string: ASCII spaces, tabs and line ends only
+# (str.strip() would also drop NEL, NBSP, U+2028 and the like, silently).
+TEXT_SPACE = " \t\r\n"
 # The longest protein id the kit takes: every output format must carry it (a zip member name
 # in .npz, a file name in plots/, a CAID header line), so ids are short words.
 MAX_ID_CHARS = 200
@@ -57,22 +61,37 @@ class Protein:
 
 
 def clean_sequence(raw: str, *, protein: str, source: str | None = None) -> str:
-    """Uppercase, drop one trailing stop ``*``, and reject anything outside ``ALPHABET``."""
+    """Refuse anything outside ASCII (before any case mapping: ``"ß".upper()`` is ``"SS"``,
+    ``"ı".upper()`` is ``"I"``), then uppercase, drop one trailing stop ``*``, and refuse
+    anything outside ``ALPHABET``. Spaces, tabs and line ends around the sequence are
+    dropped; positions count from its first residue."""
     if not isinstance(raw, str):
         raise InputError(f"sequence is a {type(raw).__name__}, not text", source=source,
                          protein=protein)
-    seq = raw.strip().upper()
+    seq = raw.strip(TEXT_SPACE)
+    _refuse_non_ascii(seq, "residue", protein, source)
+    seq = seq.upper()
     if seq.endswith("*"):
         seq = seq[:-1]
     if not seq:
         raise InputError("empty sequence", source=source, protein=protein)
-    codes = np.frombuffer(seq.encode("utf-8", errors="replace"), dtype=np.uint8)
-    bad = np.flatnonzero(~_ALLOWED[codes]) if seq.isascii() else _first_invalid(seq)
+    bad = np.flatnonzero(~_ALLOWED[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)])
     if len(bad):
         pos = int(bad[0])
         raise InputError(f"invalid residue {seq[pos]!r} (allowed: {ALPHABET})",
                          source=source, protein=protein, position=pos + 1)
     return seq
+
+
+def _refuse_non_ascii(text: str, what: str, protein: str, source: str | None) -> None:
+    """InputError at the first character of ``text`` outside ASCII: no residue or label is
+    one, and case mapping or encoding one would change the text's length."""
+    if text.isascii():
+        return
+    pos = next(i for i, c in enumerate(text) if not c.isascii())
+    raise InputError(f"invalid {what} {text[pos]!r} (U+{ord(text[pos]):04X}, outside ASCII; "
+                     f"allowed: {ALPHABET if what == 'residue' else LABELS})", source=source,
+                     protein=protein, position=pos + 1)
 
 
 def _first_invalid(seq: str) -> np.ndarray:
@@ -86,8 +105,9 @@ def parse_labels(raw: str | Sequence[int] | np.ndarray, *, length: int, protein:
     Returns ``(labels (L,) uint8, mask (L,) bool)``.
     """
     if isinstance(raw, str):
-        text = raw.strip()
-        codes = np.frombuffer(text.encode("utf-8", errors="replace"), dtype=np.uint8)
+        text = raw = raw.strip(TEXT_SPACE)
+        _refuse_non_ascii(text, "label", protein, source)
+        codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
         values = np.full(len(codes), -2, dtype=np.int64)
         values[codes == ord("0")] = 0
         values[codes == ord("1")] = 1
@@ -104,7 +124,7 @@ def parse_labels(raw: str | Sequence[int] | np.ndarray, *, length: int, protein:
     bad = np.flatnonzero(values == -2)
     if len(bad):
         shown = raw[bad[0]] if isinstance(raw, str) else np.asarray(raw)[bad[0]]
-        raise InputError(f"invalid label {shown!r} (allowed: 0, 1, {NOT_ASSESSED})",
+        raise InputError(f"invalid label {shown!r} (allowed: {LABELS})",
                          source=source, protein=protein, position=int(bad[0]) + 1)
     mask = values >= 0
     return np.where(mask, values, 0).astype(np.uint8), mask
@@ -117,12 +137,12 @@ def check_id(pid, *, source: str | None = None) -> str:
     if not isinstance(pid, str):
         raise InputError(f"protein id {brief(pid)} is a {type(pid).__name__}, not text",
                          source=source)
-    pid = pid.strip()
+    pid = pid.strip(TEXT_SPACE)
     if not pid:
         raise InputError("empty protein id", source=source)
     if len(pid) > MAX_ID_CHARS:
-        raise InputError(f"protein id {brief(pid)} is longer than {MAX_ID_CHARS} characters, "
-                         "more than the output formats can carry", source=source)
+        raise InputError(f"protein id {brief(pid)} has {len(pid):,} characters, more than "
+                         f"the {MAX_ID_CHARS} the output formats can carry", source=source)
     if pid.startswith(">") or any(c.isspace() or not c.isprintable() for c in pid):
         raise InputError(f"protein id {brief(pid)} must be one word, without spaces, tabs, "
                          "control characters or a leading '>', so that every output format "
