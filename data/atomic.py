@@ -52,11 +52,14 @@ def new_file_mode() -> int:
 def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on a clean exit, rename it over ``path``.
 
-    On an exception the temporary file is removed and ``path`` is left as it was. A write the
+    Text (``mode`` without ``b``) is UTF-8 unless ``encoding`` says otherwise. On an
+    exception the temporary file is removed and ``path`` is left as it was. A write the
     system refuses (no space, no permission), or a ``path`` that is not a regular file, is a
     ``FileRefused`` naming ``path``.
     """
     path = Path(path)
+    if "b" not in mode:  # every text file the kit writes is UTF-8, whatever the locale says
+        open_kwargs.setdefault("encoding", "utf-8")
     existing = regular_or_absent(path)
     with made_folders(path.parent):
         try:

@@ -51,12 +51,15 @@ def regions_text(hit: Prediction) -> str:
 
 def write_table(hits: Iterable[Prediction], out) -> None:
     """A row per protein; the header comes with the first row (an error before it prints
-    none)."""
+    none). An id the stream's encoding cannot carry (a terminal in an ASCII locale) is shown
+    with backslash escapes, never a crash after the prediction (files are always UTF-8)."""
+    encoding = getattr(out, "encoding", None) or "utf-8"
     for i, hit in enumerate(hits):
         if i == 0:
             out.write(f"{'id':<24} {'length':>7} {'disordered':>10}  regions (1-based, "
                       "inclusive)\n")
-        out.write(f"{hit.id:<24} {len(hit.sequence):>7} {hit.fraction_disordered:>10.1%}  "
+        pid = hit.id.encode(encoding, "backslashreplace").decode(encoding)
+        out.write(f"{pid:<24} {len(hit.sequence):>7} {hit.fraction_disordered:>10.1%}  "
                   f"{regions_text(hit)}\n")
 
 
