@@ -58,13 +58,13 @@ def test_unique_keeps_each_sequence_once_across_databases(unlabelled, tmp_path):
     assert facts["repeated_accessions"] == 1
 
 
-def test_the_homology_rule_is_the_data_readmes(unlabelled, tmp_path):
+def test_every_significant_homolog_is_removed_the_readmes_rule_counted(unlabelled, tmp_path):
     hits = tmp_path / "hits.tsv"
     hits.write_text("DP1\tin\t0.300\t30\t1.000E-03\n"      # on every bound: inside
                     "DP1\tshort\t0.900\t29\t1.0E-10\n"     # alignment under 30 residues
-                    "DP2\tfar\t0.299\t100\t1.0E-10\n"      # identity under 30 %
+                    "DP2\tfar\t0.299\t100\t1.0E-10\n"      # under 30 %: removed all the same
                     "DP2\tweak\t0.500\t100\t1.1E-03\n")    # e-value over 1e-3
-    assert unlabelled.within_rule(hits) == {"in"}
+    assert unlabelled.within_rule(hits) == {"all": {"in", "far"}, "inside": {"in"}}
 
 
 @pytest.mark.skipif(shutil.which("mmseqs") is None, reason="MMseqs2 is not installed")
@@ -84,7 +84,8 @@ def test_clusters_and_valid_homologs_are_removed_and_a_rerun_resumes(unlabelled,
     kept = [line[1:] for line in out.read_text().split() if line.startswith(">")]
     assert sorted(kept) in (["F1", "O1"], ["F2", "O1"])  # one of the family; kin is valid's
     record = (work / "unlabelled.json").read_text()
-    assert '"homologs_removed": 1' in record and '"package": "metastudent-data"' in record
+    assert '"homologs_removed": 1' in record and '"inside_the_readme_rule": 1' in record
+    assert '"package": "metastudent-data"' in record
     stamp = out.stat().st_mtime_ns
     capsys.readouterr()
     unlabelled.build_unlabelled(work, dataset=data, valid=valid)
