@@ -180,6 +180,7 @@ class BlastDb:
 
     def __iter__(self) -> Iterator[DbProtein]:
         psq, phr = self._files[".psq"], self._files[".phr"]
+        self.left_out = Counter()  # counted afresh by each pass (one pass at a time)
         psq.seek(1)
         phr.seek(0)
         for start in range(0, self.count, CHUNK):

@@ -71,8 +71,9 @@ def test_other_seqids_and_definite_lengths(tmp_path):
 def test_codes_the_kit_does_not_read_are_left_out_and_counted(tmp_path):
     base = db_of(tmp_path, [("a", "MKJL"), ("b", "MK-L"), ("c", "MK*L"), ("d", "MKL*")])
     with BlastDb(base) as db:
-        assert [p.seq for p in db] == ["MKL"]
-        assert db.left_out == {"J (Leu or Ile)": 1, "a gap": 1, "a stop before the end": 1}
+        for _ in range(2):  # a second pass reads and counts the same
+            assert [p.seq for p in db] == ["MKL"]
+            assert db.left_out == {"J (Leu or Ile)": 1, "a gap": 1, "a stop before the end": 1}
 
 
 def test_truncated_psq(tmp_path):
