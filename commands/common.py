@@ -184,6 +184,7 @@ def guarded(prog: str, debug: bool, work: Callable[[], object]) -> int:
     (``idr-predict big.fasta | head``) ends the command quietly, as Unix tools end, with
     status 141 (128 + SIGPIPE, what a shell reports for them); anything else is a bug: one
     line saying so, its traceback, exit status 1."""
+    hold_standard_fds()
     try:
         work()
         if sys.stdout is not None:
@@ -215,6 +216,20 @@ def internal_error(prog: str, err: BaseException) -> int:
           f"below): {type(err).__name__}: {str(err)[:300]}", file=sys.stderr)
     traceback.print_exception(err)
     return 1
+
+
+def hold_standard_fds() -> None:
+    """Point a closed stdout or stderr (``>&-``) at devnull: else the next file opened (an
+    output's temporary file) would take its number, and whatever writes there (a library's
+    message, a worker process) would write into that file."""
+    for fd in (1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            held = os.open(os.devnull, os.O_WRONLY)
+            if held != fd:
+                os.dup2(held, fd)
+                os.close(held)
 
 
 def stdout_gone() -> bool:

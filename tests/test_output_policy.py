@@ -260,6 +260,20 @@ def test_a_closed_stdout_is_one_line(small, capsys, monkeypatch):
     assert code == 2 and len(err) == 1 and "standard output is closed" in err[0], err
 
 
+def test_a_closed_stdout_never_lends_its_number_to_an_output(tmp_path):
+    from idr_kit.commands.common import guarded
+    saved = os.dup(1)
+    try:
+        os.close(1)  # as `>&-` starts a command
+        opened = []
+        guarded("test", False, lambda: opened.append(os.open(tmp_path / "f", os.O_CREAT)))
+        assert opened[0] != 1 and stat.S_ISCHR(os.fstat(1).st_mode)  # held by devnull
+        os.close(opened[0])
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 # ---- 13: a refused run leaves no folder it made -----------------------------------------------
 
 def test_a_refused_run_leaves_no_folder_it_made(tmp_path, capsys, monkeypatch):
