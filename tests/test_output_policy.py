@@ -195,6 +195,24 @@ def test_no_run_folder_goes_into_a_shipped_model(small):
             shutil.rmtree(out)
 
 
+def test_idr_merge_writes_into_no_shipped_model_nor_a_fifo(small, tmp_path, capsys):
+    from idr_kit.commands import merge
+    shards = [tmp_path / f"s{i}" for i in (1, 2)]
+    for i, folder in enumerate(shards, 1):
+        idr_kit.predict_file(small, folder, SHIPPED_FAST, workers=1, shard=(i, 2),
+                             chunk_residues=40)
+    fifo = make_node(tmp_path / "merged", "fifo")
+    for out, words in ((SHIPPED_FAST / "merged", "shipped models"), (fifo, "FIFO")):
+        try:
+            assert merge.main([*map(str, shards), "--out", str(out)]) == 2
+            assert words in capsys.readouterr().err
+        finally:
+            if out != fifo and out.exists():
+                import shutil
+                shutil.rmtree(out)
+    assert kind(fifo) == stat.S_IFIFO and not (SHIPPED_FAST / "merged").exists()
+
+
 # ---- spellings -------------------------------------------------------------------------------
 
 def test_one_file_named_twice_under_two_spellings_is_refused(small, tmp_path, capsys):
