@@ -16,10 +16,9 @@ from typing import Sequence
 
 import numpy as np
 
-from idr_kit.data.errors import FileRefused
-from idr_kit.data.networks import Signature, open_network, run_network
+from idr_kit.data.networks import Signature, open_network
 from idr_kit.data.records import ALPHABET, residue_rows
-from idr_kit.nn.batching import token_budget_batches
+from idr_kit.nn.residue_runs import run_residues
 
 NETWORK_FILE = "metapredict_v3.onnx"
 LICENCE_FILE = "metapredict_LICENSE.txt"
@@ -46,17 +45,14 @@ class MetapredictMember:
 
     def predict(self, seqs: Sequence[str]) -> list[np.ndarray]:
         """One (L,) float32 array of scores in [0, 1] per sequence."""
-        out: list = [None] * len(seqs)
-        for index in token_budget_batches([len(s) for s in seqs], BUDGET, extra=0):
-            columns = [_COLUMN_OF_ROW[residue_rows(seqs[i])] for i in index]
-            lengths = np.array([len(c) for c in columns], dtype=np.int64)
-            x = np.zeros((len(index), int(lengths.max()), len(COLUMNS)), np.float32)  # (B, T, 20)
-            for b, cols in enumerate(columns):
-                x[b, np.arange(len(cols)), cols] = 1.0
-            raw = run_network(self.session, {"x": x, "lengths": lengths}, self.source)[0]
-            if raw.shape != x.shape[:2]:  # (B, T)
-                raise FileRefused(f"{self.source}: the network answered {raw.shape} for a batch "
-                                 f"of {x.shape[:2]}")
-            for b, i in enumerate(index):
-                out[i] = np.round(np.clip(raw[b, :lengths[b]], 0, 1), DECIMALS).astype(np.float32)
-        return out
+        raw = run_residues(self.session, [len(s) for s in seqs], lambda i: one_hot(seqs[i]),
+                           self.source, BUDGET)
+        return [np.round(np.clip(r, 0, 1), DECIMALS).astype(np.float32) for r in raw]
+
+
+def one_hot(seq: str) -> np.ndarray:
+    """(L, 20) float32: each residue's column in metapredict's order set to 1."""
+    columns = _COLUMN_OF_ROW[residue_rows(seq)]
+    x = np.zeros((len(seq), len(COLUMNS)), np.float32)
+    x[np.arange(len(seq)), columns] = 1.0
+    return x

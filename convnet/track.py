@@ -28,7 +28,7 @@ from idr_kit.convnet.members import LICENCE_FILE, NETWORK_FILE as METAPREDICT_FI
 from idr_kit.convnet.members import MetapredictMember
 from idr_kit.data.atomic import atomic_write, write_json
 from idr_kit.data.errors import FileRefused, brief
-from idr_kit.data.networks import Signature, open_network, run_network
+from idr_kit.data.networks import Signature, open_network
 from idr_kit.data.reading import read_bytes, read_record
 from idr_kit.data.records import Protein
 from idr_kit.data.residue_features import (FEATURES, features, resolved_style, style_of,
@@ -36,6 +36,7 @@ from idr_kit.data.residue_features import (FEATURES, features, resolved_style, s
 from idr_kit.data.splits import validation_proteins
 from idr_kit.data.styles import STYLES, check_style, in_style, style_value
 from idr_kit.nn.batching import token_budget_batches
+from idr_kit.nn.residue_runs import run_residues
 from idr_kit.tracks import Track
 
 NETWORK_FILE = "convnet.onnx"
@@ -146,22 +147,8 @@ class ConvNetTrack(Track):
     # -- prediction (ONNX Runtime) --------------------------------------------------------
     def _predict(self, proteins: list[Protein]) -> list[np.ndarray]:
         rows = self._rows(proteins, [style_value(self.style_)] * len(proteins))
-        session = self.session()
-        out: list = [None] * len(proteins)
-        for index in token_budget_batches([len(p) for p in proteins], PREDICT_BUDGET, extra=0):
-            lengths = np.array([len(rows[i]) for i in index], dtype=np.int64)
-            x = np.zeros((len(index), int(lengths.max()), rows[index[0]].shape[1]),
-                         np.float32)  # (B, T, F)
-            for b, i in enumerate(index):
-                x[b, :len(rows[i])] = rows[i]
-            probs = run_network(session, {"x": x, "lengths": lengths}, self.source)[0]
-            if not isinstance(probs, np.ndarray) or probs.shape != x.shape[:2]:  # (B, T)
-                raise FileRefused(f"{self.source}: the network answered "
-                                  f"{getattr(probs, 'shape', type(probs))} for a batch of "
-                                  f"{x.shape[:2]} (proteins, residues)")
-            for b, i in enumerate(index):
-                out[i] = probs[b, :lengths[b]].astype(np.float32)
-        return out
+        return run_residues(self.session(), [len(r) for r in rows], rows.__getitem__,
+                            self.source, PREDICT_BUDGET)
 
     @property
     def source(self) -> str:

@@ -158,6 +158,11 @@ def open_network(data: bytes, threads: int, signature: Signature, source: str):
     # (valid.fasta at load 12 on 2 cores: 15.5 s, 5.0 s CPU spinning; 11.5 s, 3.1 s without).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 4
+    # No memory patterns: ONNX Runtime keeps a plan per input shape it has seen and never lets
+    # go of one, so memory grew with the number of distinct batch shapes, that is with the
+    # file (issue 30: 276 MiB on 1 MB of FASTA, 439 MiB on 10 MB); without them it follows
+    # the batch, at the same speed (bench/bench_memory.py).
+    options.enable_mem_pattern = False
     options.add_session_config_entry("session.use_env_allocators", "1")
     options.add_session_config_entry("session.load_model_format", "ONNX")
     try:
@@ -173,17 +178,22 @@ def open_network(data: bytes, threads: int, signature: Signature, source: str):
     return session
 
 
+class ArenaFull(FileRefused):
+    """A network asked for more than ``MEMORY_LIMIT``: on smaller inputs it may run."""
+
+
 def run_network(session, feeds: dict[str, np.ndarray], source: str) -> list[np.ndarray]:
-    """The session's outputs on ``feeds``; a network that fails (past the memory limit
-    included) is FileRefused naming ``source``."""
+    """The session's outputs on ``feeds``; a network that fails is FileRefused naming
+    ``source`` (ArenaFull when past the memory limit)."""
     try:
         return session.run(None, feeds)
     except Exception as err:  # noqa: BLE001 - as above
         why, text = _first_line(err), str(err).lower()
         if "allocate" in text or "available memory" in text:
             shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in feeds.items())
-            why = (f"it asks for more memory than the {MEMORY_LIMIT >> 20:,} MiB a network may "
-                   f"use, on inputs {shapes}")
+            raise ArenaFull(f"{source}: the network failed: it asks for more memory than the "
+                            f"{MEMORY_LIMIT >> 20:,} MiB a network may use, on inputs "
+                            f"{shapes}") from None
         raise FileRefused(f"{source}: the network failed: {why}") from None
 
 

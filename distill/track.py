@@ -19,7 +19,7 @@ import numpy as np
 
 from idr_kit.data.atomic import atomic_write, write_json
 from idr_kit.data.errors import FileRefused, brief
-from idr_kit.data.networks import Signature, open_network, run_network
+from idr_kit.data.networks import Signature, open_network
 from idr_kit.data.probs import read_npz
 from idr_kit.data.reading import read_bytes, read_record
 from idr_kit.data.records import Protein
@@ -30,6 +30,7 @@ from idr_kit.data.styles import STYLES, check_style, in_style, label_style, styl
 from idr_kit.distill.config import AUTO, DistilledConfig
 from idr_kit.nn import numpy_forward
 from idr_kit.nn.batching import token_budget_batches
+from idr_kit.nn.residue_runs import run_residues
 from idr_kit.tracks import Track
 
 NETWORK_FILE = "distilled.onnx"
@@ -97,23 +98,11 @@ class DistilledTrack(Track):
     # -- prediction (ONNX Runtime) --------------------------------------------------------
     def _predict(self, proteins: list[Protein]) -> list[np.ndarray]:
         style = style_value(self.style_)
-        session = self.session()
-        out: list = [None] * len(proteins)
-        for index in token_budget_batches([len(p) for p in proteins], PREDICT_BUDGET, extra=0):
-            rows = [features(proteins[i].seq, style, proteins[i].id) for i in index]
-            lengths = np.array([len(r) for r in rows], dtype=np.int64)
-            x = np.zeros((len(rows), int(lengths.max()), FEATURES), np.float32)  # (B, T, F)
-            for b, r in enumerate(rows):
-                x[b, :len(r)] = r
-            logits = run_network(session, {"x": x, "lengths": lengths}, self.source)[0]
-            if not isinstance(logits, np.ndarray) or logits.shape != x.shape[:2]:  # (B, T)
-                raise FileRefused(f"{self.source}: the network answered "
-                                  f"{getattr(logits, 'shape', type(logits))} for a batch of "
-                                  f"{x.shape[:2]} (proteins, residues)")
-            probs = (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
-            for b, i in enumerate(index):
-                out[i] = probs[b, :lengths[b]]
-        return out
+        logits = run_residues(self.session(), [len(p) for p in proteins],
+                              lambda i: features(proteins[i].seq, style, proteins[i].id),
+                              self.source, PREDICT_BUDGET)
+        return [(1.0 / (1.0 + np.exp(-z.astype(np.float64)))).astype(np.float32)
+                for z in logits]
 
     @property
     def source(self) -> str:

@@ -10,6 +10,8 @@ and lgbm's embedding option use, declared in one place, between ``data/`` and th
     head.py       the per-residue head and the masked BCE
     align.py      residue-to-token alignment: the one place that knows the start/end frame
     windows.py    windows for proteins longer than a backbone reads, and their stitching
+    residue_runs.py  per-residue ONNX networks over proteins of any length: batches, and
+                  windows past what a network runs at once
     pieces.py     proteins cut into windows, windows collated into batches
     backbones.py  ESM-2 (fair-esm) and BERT-style (transformers) encoders, and their loaders
     official.py   published ESM-2 sizes, weight locations, known digests, the official file
