@@ -204,7 +204,7 @@ def test_4_a_pickle_of_repeated_references_is_refused_before_it_is_expanded(smal
     items = [{"id": f"P{i}", "sequence": seq} for i in range(300)]
     bomb = dump_pickle(tmp_path / "bomb.pkl", items)
     assert bomb.stat().st_size < 200_000
-    one_line_error(run("submit.py", "--model", small_competition / "nothing", "--test", bomb,
+    one_line_error(run("submit.py", "--model", "default", "--test", bomb,
                        "--out", tmp_path / "O"), "bomb.pkl", "residues")
 
 
@@ -361,7 +361,7 @@ def test_12_deeply_nested_json_is_one_line(small_competition, tmp_path):
 def test_13_a_disprot_id_that_is_not_text_is_refused(small_competition, tmp_path, pid):
     entry = {"disprot_id": pid, "sequence": "MKVLAAGG", "regions": []}
     (tmp_path / "d.json").write_text(json.dumps({"data": [entry], "size": 1}))
-    one_line_error(run("submit.py", "--model", small_competition / "none", "--test", tmp_path / "d.json",
+    one_line_error(run("submit.py", "--model", "default", "--test", tmp_path / "d.json",
                        "--out", tmp_path / "O"), "d.json")
 
 
@@ -379,7 +379,7 @@ def test_13_a_refused_run_leaves_no_lock_behind(models, small_competition, tmp_p
 
 def test_13_an_enormous_id_makes_a_short_error_line(small_competition, tmp_path):
     items = [{"id": list(range(3_000_000)), "sequence": "MKV"}]
-    line = one_line_error(run("submit.py", "--model", small_competition / "none", "--test",
+    line = one_line_error(run("submit.py", "--model", "default", "--test",
                               dump_pickle(tmp_path / "t.pkl", items), "--out", tmp_path / "O"), "t.pkl")
     assert len(line) < 600
 
