@@ -40,6 +40,7 @@ except ModuleNotFoundError as err:  # python predict.py in a checkout that is no
 
 PLOT_FIRST = 100  # proteins drawn by --plot unless told: a proteome would take hours
 SEQUENCES = "the sequences given"  # the source of -s sequences, in error messages
+WORKFLOW = Path(__file__).resolve().parents[1] / "workflow" / "Snakefile"  # installed with the kit
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,12 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
                              "the outputs do not depend on it")
     parser.add_argument("--chunk-residues", type=int, default=CHUNK_RESIDUES, metavar="R",
                         help="residues read and predicted at a time (default: %(default)s)")
+    parser.add_argument("--workflow", action="store_true",
+                        help="print where the kit's Snakemake workflow for whole proteomes is "
+                             "(snakemake -s \"$(idr-predict --workflow)\" --cores 8 --config "
+                             "fasta=P.fasta: docs/scale.md), and exit")
     return parser
 
 
 def run(args) -> None:
     """Everything checked first (the outputs' places, the model, every input), then the
     prediction, chunk by chunk, into the outputs, which appear whole at the end."""
+    if args.workflow:
+        print(WORKFLOW)
+        return
     if not args.files and not args.sequence:
         raise SettingError("nothing to predict: give FASTA files, - for stdin, or -s SEQUENCE")
     if args.files.count("-") > 1:

@@ -47,6 +47,10 @@ def test_the_package_holds_the_product_and_not_its_tests(wheel):
     assert "idr_kit/recipes/esm2_650m_lora_gpu.json" in names
     assert {"idr_kit/data/demo/train.fasta", "idr_kit/data/demo/test.fasta",
             "idr_kit/data/demo/README.md"} <= names
+    # the Snakemake workflow, where idr-predict --workflow says it is
+    assert {"idr_kit/workflow/Snakefile", "idr_kit/workflow/config.yaml",
+            "idr_kit/workflow/profiles/default/config.yaml",
+            "idr_kit/workflow/profiles/slurm/config.yaml"} <= names
 
 
 def test_the_wheel_declares_the_console_commands(wheel):

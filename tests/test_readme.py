@@ -19,10 +19,11 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "CHAN
 DOCS = "\n".join(page.read_text() for page in PAGES)
 # Commands of other tools the pages show, each tested where it matters: pip and venv by CI's
 # install (.ci/run), pytest by CI, docker by tests/test_image.py's build context, the
-# launchers' arguments below, sed (docs/formats.md's accessions) by tests/test_new_user.py;
-# `export` and `#!/bin/bash` are the shell's.
+# launchers' arguments below, sed (docs/formats.md's accessions) by tests/test_new_user.py,
+# snakemake (docs/scale.md's workflow) by tests/test_workflow.py; `export` and `#!/bin/bash` are
+# the shell's.
 OTHER_TOOLS = ("pip install", "python3 -m venv", ". .venv/bin/activate", "python -m pytest",
-               "docker ", "export ", "sed ")
+               "docker ", "export ", "sed ", "snakemake ")
 
 
 def readme_lines() -> list[str]:
