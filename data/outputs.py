@@ -116,18 +116,17 @@ def check_distinct(paths: Sequence[str | os.PathLike]) -> None:
 def _check_places(out: Path, inputs: Inputs, *, folder: bool) -> None:
     """The output is no input, lies inside no input folder nor the shipped models, and (a
     folder) holds no input: by path once resolved and by identity of every existing folder."""
-    above = _identities(_resolved(out))  # out itself (if it exists) and every folder above
+    where, here = _resolved(out), _identity(out)
+    above = _identities(where)  # out itself (if it exists) and every folder above it
     shipped = [(SHIPPED_ROLE, SHIPPED_MODELS)] if SHIPPED_MODELS.is_dir() else []
     for role, given in [*inputs, *shipped]:
         given = Path(given)
         mine = _identity(given)
-        if _resolved(given) in [_resolved(out), *_resolved(out).parents] or (
-                mine is not None and mine in above):
-            where = "is" if mine is not None and mine == _identity(out) else "lies inside"
-            raise FileRefused(f"{out} {where} {role} ({given}); a run never writes where it "
+        if _resolved(given) in (where, *where.parents) or (mine is not None and mine in above):
+            how = "is" if mine is not None and mine == here else "lies inside"
+            raise FileRefused(f"{out} {how} {role} ({given}); a run never writes where it "
                               "reads, nor into a model folder: choose another output")
-        if folder and _identity(out) is not None and _identity(out) in _identities(
-                _resolved(given).parent):
+        if folder and here is not None and here in _identities(_resolved(given).parent):
             raise FileRefused(f"{out} holds {role} ({given}), which this run reads; a run may "
                               "empty its output folder, so choose one that does not hold its "
                               "inputs")
