@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from idr_kit.data.atomic import atomic_write
+from idr_kit.data.compressed import decompressed_bytes, open_input
 from idr_kit.data.errors import InputError, brief
 from idr_kit.data.probs import in_id_order, validate_binary
 from idr_kit.data.records import Protein, check_id, make_protein
@@ -51,10 +52,13 @@ def read_pickle(path: str | os.PathLike) -> list[Protein]:
     """
     source = str(path)
     try:
-        with open(path, "rb") as handle:
+        with open_input(path) as handle:  # a .pkl.gz too (data/compressed.py)
             items = _SafeUnpickler(handle).load()
+            size = decompressed_bytes(handle)
     except RefusedGlobal as err:
         raise InputError(str(err), source=source) from None
+    except InputError:  # a damaged archive: its own line
+        raise
     # A damaged or foreign file can fail inside the unpickler in many ways (a text file read
     # as protocol 0 raises ValueError, for one); each means the same to the user.
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError,
@@ -64,7 +68,7 @@ def read_pickle(path: str | os.PathLike) -> list[Protein]:
     if not isinstance(items, list):
         raise InputError(f"expected a list of dicts with 'id' and 'sequence', got a "
                          f"{type(items).__name__}", source=source)
-    _check_items(items, os.path.getsize(path), source)
+    _check_items(items, size, source)
     return [make_protein(item["id"], item["sequence"], item.get("label"), source=source)
             for item in items]
 

@@ -25,12 +25,14 @@ without a namespace (very old files) counts if its term name is a disordered sta
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Iterable
 
 import numpy as np
 
+from idr_kit.data.compressed import open_input
 from idr_kit.data.errors import InputError
 from idr_kit.data.records import Protein, check_id, check_unique_ids, make_protein
 
@@ -61,8 +63,8 @@ def read_disprot_json(path: str | os.PathLike) -> list[Protein]:
 
 def _load_json(path: str | os.PathLike):
     try:
-        with open(path, encoding="utf-8-sig") as handle:
-            return json.load(handle)
+        with open_input(path) as raw:  # a .json.gz too (data/compressed.py)
+            return json.load(io.TextIOWrapper(raw, encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise InputError(f"not a JSON file ({str(err)[:200]})", source=str(path)) from None
 

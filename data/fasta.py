@@ -23,6 +23,7 @@ from typing import BinaryIO
 import numpy as np
 
 from idr_kit.data.atomic import atomic_write
+from idr_kit.data.compressed import decompressed
 from idr_kit.data.errors import InputError
 from idr_kit.data.probs import in_id_order, validate_binary, validate_probs
 from idr_kit.data.reading import open_regular
@@ -46,12 +47,13 @@ def read_fasta(path: str | os.PathLike) -> list[Protein]:
 def open_fasta(path: str | os.PathLike) -> Iterator[tuple[BinaryIO, str]]:
     """The one place a FASTA input is opened: ``(binary handle, name for errors)``; ``-`` is
     stdin, left open. A file must be a regular one (data/reading.py's ``open_regular``: a FIFO
-    or a device is refused, never read)."""
+    or a device is refused, never read); compressed bytes are decompressed, streamed
+    (data/compressed.py)."""
     if str(path) == "-":
-        yield sys.stdin.buffer, "stdin"
+        yield decompressed(sys.stdin.buffer, "stdin"), "stdin"
         return
     with open_regular(path) as handle:
-        yield handle, str(path)
+        yield decompressed(handle, str(path), str(path)), str(path)
 
 
 def _header_id(header: str) -> str:

@@ -10,10 +10,12 @@ import numpy as np
 
 from idr_kit.data.caid import read_caid
 from idr_kit.data.competition import read_pickle, read_submission
+from idr_kit.data.compressed import by_magic, inner_name, open_input
 from idr_kit.data.disprot import read_disprot_json
 from idr_kit.data.errors import InputError
 from idr_kit.data.fasta import in_chunks, iter_fasta, read_fasta
 from idr_kit.data.probs import read_npz, read_npz_for
+from idr_kit.data.reading import open_regular
 from idr_kit.data.records import Protein
 
 PICKLE_SUFFIXES = (".pkl", ".pickle")
@@ -28,13 +30,10 @@ PICKLE_PROTOCOL_2_PLUS = b"\x80"  # every pickle written by Python 3 starts with
 
 
 def read_proteins(path: str | os.PathLike) -> list[Protein]:
-    """Proteins from any input format, chosen by extension, else by the file's first bytes."""
+    """Proteins from any input format, chosen by extension, else by the file's first bytes
+    (of a compressed file, by the name without .gz and the bytes it holds)."""
     path = _existing(path)
-    reader = _reader_by_suffix(path.suffix.lower()) or _reader_by_content(_head(path))
-    if reader is None:
-        raise InputError(f"unknown protein file format; accepted: {PROTEIN_FORMATS}",
-                         source=str(path))
-    return reader(path)
+    return _reader(path)(path)
 
 
 def iter_proteins(path: str | os.PathLike, chunk_residues: int) -> Iterator[list[Protein]]:
@@ -42,10 +41,22 @@ def iter_proteins(path: str | os.PathLike, chunk_residues: int) -> Iterator[list
     (data/fasta.py's ``in_chunks``). A FASTA file is streamed (memory follows the chunk, not
     the file); the other formats are read whole, then cut by the same rule."""
     path = _existing(path)
-    reader = _reader_by_suffix(path.suffix.lower()) or _reader_by_content(_head(path))
+    reader = _reader(path)
     if reader is read_fasta:
         return iter_fasta(path, chunk_residues=chunk_residues)
     return in_chunks(read_proteins(path), chunk_residues)
+
+
+def _reader(path: Path) -> Callable[[Path], list[Protein]]:
+    head = _head(path)
+    reader = (_reader_by_suffix(Path(inner_name(path)).suffix.lower())
+              or _reader_by_content(head))
+    if reader is None:
+        packed = by_magic(_raw_head(path))
+        inside = f" inside its {packed.name} compression" if packed else ""
+        raise InputError(f"unknown protein file format{inside}; accepted: {PROTEIN_FORMATS} "
+                         "(each may be compressed: .gz, .bz2, .xz)", source=str(path))
+    return reader
 
 
 def _reader_by_suffix(suffix: str) -> Callable[[Path], list[Protein]] | None:
@@ -73,10 +84,17 @@ def _existing(path: str | os.PathLike) -> Path:
 
 
 def _head(path: Path) -> bytes:
-    """The first bytes that are not white space (a BOM counts as white space)."""
-    with open(path, "rb") as handle:
+    """The first bytes that are not white space (a BOM counts as white space), decompressed
+    (data/compressed.py: a damaged archive, or a .gz name over bytes that are not, is refused
+    here, before any reader)."""
+    with open_input(path) as handle:
         head = handle.read(SNIFF_BYTES)
     return head.lstrip(b"\xef\xbb\xbf \t\r\n")
+
+
+def _raw_head(path: Path) -> bytes:
+    with open_regular(path) as handle:
+        return handle.read(SNIFF_BYTES)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import numpy as np
 from idr_kit.data.atomic import write_json
 from idr_kit.data.digests import SHORT, file_sha256
 from idr_kit.data.errors import InputError, MissingExtra, SettingError
+from idr_kit.data.compressed import inner_name
 from idr_kit.data.load import read_proteins
 from idr_kit.data.metrics import DEFAULT_THRESHOLD, evaluate, format_report
 from idr_kit.data.probs import write_npz
@@ -139,14 +140,14 @@ def write_oof(out: Path, paths: Sequence[Path], sizes: Sequence[int], train: Seq
     """Out-of-fold arrays per training file and their scores: OUT/oof/FILE.npz, or with members
     OUT/oof/NAME-FILE.npz for the track and for each member."""
     scores = {}
-    stems = [path.stem for path in paths]
+    stems = [Path(inner_name(path)).stem for path in paths]  # train.pkl.gz: train
     named = {name: oof.probs, **{member: value.probs for member, value in oof.members.items()}}
     for who, probs in named.items():
         start = 0
         for i, (path, n) in enumerate(zip(paths, sizes)):
             chunk, values = train[start:start + n], probs[start:start + n]
             start += n
-            stem = path.stem if stems.count(path.stem) == 1 else f"{i}-{path.stem}"
+            stem = stems[i] if stems.count(stems[i]) == 1 else f"{i}-{stems[i]}"
             file = stem if not oof.members else f"{who}-{stem}"
             write_npz(out / "oof" / f"{file}.npz", {p.id: s for p, s in zip(chunk, values)})
             key = str(path) if not oof.members else f"{who}: {path}"

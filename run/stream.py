@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 import dataclasses
-import io
 import os
 import shutil
 import sys
@@ -35,6 +34,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from idr_kit.data.atomic import write_json
+from idr_kit.data.compressed import decompressed
 from idr_kit.data.cpus import cpu_budget
 from idr_kit.data.digests import file_sha256
 from idr_kit.data.errors import FileRefused, InputError, SettingError, UserError
@@ -161,9 +161,9 @@ class Source:
         if self.path is not None:
             return iter_proteins(self.path, residues)
         if self.spool is not None:
-            self.spool.seek(0)
-            text = io.TextIOWrapper(self.spool, encoding="utf-8-sig", newline=None)
-            return _kept_open(iter_fasta_text(text, "stdin", chunk_residues=residues), text)
+            self.spool.seek(0)  # gzip, bzip2 or xz bytes are decompressed, streamed
+            return iter_fasta_text(decompressed(self.spool, "stdin"), "stdin",
+                                   chunk_residues=residues)
         return in_chunks(list(self.proteins), residues)
 
     def digest(self) -> str:
@@ -176,14 +176,6 @@ def _spooled_stdin():
     spool = tempfile.TemporaryFile()  # no name on Linux (O_TMPFILE): nothing left behind
     shutil.copyfileobj(sys.stdin.buffer, spool)
     return spool
-
-
-def _kept_open(chunks: Iterator, text) -> Iterator:
-    """``chunks``, and then ``text`` let go of without closing the spool beneath it."""
-    try:
-        yield from chunks
-    finally:
-        text.detach()
 
 
 def scan_sources(sources: Sequence["Source"], chunking: Chunking) -> tuple[Counts, list[str]]:
