@@ -36,8 +36,7 @@ from typing import Sequence
 from idr_kit.data.atomic import TMP_SUFFIX, write_json
 from idr_kit.data.digests import value_digest
 from idr_kit.data.errors import FileRefused, UserError
-from idr_kit.data.outputs import (check_folder_entries, check_output_file, check_output_folder,
-                                  lstat_or_none, remove_made)
+from idr_kit.data.outputs import check_output_folder, lstat_or_none, remove_made
 from idr_kit.data.reading import read_record
 
 CLAIM = ".idr-run.json"  # which run owns the folder
@@ -171,18 +170,6 @@ def claimed_identity(folder: Path) -> str | None:
     except UserError:
         return None
     return identity if isinstance(identity, str) else None
-
-
-def check_output(out: Path, inputs: Sequence[tuple[str, Path]], *, folder: bool) -> None:
-    """The output policy (data/outputs.py) for a folder or a file: kept for callers of the
-    name it had here."""
-    (check_output_folder if folder else check_output_file)(out, inputs)
-
-
-def refuse_links(out: Path) -> None:
-    """FileRefused when the output folder holds a link, device, FIFO or socket anywhere."""
-    if Path(out).is_dir():
-        check_folder_entries(Path(out))
 
 
 def check_writable(folder: Path) -> None:
