@@ -198,7 +198,7 @@ def _stream_records(handle: BinaryIO, source: str) -> Iterator[tuple[str, list[s
     """(header without '>', its non-blank lines) records of a FASTA stream; text before the
     first header is an error."""
     header, lines, any_header = None, [], False
-    for _, line in _lines(handle, source):
+    for line in _lines(handle, source):
         if line.startswith(">"):
             if header is not None:
                 yield header, lines
@@ -214,9 +214,8 @@ def _stream_records(handle: BinaryIO, source: str) -> Iterator[tuple[str, list[s
         raise InputError("not a FASTA file: no '>' header line", source=source)
 
 
-def _lines(handle: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
-    """(line number, text) of every line that is not blank, spaces and tabs around it
-    dropped. The file's bytes are the truth: a line ends at LF, CR LF or a lone CR, and
+def _lines(handle: BinaryIO, source: str) -> Iterator[str]:
+    """Every line that is not blank, spaces and tabs around it dropped. The file's bytes are the truth: a line ends at LF, CR LF or a lone CR, and
     nowhere else (not at the form feeds, NELs or line separators that ``str.splitlines``
     splits at: they stay in the line, where no residue, label or id may hold them); a
     byte-order mark opens the file, or is refused where it stands; bytes that are not UTF-8
@@ -238,5 +237,5 @@ def _lines(handle: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
             at += len(part) + 1
             text = text.strip(SPACE)
             if text:
-                yield number, text
+                yield text
         start += len(raw)
