@@ -15,11 +15,11 @@ import pytest
 
 import idr_kit
 from idr_kit import submit
-from idr_kit.commands import predict, score
+from idr_kit.commands import merge, predict, score
 from idr_kit.data import compressed
 from idr_kit.data.errors import InputError
 from idr_kit.data.load import read_proteins
-from idr_kit.run.stream import Chunking, Parts, Source, mine, scan_sources
+from idr_kit.run.stream import Chunking, Parts, Source, scan_sources
 
 COMPRESS = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
 OUTPUTS = ("x.json", "x.npz", "x.caid")
@@ -117,12 +117,21 @@ def test_a_gzipped_run_resumes_from_its_parts(plain, tmp_path, monkeypatch, caps
         assert (tmp_path / "run" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
 
 
-def test_shards_of_a_gzipped_file_are_the_plain_files_shards(plain, tmp_path):
+def test_shards_of_a_compressed_file_merge_into_the_plain_files_run(plain, tmp_path,
+                                                                    monkeypatch):
+    """submit.py --shard I/N over an .xz file, then idr-merge: one run's bytes; the scan's
+    digest is that of the file as stored (what a changed file changes)."""
+    monkeypatch.chdir(tmp_path)
     zipped = packed(plain / "valid.fasta", ".xz", tmp_path / "valid.fasta.xz")
+    args = ["--model", "fast", "--chunk-residues", "500", "--test"]
+    assert submit.main(args + [str(plain / "valid.fasta"), "--out", "whole"]) == 0
     for index in (1, 2):
-        chunking = Chunking(residues=500, shard=(index, 2))
-        assert [(k, [p.id for p in c]) for k, c in mine(zipped, chunking)] == \
-            [(k, [p.id for p in c]) for k, c in mine(plain / "valid.fasta", chunking)]
+        assert submit.main(args + [str(zipped), "--shard", f"{index}/2", "--out",
+                                   f"shard{index}"]) == 0
+    assert merge.main(["shard1", "shard2", "--out", "merged"]) == 0
+    for name in ("predictions.caid", "probs.npz", "submit.csv"):
+        assert (tmp_path / "merged" / name).read_bytes() == \
+            (tmp_path / "whole" / name).read_bytes()
     counts, digests = scan_sources([Source.of(zipped)], Chunking(residues=500))
     assert counts.proteins == 8 and digests[0] == compressed_digest(zipped)
 
@@ -200,3 +209,26 @@ def test_a_decompression_bomb_is_refused_not_held(tmp_path, monkeypatch):
     (tmp_path / "bomb.fasta.bz2").write_bytes(bz2.compress(b">a\n" + b"A" * (8 << 20)))
     with pytest.raises(InputError, match="decompression bomb"):
         read_proteins(tmp_path / "bomb.fasta.bz2")
+
+
+class _Trickle(io.RawIOBase):
+    """A pipe that gives one byte a read (what a slow writer gives): no peek, no seek."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        given, self.data = self.data[:1], self.data[1:]
+        buffer[:len(given)] = given
+        return len(given)
+
+
+@pytest.mark.parametrize("data", [b">a\nMKV\n", gzip.compress(b">a\nMKV\n"), b">", b""])
+def test_a_pipe_that_gives_a_byte_at_a_time_is_read_whole(data):
+    """The magic is looked for in the first bytes of a pipe however it gives them, and those
+    bytes are read again as the stream's start."""
+    handle = compressed.decompressed(_Trickle(data), "stdin")
+    assert handle.read() == (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
