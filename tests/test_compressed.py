@@ -89,6 +89,10 @@ def test_submit_and_the_api_read_a_gzipped_test_file(plain, tmp_path, monkeypatc
     for name in ("submit.csv", "predictions.caid", "probs.npz", "scores.json"):
         assert (tmp_path / "zipped" / name).read_bytes() == \
             (tmp_path / "plain" / name).read_bytes()
+    predictor = idr_kit.load("fast")
+    hits = [[(h.id, h.probs.tobytes()) for h in predictor.predict_fasta(path)]
+            for path in (plain / "valid.fasta", zipped)]
+    assert hits[0] == hits[1] and len(hits[0]) == 8
     idr_kit.predict_file(zipped, tmp_path / "api", "fast")
     assert (tmp_path / "api" / "predictions.caid").read_bytes() == \
         (tmp_path / "plain" / "predictions.caid").read_bytes()
