@@ -22,9 +22,9 @@ import threading
 
 # OpenMP's waiting threads spin by default (libgomp, in LightGBM, scikit-learn and torch): on a
 # busy machine they hold the CPUs that the thread they wait for needs, and one LightGBM fit on
-# the demo data took 148-185 s at load 9 on 2 cores against 25 s with them asleep
-# (bench/bench_busy.py). libgomp reads this once, as it loads: so here, before any library of
-# the kit's is imported. A value the user set stands.
+# the demo data took 298 s at load 14 on 2 cores against 33 s with them asleep
+# (bench/bench_busy.py, docs/scale.md). libgomp reads this once, as it loads: so here, before
+# any library of the kit's is imported. A value the user set stands.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.3.0"

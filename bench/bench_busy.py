@@ -86,6 +86,8 @@ def run_level(load: int, codes: dict[str, Path], args, scratch: Path) -> list[tu
             for name, code in order[::-1] if repeat % 2 else order:  # turn about
                 work = Path(tempfile.mkdtemp(dir=scratch))
                 for what, command in commands(code, args.fasta, args.full, work).items():
+                    if what not in args.runs:
+                        continue
                     wall, cpu = timed(command, environment(code), work, work / f"{what}.log")
                     rows.append((load, machine, what, name, repeat, wall, cpu))
                     print(f"  load {load} (machine {machine:.1f}) {what:7s} {name:4s} "
@@ -120,7 +122,9 @@ def main(argv=None) -> None:
     parser.add_argument("--fasta", type=Path,
                         default=SHARED_VALID if SHARED_VALID.is_file() else DEMO_TEST)
     parser.add_argument("--full", action="store_true", help="the README's whole demo command")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--runs", nargs="+", choices=("train", "predict"),
+                        default=["train", "predict"])
+    parser.add_argument("--repeats", type=int, default=1, help="best of this many, turn about")
     parser.add_argument("--cap", type=float, default=3600, help="seconds a busy loop lives")
     args = parser.parse_args(argv)
     codes = {"new": ROOT}

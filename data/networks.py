@@ -155,7 +155,8 @@ def open_network(data: bytes, threads: int, signature: Signature, source: str):
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or cpu_budget()  # ORT's own default: the machine's
     # Waiting threads sleep: spinning ones hold CPUs that other work, or a peer thread, needs
-    # (valid.fasta at load 12 on 2 cores: 15.5 s, 5.0 s CPU spinning; 11.5 s, 3.1 s without).
+    # (idr-predict valid.fasta beside other work on 2 cores: 4.7 s of CPU before, 3.2 s now;
+    # bench/bench_busy.py).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 4
     # No memory patterns: ONNX Runtime keeps a plan per input shape it has seen and never lets
