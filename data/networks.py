@@ -161,8 +161,8 @@ def open_network(data: bytes, threads: int, signature: Signature, source: str):
     options.log_severity_level = 4
     # No memory patterns: ONNX Runtime keeps a plan per input shape it has seen and never lets
     # go of one, so memory grew with the number of distinct batch shapes, that is with the
-    # file (issue 30: 276 MiB on 1 MB of FASTA, 439 MiB on 10 MB); without them it follows
-    # the batch, at the same speed (bench/bench_memory.py).
+    # file: the shipped model peaked at 276, 439 and 559 MiB on 1, 10 and 50 MB of FASTA, and
+    # at 236, 286 and 330 MiB without them (bench/bench_memory.py, 2026-12-08).
     options.enable_mem_pattern = False
     options.add_session_config_entry("session.use_env_allocators", "1")
     options.add_session_config_entry("session.load_model_format", "ONNX")
