@@ -179,6 +179,16 @@ def open_network(data: bytes, threads: int, signature: Signature, source: str):
     return session
 
 
+def _run_options():
+    """Each run hands its arena's free chunks back: ONNX Runtime keeps them otherwise, so the
+    arena grew with the largest batches seen (idr-predict -o .npz --workers 1 on 1 and 10 MB of
+    FASTA: the shipped model 236 -> 286 MiB without, 216 -> 242 MiB with; --fast 145 -> 167,
+    137 -> 155; the same speed; bench/bench_memory.py, 2026-12-08)."""
+    options = onnxruntime().RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options
+
+
 class ArenaFull(FileRefused):
     """A network asked for more than ``MEMORY_LIMIT``: on smaller inputs it may run."""
 
@@ -187,7 +197,7 @@ def run_network(session, feeds: dict[str, np.ndarray], source: str) -> list[np.n
     """The session's outputs on ``feeds``; a network that fails is FileRefused naming
     ``source`` (ArenaFull when past the memory limit)."""
     try:
-        return session.run(None, feeds)
+        return session.run(None, feeds, _run_options())
     except Exception as err:  # noqa: BLE001 - as above
         why, text = _first_line(err), str(err).lower()
         if "allocate" in text or "available memory" in text:

@@ -230,7 +230,8 @@ class _Trickle(io.RawIOBase):
         return len(given)
 
 
-@pytest.mark.parametrize("data", [b">a\nMKV\n", gzip.compress(b">a\nMKV\n"), b">", b""])
+@pytest.mark.parametrize("data", [b">a\nMKV\n", gzip.compress(b">a\nMKV\n", mtime=0), b">", b""],
+                         ids=["fasta", "gzip", "header-only", "empty"])
 def test_a_pipe_that_gives_a_byte_at_a_time_is_read_whole(data):
     """The magic is looked for in the first bytes of a pipe however it gives them, and those
     bytes are read again as the stream's start."""
